@@ -1,0 +1,50 @@
+# Zongji: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint fmt bench bench-smoke fuzz fuzz-smoke system-deps install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests drive (SIPp, baresip, Kamailio, espeak-ng, sox); installs only what is missing.
+system-deps:
+	@scripts/system-deps
+
+run: install
+	$(BIN)/zongji serve --demo
+
+test: install system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+# Every bench/bench_*.py prints its figures beside its anchor's; `--smoke` is a short run for CI.
+bench: install system-deps
+	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+bench-smoke: install system-deps
+	@set -e; for b in bench/bench_*.py; do echo "== $$b (smoke)"; $(BIN)/python $$b --smoke; done
+
+# Every tests/fuzz/fuzz_*.py is an atheris target; FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	@set -e; for f in tests/fuzz/fuzz_*.py; do [ -e "$$f" ] || continue; echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	  $(BIN)/python $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,4 @@
+"""SIP protocol library (RFC 3261 and friends).
+
+Knows nothing of tenants, users or storage: the PBX builds on it, tests drive it directly.
+"""
