@@ -1,0 +1,64 @@
+"""The FastAPI application: routes of every context, errors as problem+json, request metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from zongji import __version__
+from zongji.api import problems
+from zongji.api.platform_routes import router as platform_router
+from zongji.api.system import router as system_router
+from zongji.audit.api import router as audit_router
+from zongji.directory.api import router as directory_router
+from zongji.identity.api import router as identity_router
+from zongji.services import Services
+
+log = logging.getLogger("zongji.http")
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Zongji (云总机) API",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.ready = False
+    problems.install(app)
+    for router in (system_router, identity_router, directory_router, audit_router, platform_router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = _route_template(request)
+        services.metrics.http_requests.labels(request.method, route, response.status_code).inc()
+        services.metrics.http_seconds.labels(request.method, route).observe(elapsed)
+        log.info(
+            "http",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+                "client": request.client.host if request.client else None,
+            },
+        )
+        return response
+
+    return app
+
+
+def _route_template(request: Request) -> str:
+    """The route's path template (`/x/{id}`), so metrics don't grow a series per object id."""
+    return str(getattr(request.scope.get("route"), "path", "unmatched"))

@@ -1,0 +1,1 @@
+"""The enterprise directory: enterprises (tenants), departments, users, extensions, numbers."""

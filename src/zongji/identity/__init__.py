@@ -1,0 +1,1 @@
+"""Logins (password, SMS and voice codes), tokens, devices, roles."""

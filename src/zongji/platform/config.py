@@ -1,0 +1,110 @@
+"""Node configuration: defaults < TOML file < `ZONGJI_*` environment < command-line flags.
+
+Every port has a setting, an environment variable and a flag, so that several nodes (or a node and
+its tests) can share one machine.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class SmsSettings(BaseModel):
+    """Where SMS go. `outbox` keeps them in the database for the operator to read (and prints
+    them in demo mode); `http` posts them to a provider's gateway."""
+
+    gateway: Literal["outbox", "http"] = "outbox"
+    http_url: str = ""
+    http_token: SecretStr = SecretStr("")
+    http_timeout: float = 5.0
+    signature: str = "【云总机】"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ZONGJI_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    node_name: str = Field(default_factory=socket.gethostname)
+    host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    sip_port: int = Field(5060, ge=0, le=65535)
+    sip_tls_port: int = Field(5061, ge=0, le=65535)
+    rtp_port_min: int = Field(20000, ge=1024, le=65535)
+    rtp_port_max: int = Field(20999, ge=1024, le=65535)
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    secret_key: SecretStr = SecretStr("")
+    migrate_on_start: bool = True
+    demo: bool = False
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    access_token_ttl: int = Field(900, ge=30)
+    refresh_token_ttl: int = Field(30 * 24 * 3600, ge=300)
+    client_url: str = "http://127.0.0.1:8080/app"
+    sip_domain_suffix: str = "zongji.local"
+    sms: SmsSettings = SmsSettings()
+
+    @model_validator(mode="after")
+    def _ports_in_order(self) -> Settings:
+        if self.rtp_port_min > self.rtp_port_max:
+            raise ValueError("rtp_port_min must not exceed rtp_port_max")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("ZONGJI_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Settings from the file (or `ZONGJI_CONFIG`), the environment and explicit overrides."""
+        if config_file is not None:
+            if not config_file.is_file():
+                raise FileNotFoundError(f"config file not found: {config_file}")
+            os.environ["ZONGJI_CONFIG"] = str(config_file)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(**given)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'zongji.db'}"
+
+    def effective_secret_key(self) -> bytes:
+        """The token-signing key: configured, or made once and kept in the data directory."""
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            return configured.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first: use theirs
+                pass
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()

@@ -1,0 +1,207 @@
+"""Storage: the engine, the declarative base, and sessions scoped to one enterprise by construction.
+
+Every enterprise-owned table mixes in `TenantOwned`. A session opened for a tenant adds
+`tenant_id = <that tenant>` to every ORM query of such a table (SELECT, UPDATE, DELETE, and
+`Session.get`) and stamps it on every new row, refusing rows of another tenant at flush. Code in a
+context therefore cannot forget the `WHERE`: it never writes it. Only the platform scope (operator
+work, migrations, node bookkeeping) sees across enterprises, and it has to ask for that by name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    with_loader_criteria,
+)
+
+from zongji.platform.ids import uuid7
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; store timezone-aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime,
+        dict[str, Any]: JSON,
+        uuid.UUID: Uuid,
+    }
+
+
+PLATFORM_TENANT = uuid.UUID(int=0)
+"""The tenant id of what belongs to the platform rather than an enterprise (operator accounts,
+the platform's own operation-log chain): such rows stay `TenantOwned`, so enterprise sessions
+can never see them."""
+
+
+class Keyed:
+    """A UUIDv7 primary key."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+
+
+@event.listens_for(Keyed, "init", propagate=True)
+def _assign_id(target: Keyed, args: Any, kwargs: dict[str, Any]) -> None:
+    """Ids exist from construction, so related rows can point at a row before it is flushed."""
+    kwargs.setdefault("id", uuid7())
+
+
+class TenantOwned(Keyed):
+    """A row that belongs to one enterprise. Scoped sessions filter and stamp `tenant_id`."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    tenant_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class PlatformScope:
+    """Sees every enterprise. Asked for by name, only where the work is the platform's."""
+
+
+PLATFORM = PlatformScope()
+Scope = TenantScope | PlatformScope
+
+
+class ScopeViolation(RuntimeError):
+    """A programming error: a session touched a row outside its scope, or had no scope."""
+
+
+def _scope_of(session: Session) -> Scope:
+    scope = session.info.get("scope")
+    if not isinstance(scope, TenantScope | PlatformScope):
+        raise ScopeViolation("session has no scope; open it with Database.session(scope)")
+    return scope
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _filter_by_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the parent row was already loaded within scope
+    scope = _scope_of(state.session)
+    if isinstance(scope, TenantScope):
+        tenant_id = scope.tenant_id
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantOwned,
+                lambda cls: cls.tenant_id == tenant_id,
+                include_aliases=True,
+            )
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant(session: Session, flush_context: Any, instances: Any) -> None:
+    scope = _scope_of(session)
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantOwned):
+            continue
+        if isinstance(scope, TenantScope):
+            if getattr(obj, "tenant_id", None) is None:
+                obj.tenant_id = scope.tenant_id
+            elif obj.tenant_id != scope.tenant_id:
+                raise ScopeViolation(f"{type(obj).__name__} of another tenant in a tenant session")
+        elif getattr(obj, "tenant_id", None) is None:
+            raise ScopeViolation(
+                f"{type(obj).__name__} created in platform scope without tenant_id"
+            )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take SQLite's write lock at BEGIN (IMMEDIATE) and so queue on `busy_timeout`;
+    a deferred transaction that reads and then writes would fail with "database is locked"
+    when another writer got there between its read and its write."""
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """The engine and the one way to open a session: with a scope."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self._readers = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = async_sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self, scope: Scope, *, write: bool = False) -> AsyncSession:
+        """A session bound to `scope`; `write=True` for a transaction that will change rows."""
+        session = (self._writers if write else self._readers)()
+        session.info["scope"] = scope
+        return session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,109 @@
+"""The composition of one node's services: built once, shared by the HTTP API, the CLI and jobs.
+
+This is the only place that knows every context; each context sees only the interfaces it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zongji import __version__
+from zongji.audit.service import AuditLog
+from zongji.directory.enterprises import EnterpriseService
+from zongji.directory.users import DirectoryUsers
+from zongji.identity.service import IdentityService
+from zongji.identity.tokens import TokenSigner
+from zongji.platform.clock import Clock, SystemClock
+from zongji.platform.config import Settings
+from zongji.platform.db import Database
+from zongji.platform.events import InProcessBus
+from zongji.platform.jobs import JobRunner
+from zongji.platform.metrics import Metrics
+from zongji.platform.nodes import NodeRegistry
+from zongji.platform.ratelimit import RateLimiter
+from zongji.platform.sms import HttpSmsGateway, OutboxGateway, SmsGateway
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    bus: InProcessBus
+    metrics: Metrics
+    limiter: RateLimiter
+    audit: AuditLog
+    outbox: OutboxGateway
+    sms: SmsGateway
+    enterprises: EnterpriseService
+    users: DirectoryUsers
+    identity: IdentityService
+    nodes: NodeRegistry
+    jobs: JobRunner
+
+    async def close(self) -> None:
+        await self.jobs.stop()
+        await self.bus.drain()
+        if isinstance(self.sms, HttpSmsGateway):
+            await self.sms.close()
+        await self.db.dispose()
+
+
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, sms: SmsGateway | None = None
+) -> Services:
+    clock = clock or SystemClock()
+    db = Database(settings.effective_database_url)
+    bus = InProcessBus()
+    metrics = Metrics()
+    limiter = RateLimiter(clock)
+    audit = AuditLog(db, clock)
+    outbox = OutboxGateway(db, clock, echo=settings.demo)
+    if sms is None:
+        if settings.sms.gateway == "http":
+            sms = HttpSmsGateway(
+                settings.sms.http_url,
+                settings.sms.http_token.get_secret_value(),
+                settings.sms.signature,
+                timeout=settings.sms.http_timeout,
+            )
+        else:
+            sms = outbox
+    enterprises = EnterpriseService(db, bus, clock, audit, settings.sip_domain_suffix)
+    users = DirectoryUsers(db, bus, clock, audit)
+    secret = settings.effective_secret_key()
+    identity = IdentityService(
+        db,
+        bus,
+        clock,
+        audit,
+        enterprises,
+        users,
+        sms,
+        limiter,
+        TokenSigner(secret, settings.access_token_ttl),
+        secret,
+        settings.refresh_token_ttl,
+        settings.sms.signature,
+    )
+    enterprises.admins = identity
+    nodes = NodeRegistry(db, clock, settings.node_name, __version__)
+    jobs = JobRunner(metrics)
+    jobs.every("node-heartbeat", 10, nodes.heartbeat)
+    jobs.every("identity-purge", 3600, identity.purge_expired)
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        bus=bus,
+        metrics=metrics,
+        limiter=limiter,
+        audit=audit,
+        outbox=outbox,
+        sms=sms,
+        enterprises=enterprises,
+        users=users,
+        identity=identity,
+        nodes=nodes,
+        jobs=jobs,
+    )
