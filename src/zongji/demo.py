@@ -38,7 +38,7 @@ def demo_file(services: Services) -> Path:
     return services.settings.data_dir / "demo.json"
 
 
-async def ensure_demo(services: Services) -> dict[str, Any]:
+async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
     """Create what is missing of the demo, write `demo.json`, print how to log in."""
     path = demo_file(services)
     saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
@@ -81,7 +81,7 @@ async def ensure_demo(services: Services) -> dict[str, Any]:
         logins = await services.users.logins_for_mobile(user["mobile"])
         if not any(login.tenant_id == enterprise.id for login in logins):
             await services.users.create_user(SYSTEM, enterprise.id, **user)
-    base = f"http://{services.settings.host}:{services.settings.http_port}"
+    base = f"http://{services.settings.host}:{http_port}"
     demo = {
         "http": base,
         "api_docs": base + "/api/docs",

@@ -61,12 +61,12 @@ class Node:
         settings = self.settings
         if settings.migrate_on_start:
             await migrate.upgrade(settings.effective_database_url)
+        await self.services.nodes.announce({}, NodeState.STARTING)
+        self.ports["http"] = await self._start_http()
         if settings.demo:
             from zongji.demo import ensure_demo
 
-            await ensure_demo(self.services)
-        await self.services.nodes.announce({}, NodeState.STARTING)
-        self.ports["http"] = await self._start_http()
+            await ensure_demo(self.services, http_port=self.ports["http"])
         for component in self.components:
             self.ports[component.name] = await component.start()
         self.services.jobs.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+_config_file: ContextVar[str | None] = ContextVar("zongji_config_file", default=None)
 
 
 class SmsSettings(BaseModel):
@@ -72,7 +75,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("ZONGJI_CONFIG")
+        toml_file = _config_file.get() or os.environ.get("ZONGJI_CONFIG")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)))
@@ -81,12 +84,14 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         """Settings from the file (or `ZONGJI_CONFIG`), the environment and explicit overrides."""
-        if config_file is not None:
-            if not config_file.is_file():
-                raise FileNotFoundError(f"config file not found: {config_file}")
-            os.environ["ZONGJI_CONFIG"] = str(config_file)
+        if config_file is not None and not config_file.is_file():
+            raise FileNotFoundError(f"config file not found: {config_file}")
         given = {k: v for k, v in overrides.items() if v is not None}
-        return cls(**given)
+        token = _config_file.set(str(config_file) if config_file else None)
+        try:
+            return cls(**given)
+        finally:
+            _config_file.reset(token)
 
     @property
     def effective_database_url(self) -> str:

@@ -1,0 +1,76 @@
+"""Configuration precedence: defaults < TOML file < ZONGJI_* environment < command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from zongji.platform.config import Settings
+
+
+def test_file_env_and_flags_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "zongji.toml"
+    config.write_text(
+        'http_port = 9000\nsip_port = 5070\nnode_name = "from-file"\n[sms]\ngateway = "http"\n'
+    )
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    monkeypatch.setenv("ZONGJI_SIP_PORT", "5080")
+    monkeypatch.setenv("ZONGJI_SMS__HTTP_URL", "https://sms.example/send")
+    settings = Settings.load(config, http_port=None, rtp_port_min=30000, rtp_port_max=30100)
+    assert settings.http_port == 9000  # file
+    assert settings.sip_port == 5080  # env beats file
+    assert settings.node_name == "from-file"
+    assert settings.rtp_port_min == 30000  # flag
+    assert settings.sms.gateway == "http"
+    assert settings.sms.http_url == "https://sms.example/send"
+
+
+def test_every_port_has_an_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    for name, value in {
+        "ZONGJI_HTTP_PORT": "1",
+        "ZONGJI_SIP_PORT": "2",
+        "ZONGJI_SIP_TLS_PORT": "3",
+        "ZONGJI_RTP_PORT_MIN": "40000",
+        "ZONGJI_RTP_PORT_MAX": "40010",
+    }.items():
+        monkeypatch.setenv(name, value)
+    s = Settings.load()
+    assert (s.http_port, s.sip_port, s.sip_tls_port, s.rtp_port_min, s.rtp_port_max) == (
+        1,
+        2,
+        3,
+        40000,
+        40010,
+    )
+
+
+def test_bad_configuration_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    with pytest.raises(ValidationError):
+        Settings.load(rtp_port_min=30000, rtp_port_max=20000)
+    with pytest.raises(ValidationError):
+        Settings.load(http_port=70000)
+    typo = tmp_path / "typo.toml"
+    typo.write_text("htp_port = 1\n")
+    with pytest.raises(ValidationError):
+        Settings.load(typo)
+    with pytest.raises(FileNotFoundError):
+        Settings.load(tmp_path / "missing.toml")
+
+
+def test_default_database_lives_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    s = Settings.load(data_dir=Path("/srv/zj"))
+    assert s.effective_database_url == "sqlite+aiosqlite:////srv/zj/zongji.db"
+
+
+def test_secret_key_is_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    s = Settings.load(data_dir=tmp_path)
+    key = s.effective_secret_key()
+    assert len(key) >= 32
+    assert Settings.load(data_dir=tmp_path).effective_secret_key() == key
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0

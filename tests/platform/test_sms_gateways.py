@@ -1,0 +1,81 @@
+"""SMS gateways: the outbox records (and the operator reads it); the HTTP adapter posts to a
+provider, and a provider failure is a clear 503, not a crash. The provider itself is the one
+thing here that cannot run locally, so it is a double (an httpx mock transport)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import World, bearer, make_settings
+from zongji.api.app import create_app
+from zongji.platform.actor import SYSTEM
+from zongji.platform.clock import FakeClock
+from zongji.platform.sms import HttpSmsGateway, SmsMessage
+from zongji.services import build_services
+
+
+async def test_http_gateway_posts_json_with_the_token() -> None:
+    seen: list[httpx.Request] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    gateway = HttpSmsGateway(
+        "https://sms.example/v1/send", "tok", "【云总机】", transport=httpx.MockTransport(provider)
+    )
+    await gateway.send(SmsMessage("+8613800000001", "您好"))
+    await gateway.close()
+    [request] = seen
+    assert request.headers["authorization"] == "Bearer tok"
+    assert json.loads(request.content) == {
+        "to": "+8613800000001",
+        "text": "您好",
+        "signature": "【云总机】",
+    }
+
+
+async def test_provider_failure_answers_503(database_url: str, tmp_path: Path) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502)
+
+    gateway = HttpSmsGateway("https://sms.example", "", "", transport=httpx.MockTransport(down))
+    services = build_services(make_settings(database_url, tmp_path), clock=FakeClock(), sms=gateway)
+    from tests.conftest import clear_tables
+
+    await clear_tables(services)
+    try:
+        ent = await services.enterprises.find_by_code("x")
+        assert ent is None
+        from zongji.directory.schemas import EnterpriseCreate
+
+        created = await services.enterprises.create(
+            SYSTEM, EnterpriseCreate(code="sms", name="S", area_code="025", city="南京")
+        )
+        await services.users.create_user(SYSTEM, created.id, name="甲", mobile="13800000001")
+        app = create_app(services)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post("/api/v1/auth/code", json={"mobile": "13800000001"})
+        assert (r.status_code, r.json()["code"]) == (503, "sms_unavailable")
+    finally:
+        await services.close()
+
+
+async def test_operator_reads_the_outbox_and_others_cannot(world: World) -> None:
+    t = await world.enterprise("acme")
+    await world.user(t, "甲", "13800000001")
+    await world.client.post("/api/v1/auth/code", json={"mobile": "13800000001"})
+    op = bearer(await world.operator_token())
+    r = await world.client.get(
+        "/api/v1/platform/sms-outbox", headers=op, params={"to": "138 0000 0001"}
+    )
+    [sms] = r.json()
+    assert sms["to"] == "+8613800000001"
+    assert sms["tenant_id"] == str(t.id)
+    assert "验证码" in sms["text"]
+    r = await world.client.get("/api/v1/platform/sms-outbox", headers=bearer(t.admin_token))
+    assert r.status_code == 403
