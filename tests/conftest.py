@@ -194,3 +194,22 @@ class World:
 @pytest.fixture
 def world(services: Services, client: httpx.AsyncClient) -> World:
     return World(services, client)
+
+
+# -- CI runs everything ------------------------------------------------------------------------
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI (`ZONGJI_CI=1`) a skipped test is a failure: nothing may silently not run."""
+    if os.environ.get("ZONGJI_CI") and _skipped:
+        print(f"\nCI: {len(_skipped)} test(s) skipped, which CI does not allow:")
+        for nodeid in _skipped:
+            print(f"  {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
