@@ -49,7 +49,7 @@ from .rtcp import (
     round_trip_seconds,
 )
 from .rtp import MAX_PACKET_SIZE, SEQ_TS_SSRC, RtpError, build_rtp, header_layout
-from .stats import EndpointStats, ReceptionStats
+from .stats import BAD, OK, EndpointStats, ReceptionStats
 
 PT_COMFORT_NOISE = 13
 #: A latched peer silent this long may be replaced by a new source address (it moved, or its
@@ -266,8 +266,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         stats.packets_received += 1
         stats.bytes_received += n
         assert self._reception is not None
-        if not self._reception.update(seq, ts, int(now * SAMPLE_RATE)):
-            return  # far out of sequence (RFC 3550 A.1): probably a stale or restarted stream
+        accepted = self._reception.update(seq, ts, int(now * SAMPLE_RATE))
+        if accepted != OK:
+            if accepted == BAD:
+                return  # far out of sequence (RFC 3550 A.1): a stray, or a restart to confirm
+            self._restarted()
         if pt == self._pt:
             peer = self.peer
             if peer is not None and not peer.generating:
@@ -321,6 +324,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self.jitter is not None:
             self.jitter.reset()
         return True
+
+    def _restarted(self) -> None:
+        """The source renumbered its stream (RFC 3550 A.1): its old timing means nothing now."""
+        self._dtmf_rx = TelephoneEventReceiver()
+        if self.jitter is not None:
+            self.jitter.reset()
 
     def rtcp_received(self, data: bytes, addr: Address) -> None:
         stats = self.stats

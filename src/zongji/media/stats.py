@@ -11,6 +11,7 @@ from dataclasses import dataclass
 _SEQ_MOD = 1 << 16
 _MAX_DROPOUT = 3000
 _MAX_MISORDER = 100
+BAD, OK, RESTARTED = 0, 1, 2
 
 
 class ReceptionStats:
@@ -44,12 +45,14 @@ class ReceptionStats:
         self.cycles = 0
         self.received = 0
 
-    def update(self, seq: int, timestamp: int, arrival: int) -> bool:
+    def update(self, seq: int, timestamp: int, arrival: int) -> int:
         """Account one packet; `arrival` is the receive time in RTP timestamp units.
 
-        Returns False for a packet so far out of sequence that it is treated as garbage (RFC 3550
-        A.1): two in a row from the new position restart the count, as after a source restart.
+        Returns BAD (0) for a packet so far out of sequence that it is treated as garbage (RFC
+        3550 A.1), OK (1), or RESTARTED (2) when a second packet in sequence from the new position
+        shows the source restarted its numbering (state kept per stream must then be reset).
         """
+        restarted = False
         udelta = (seq - self.max_seq) & 0xFFFF
         if udelta < _MAX_DROPOUT:
             if seq < self.max_seq:
@@ -58,9 +61,10 @@ class ReceptionStats:
         elif udelta <= _SEQ_MOD - _MAX_MISORDER:
             if seq == self._bad_seq:
                 self._init(seq)
+                restarted = True
             else:
                 self._bad_seq = (seq + 1) & 0xFFFF
-                return False
+                return BAD
         self.received += 1
         transit = arrival - timestamp
         if self._transit is not None:
@@ -69,7 +73,7 @@ class ReceptionStats:
                 d = 0x100000000 - d
             self.jitter += (d - self.jitter) / 16.0
         self._transit = transit
-        return True
+        return RESTARTED if restarted else OK
 
     @property
     def extended_max_seq(self) -> int:
