@@ -83,7 +83,9 @@ class Phone(asyncio.DatagramProtocol):
         assert self.transport is not None
         self.transport.sendto(data, to)
 
-    def rtp(self, payload: bytes, pt: int = 0, *, marker: bool = False, samples: int = 160) -> bytes:
+    def rtp(
+        self, payload: bytes, pt: int = 0, *, marker: bool = False, samples: int = 160
+    ) -> bytes:
         """The next packet of this phone's stream."""
         packet = build_rtp(pt, self.seq, self.ts, self.ssrc, payload, marker=marker)
         self.seq = (self.seq + 1) & 0xFFFF
@@ -163,12 +165,12 @@ async def drain(server: LocalMediaServer, seconds: float = 0.05) -> list[MediaEv
             return events
 
 
-async def wait_for_event(server: LocalMediaServer, kind: type, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_for_event(server: LocalMediaServer, kind: type, within: float = 5.0) -> Any:
+    deadline = time.monotonic() + within
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise AssertionError(f"no {kind.__name__} within {timeout} s")
+            raise AssertionError(f"no {kind.__name__} within {within} s")
         ev = await asyncio.wait_for(server.next_event(), left)
         if isinstance(ev, kind):
             return ev

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,8 @@ async def test_sipp_capture_replayed_detects_the_digit_once(media, phones, name:
     events = await drain(media)
     assert events == [DtmfReceived(ep.id, NAMES[name], DtmfMethod.RFC4733)]
     stats = await media.endpoint_stats(ep.id)
-    assert stats.packets_received == 10 and stats.dropped == 0
+    assert stats.packets_received == 10
+    assert stats.dropped == 0
 
 
 async def test_all_sipp_captures_back_to_back_make_the_whole_keypad(media, phones) -> None:
@@ -139,11 +141,12 @@ async def test_send_dtmf_produces_rfc4733_packets(media, phones) -> None:
     await media.send_dtmf(ep.id, "4*", duration_ms=80)
     await asyncio.sleep(0.5)
     packets = [parse_rtp(d) for _, d in phone.received]
-    assert packets and all(p.payload_type == 96 for p in packets)
+    assert packets
+    assert all(p.payload_type == 96 for p in packets)
     rx = TelephoneEventReceiver()
     digits = [rx.receive(p.timestamp, p.marker, p.payload) for p in packets]
     assert [d for d in digits if d] == ["4", "*"]
     ends = [p for p in packets if parse_event(p.payload).end]  # type: ignore[union-attr]
     assert len(ends) == 6  # each end packet three times
     seqs = [p.sequence for p in packets]
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))

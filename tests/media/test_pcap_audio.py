@@ -22,7 +22,8 @@ async def test_g711a_capture_is_recorded_exactly(manual, phones, tmp_path: Path)
     media, clock = manual
     datagrams = read_udp(CAPTURE)
     packets = [parse_rtp(d.payload) for d in datagrams]
-    assert len(packets) == 236 and {p.payload_type for p in packets} == {8}
+    assert len(packets) == 236
+    assert {p.payload_type for p in packets} == {8}
     assert {len(p.payload) for p in packets} == {240}  # 30 ms packets
     expected = decode(Codec.PCMA, b"".join(p.payload for p in packets))
     assert np.sqrt(np.mean(expected.astype(float) ** 2)) > 1000  # there is sound in it
@@ -43,7 +44,8 @@ async def test_g711a_capture_is_recorded_exactly(manual, phones, tmp_path: Path)
     done = await wait_for_event(media, RecordingFinished)
     recorded = load_wav(done.path)
     stats = await media.endpoint_stats(ep.id)
-    assert stats.packets_received == 236 and stats.dropped == 0
+    assert stats.packets_received == 236
+    assert stats.dropped == 0
     assert stats.concealed_frames == 0
     # the capture's audio appears whole in the recording, after the jitter buffer's delay
     lead = int(np.flatnonzero(recorded)[0]) // 160 * 160

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -57,9 +59,10 @@ async def test_prompt_reaches_the_caller_sample_exact(manual, phones) -> None:
     packets = phone.packets()
     assert len(packets) == ticks
     assert all(p.payload_type == 8 for p in packets)
-    assert packets[0].marker and not any(p.marker for p in packets[1:])
+    assert packets[0].marker
+    assert not any(p.marker for p in packets[1:])
     stamps = [p.timestamp for p in packets]
-    assert all((b - a) & 0xFFFFFFFF == 160 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all((b - a) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(stamps))
     heard = phone.audio(Codec.PCMA)[: len(expected)]
     assert np.array_equal(heard, decode(Codec.PCMA, encode(Codec.PCMA, expected)))
     events = await drain(media)
@@ -130,7 +133,7 @@ async def test_corrupt_or_unknown_prompt_fails_the_request(manual, tmp_path) -> 
     ep = await media.create_endpoint(EndpointSpec(remote=("127.0.0.1", 9)))
     bad = tmp_path / "greeting.wav"
     bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt \x02\x00\x00\x00ab")
-    with pytest.raises(MediaError, match="greeting.wav"):
+    with pytest.raises(MediaError, match=r"greeting\.wav"):
         await media.play(ep.id, [File(str(bad))])
     with pytest.raises(MediaError, match="unknown prompt"):
         await media.play(ep.id, [Prompt("no_such_prompt")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 
@@ -33,7 +34,7 @@ async def call(
 
 
 async def test_relay_preserves_payload_and_order(media, phones):
-    alice, bob, _, _, to_a, to_b = await call(media, phones)
+    alice, bob, _, _, to_a, _to_b = await call(media, phones)
     payloads = [bytes([i]) * 160 for i in range(50)]
     for p in payloads:
         alice.send(alice.rtp(p), to_a)
@@ -41,9 +42,9 @@ async def test_relay_preserves_payload_and_order(media, phones):
     got = bob.packets()
     assert [p.payload for p in got] == payloads
     seqs = [p.sequence for p in got]
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     stamps = [p.timestamp for p in got]
-    assert all((b - a) & 0xFFFFFFFF == 160 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all((b - a) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(stamps))
     assert len({p.ssrc for p in got}) == 1
     assert got[0].ssrc != alice.ssrc  # each leg has its own SSRC (a B2BUA, not a wire)
     assert not alice.received  # nothing echoed back
@@ -136,8 +137,9 @@ async def test_connect_then_play_holds_relay_and_resumes_numbering(media, phones
     await settle()
     got = [parse_rtp(d) for _, d in bob.received]
     kinds = [p.payload[0] for p in got]
-    assert kinds[0] == 1 and kinds[-1] == 1
+    assert kinds[0] == 1
+    assert kinds[-1] == 1
     assert 0xFF in kinds  # the silence was played (µ-law zero)
     seqs = [p.sequence for p in got]
-    assert all((y - x) & 0xFFFF == 1 for x, y in zip(seqs, seqs[1:], strict=False))
+    assert all((y - x) & 0xFFFF == 1 for x, y in itertools.pairwise(seqs))
     assert len({p.ssrc for p in got}) == 1

@@ -48,7 +48,7 @@ from .rtcp import (
     parse_rtcp,
     round_trip_seconds,
 )
-from .rtp import MAX_PACKET_SIZE, SEQ_TS_SSRC, RtpError, build_rtp, header_layout
+from .rtp import FIXED_HEADER, MAX_PACKET_SIZE, SEQ_TS_SSRC, RtpError, build_rtp, header_layout
 from .stats import BAD, OK, EndpointStats, ReceptionStats
 
 PT_COMFORT_NOISE = 13
@@ -436,19 +436,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         seq, ts, first = self.next_generated(tick, now)
         if timestamp is not None:
             ts = timestamp
-        packet = build_rtp(
-            self._pt if pt is None else pt,
-            seq,
-            ts,
-            self.ssrc,
-            payload,
-            marker=marker or first,
-            csrcs=csrcs,
-        )
-        if self.remote is not None and self.transport is not None:
-            self.transport.sendto(packet, self.remote)
-            self.stats.packets_sent += 1
-            self.stats.bytes_sent += len(packet)
+        b1 = (self._pt if pt is None else pt) | (0x80 if marker or first else 0)
+        if csrcs:
+            packet = build_rtp(
+                b1 & 0x7F, seq, ts, self.ssrc, payload, marker=b1 > 0x7F, csrcs=csrcs
+            )
+        else:  # the common case, without build_rtp's generality: one pack, one concatenation
+            packet = FIXED_HEADER.pack(0x80, b1, seq, ts, self.ssrc) + payload
+        remote = self.remote
+        if remote is not None and self.transport is not None:
+            self.transport.sendto(packet, remote)
+            stats = self.stats
+            stats.packets_sent += 1
+            stats.bytes_sent += len(packet)
             self._octets_sent += len(payload)
             self._sent_since_report = True
         self._last_out = now

@@ -19,7 +19,7 @@ HEADER_SIZE = 12
 MAX_PACKET_SIZE = 1500
 MAX_CSRC = 15
 
-_FIXED = struct.Struct("!BBHII")
+FIXED_HEADER = struct.Struct("!BBHII")
 #: seq, timestamp, ssrc: the part of the header the relay rewrites in place.
 SEQ_TS_SSRC = struct.Struct("!HII")
 
@@ -125,7 +125,7 @@ def header_layout(data: bytes | bytearray | memoryview) -> HeaderLayout:
 def parse_rtp(data: bytes | bytearray | memoryview) -> RtpPacket:
     """Parse one RTP packet; raise `RtpError` if it is not one."""
     layout = header_layout(data)
-    _, b1, seq, ts, ssrc = _FIXED.unpack_from(data, 0)
+    _, b1, seq, ts, ssrc = FIXED_HEADER.unpack_from(data, 0)
     extension = None
     if layout.has_extension:
         at = HEADER_SIZE + 4 * layout.csrc_count
@@ -166,7 +166,9 @@ def build_rtp(
     if padding:
         b0 |= 0x20
     b1 = payload_type | (0x80 if marker else 0)
-    parts = [_FIXED.pack(b0, b1, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF)]
+    parts = [
+        FIXED_HEADER.pack(b0, b1, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF)
+    ]
     if csrcs:
         parts.append(struct.pack(f"!{len(csrcs)}I", *csrcs))
     if extension is not None:

@@ -49,7 +49,7 @@ from .api import (
     Tone,
 )
 from .clock import Clock, MediaClock
-from .dtmf import TelephoneEventSender, digit_code
+from .dtmf import DIGITS, TelephoneEventSender, digit_code
 from .endpoint import RtpEndpoint
 from .g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec, Pcm
 from .mixer import ConferenceFull, ConferenceMixer
@@ -63,6 +63,13 @@ from .tones import render_tone
 #: RTCP every 5 s on average (RFC 3550 §6.2's minimum), randomised ±50% so that endpoints
 #: created together do not report together.
 RTCP_TICKS = 250
+
+
+def _digit_set(digits: str) -> frozenset[str]:
+    try:
+        return frozenset(DIGITS[digit_code(d)] for d in digits)
+    except ValueError as e:
+        raise MediaError(str(e)) from None
 
 
 @dataclass
@@ -276,10 +283,9 @@ class LocalMediaServer:
         loop: bool = False,
         barge_in: str = "",
     ) -> str:
-        for d in barge_in:
-            digit_code(d)
+        keys = _digit_set(barge_in)
         segments = self._render(items)
-        player = Player(segments, loop=loop, barge_in=frozenset(barge_in.upper()))
+        player = Player(segments, loop=loop, barge_in=keys)
         playback_id = self._new_id("play")
         if target in self._conferences:
             conf = self._conferences[target]
@@ -323,8 +329,7 @@ class LocalMediaServer:
         stop_digits: str = "",
     ) -> str:
         ep = self._endpoint(endpoint_id)
-        for d in stop_digits:
-            digit_code(d)
+        keys = _digit_set(stop_digits)
         if max_seconds <= 0:
             raise MediaError("max_seconds must be positive")
         self._finish_recording(ep, RecordingEnd.STOPPED)
@@ -332,7 +337,7 @@ class LocalMediaServer:
             path,
             max_seconds=max_seconds,
             silence_seconds=silence_seconds,
-            stop_digits=frozenset(stop_digits.upper()),
+            stop_digits=keys,
         )
         ep.recording_id = self._new_id("rec")
         ep.update_listening()
