@@ -30,7 +30,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from bench_media_relay import (  # noqa: E402
+from bench_media_relay import (
     HOST,
     Child,
     cpu_seconds,
@@ -39,9 +39,8 @@ from bench_media_relay import (  # noqa: E402
     open_legs,
     raise_fd_limit,
 )
-
-from zongji.media.g711 import Codec, encode  # noqa: E402
-from zongji.media.mixer import ConferenceMixer  # noqa: E402
+from zongji.media.g711 import Codec, encode
+from zongji.media.mixer import ConferenceMixer
 
 
 def mixing_arithmetic(sizes: list[int], ticks: int) -> None:
