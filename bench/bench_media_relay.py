@@ -214,7 +214,8 @@ class Child:
         )
 
     def ask(self, message: Any) -> Any:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write(json.dumps(message) + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
@@ -326,7 +327,7 @@ class Rtpengine:
         self.ng.bind((HOST, 0))
         ng_port = self._free_udp_port()
         lo = self._free_range(4 * self.calls + 8)
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as the daemon
         self.proc = subprocess.Popen(
             [
                 self.binary, "--foreground", "--table=-1", f"--interface={HOST}",
@@ -410,6 +411,9 @@ class Rtpengine:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        if self.proc is not None:
+            self.log.close()
+            self.ng.close()
 
 
 # --- the benchmark --------------------------------------------------------------------------
