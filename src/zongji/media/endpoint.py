@@ -269,7 +269,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         accepted = self._reception.update(seq, ts, int(now * SAMPLE_RATE))
         if accepted != OK:
             if accepted == BAD:
-                return  # far out of sequence (RFC 3550 A.1): a stray, or a restart to confirm
+                # far out of sequence (RFC 3550 A.1): a stray, or a restart to confirm
+                stats.dropped_out_of_sequence += 1
+                return
             self._restarted()
         if pt == self._pt:
             peer = self.peer
@@ -343,6 +345,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             stats.dropped_bad_rtcp += 1
             return
         stats.rtcp_received += 1
+        if self.spec.symmetric:
+            self.remote_rtcp = addr  # behind NAT, RTCP's port is not RTP's plus one
         now_ntp = ntp_now()
         for p in packets:
             if isinstance(p, SenderReport):

@@ -34,6 +34,7 @@ class DropReason(enum.StrEnum):
     WRONG_SSRC = "wrong_ssrc"
     UNKNOWN_PAYLOAD_TYPE = "unknown_payload_type"
     BAD_RTCP = "bad_rtcp"
+    OUT_OF_SEQUENCE = "out_of_sequence"
     LATE = "late"
     DUPLICATE = "duplicate"
 

@@ -23,6 +23,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from .api import (
     File,
     MediaError,
     MediaEvent,
+    MediaServer,
     MediaTimeout,
     PlaybackEnd,
     PlaybackFinished,
@@ -567,3 +569,9 @@ class LocalMediaServer:
                 elif not ep.timeout_reported:
                     ep.timeout_reported = True
                     self._emit(MediaTimeout(ep.id, silent))
+
+
+if TYPE_CHECKING:
+    # mypy proves that the in-process engine offers the whole interface call control uses
+    def _implements_protocol(server: LocalMediaServer) -> MediaServer:
+        return server

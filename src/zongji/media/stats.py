@@ -128,6 +128,9 @@ class EndpointStats:
     dropped_wrong_ssrc: int = 0
     dropped_unknown_payload_type: int = 0
     dropped_bad_rtcp: int = 0
+    #: A sequence number jump beyond RFC 3550's limits; the next in-sequence packet confirms a
+    #: restarted stream, so one packet per restart lands here.
+    dropped_out_of_sequence: int = 0
     dropped_late: int = 0
     dropped_duplicate: int = 0
     #: Jitter buffer: frames played by concealment, and its current target depth.
@@ -146,6 +149,7 @@ class EndpointStats:
             + self.dropped_wrong_ssrc
             + self.dropped_unknown_payload_type
             + self.dropped_bad_rtcp
+            + self.dropped_out_of_sequence
             + self.dropped_late
             + self.dropped_duplicate
         )
