@@ -2,7 +2,7 @@
 
 A sender repeats one event many times: a first packet with the marker bit, updates every packet
 interval with a growing duration, and the final packet with the E bit, itself sent three times
-(§2.5.1.4). All packets of one event carry the event's start timestamp. So a receiver must
+(§2.5.1.4; SIPp's captures send the three copies back to back with one sequence number). All packets of one event carry the event's start timestamp. So a receiver must
 report a digit exactly once however many of those packets arrive, duplicated or reordered, and
 even if the first ones were lost. Events longer than the 16-bit duration field are split into
 segments with new timestamps but no marker (§2.5.1.3): a continuation, not a new press.
@@ -129,12 +129,17 @@ class TelephoneEventSender:
                 last = i == ticks_on - 1
                 payload = TelephoneEvent(code, last, volume, (i + 1) * spt).build()
                 packet = EventPacket(payload, marker=i == 0, starts_event=i == 0)
-                # the end packet goes three times, so that losing one does not lose the release
-                yield [packet, packet, packet] if last else [packet]
+                yield [packet]
+                if last:
+                    # §2.5.1.4: the final packet three times in all, at the update interval, so
+                    # that losing one does not lose the key's release
+                    yield [packet]
+                    yield [packet]
             for _ in range(max(1, gap_ms // 20)):
                 yield None
 
     def step(self) -> list[EventPacket] | None:
         """Packets to send this tick (None: a gap, send normal audio). Raises StopIteration at
-        the end."""
+        the end. Each packet gets its own RTP sequence number from the endpoint, as every RTP
+        packet must (RFC 3550 §5.1), retransmissions included."""
         return next(self._steps)
