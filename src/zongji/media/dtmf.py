@@ -2,9 +2,10 @@
 
 A sender repeats one event many times: a first packet with the marker bit, updates every packet
 interval with a growing duration, and the final packet with the E bit, itself sent three times
-(§2.5.1.4; SIPp's captures send the three copies back to back with one sequence number). All packets of one event carry the event's start timestamp. So a receiver must
-report a digit exactly once however many of those packets arrive, duplicated or reordered, and
-even if the first ones were lost. Events longer than the 16-bit duration field are split into
+(§2.5.1.4; SIPp's captures send the three copies back to back with one sequence number). All
+packets of one event carry the event's start timestamp. So a receiver must report a digit exactly
+once however many of those packets arrive, duplicated or reordered, and even if the first ones
+were lost. Events longer than the 16-bit duration field are split into
 segments with new timestamps but no marker (§2.5.1.3): a continuation, not a new press.
 """
 
