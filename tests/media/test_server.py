@@ -85,6 +85,11 @@ async def test_unknown_ids_and_bad_requests_raise_media_error(media) -> None:
         lambda: media.record(ep.id, "/tmp/x.wav", max_seconds=0),
         lambda: media.create_conference(max_members=1),
         lambda: media.update_endpoint(ep.id, EndpointSpec(rtcp_mux=True)),
+        lambda: media.create_endpoint(EndpointSpec(telephone_event_pt=0)),  # PCMU's own PT
+        lambda: media.create_endpoint(EndpointSpec(telephone_event_pt=200)),
+        lambda: media.create_endpoint(EndpointSpec(telephone_event_pt=72, rtcp_mux=True)),
+        lambda: media.create_endpoint(EndpointSpec(remote=("127.0.0.1", 0))),
+        lambda: media.create_endpoint(EndpointSpec(media_timeout=0)),
     ):
         with pytest.raises(MediaError):
             await call()

@@ -67,6 +67,21 @@ from .tones import render_tone
 RTCP_TICKS = 250
 
 
+def _check_spec(spec: EndpointSpec) -> None:
+    """Refuse what SDP may carry but RTP cannot work with."""
+    pt = spec.telephone_event_pt
+    if pt is not None:
+        if not 0 <= pt <= 127 or pt == spec.codec.payload_type:
+            raise MediaError(f"telephone-event payload type {pt} is not usable")
+        if spec.rtcp_mux and 64 <= pt <= 95:
+            raise MediaError(f"payload type {pt} collides with RTCP under rtcp-mux (RFC 5761)")
+    for addr in (spec.remote, spec.remote_rtcp):
+        if addr is not None and not 0 < addr[1] < 65536:
+            raise MediaError(f"bad remote address {addr}")
+    if spec.media_timeout is not None and spec.media_timeout <= 0:
+        raise MediaError("media_timeout must be positive")
+
+
 def _digit_set(digits: str) -> frozenset[str]:
     try:
         return frozenset(DIGITS[digit_code(d)] for d in digits)
@@ -168,6 +183,7 @@ class LocalMediaServer:
     async def create_endpoint(self, spec: EndpointSpec) -> EndpointInfo:
         if not self._started or self._loop is None:
             raise MediaError("the media server is not started")
+        _check_spec(spec)
         try:
             rtp_sock, rtcp_sock = self.ports.allocate(rtcp=not spec.rtcp_mux)
         except NoPortAvailable as e:
@@ -195,6 +211,7 @@ class LocalMediaServer:
 
     async def update_endpoint(self, endpoint_id: str, spec: EndpointSpec) -> EndpointInfo:
         ep = self._endpoint(endpoint_id)
+        _check_spec(spec)
         if spec.rtcp_mux != ep.spec.rtcp_mux:
             raise MediaError("rtcp-mux cannot change on an existing endpoint")
         ep.apply(spec)
