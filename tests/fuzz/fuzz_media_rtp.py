@@ -18,6 +18,7 @@ with atheris.instrument_imports():
     from zongji.media import EndpointSpec
     from zongji.media.dtmf import TelephoneEventReceiver
     from zongji.media.endpoint import RtpEndpoint
+    from zongji.media.red import parse_red
     from zongji.media.rtcp import RtcpError, parse_rtcp
     from zongji.media.rtp import RtpError, parse_rtp
     from zongji.media.wav import WavError, parse_wav
@@ -33,7 +34,7 @@ def _endpoint(port: int) -> RtpEndpoint:
     sock.bind(("127.0.0.1", 0))
     ep = RtpEndpoint(
         f"fuzz-{port}",
-        EndpointSpec(remote=("127.0.0.1", port), rtcp_mux=True, inband_dtmf=True),
+        EndpointSpec(remote=("127.0.0.1", port), rtcp_mux=True, inband_dtmf=True, red_pt=100),
         sock,
         None,
         cname=b"fuzz",
@@ -57,6 +58,7 @@ def test_one_input(data: bytes) -> None:
         parse_rtcp(data)
     with contextlib.suppress(WavError):
         parse_wav(data)
+    parse_red(data)
     DTMF.receive(int.from_bytes(data[:4].ljust(4, b"\0"), "big"), bool(data[:1] > b"\x7f"), data)
     A.datagram_received(data, ("127.0.0.1", 4000))
     A.decode_input()

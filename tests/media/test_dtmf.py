@@ -15,7 +15,8 @@ from zongji.media.dtmf import (
     TelephoneEventSender,
     parse_event,
 )
-from zongji.media.rtp import parse_rtp
+from zongji.media.red import RedBlock, build_red, parse_red
+from zongji.media.rtp import build_rtp, parse_rtp
 
 from .conftest import drain, new_phone, settle
 from .pcap import read_udp
@@ -150,3 +151,52 @@ async def test_send_dtmf_produces_rfc4733_packets(media, phones) -> None:
     assert len(ends) == 6  # each end packet three times
     seqs = [p.sequence for p in packets]
     assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+
+
+# --- RFC 2198 redundancy ----------------------------------------------------------------------
+
+
+def test_red_round_trip_and_malformed() -> None:
+    blocks = [RedBlock(101, 320, ev(1, 800, True)), RedBlock(101, 0, ev(2, 160))]
+    assert parse_red(build_red(blocks)) == blocks
+    assert parse_red(b"") is None
+    assert parse_red(b"\xe5\x00\x14") is None  # a block header cut short
+    assert parse_red(b"\xe5\x00\x14\x10\x65") is None  # block longer than the payload
+
+
+async def test_redundant_events_report_each_press_once_even_if_its_start_was_lost(
+    media, phones
+) -> None:
+    """Packets carry the previous press's end as a redundant block and the current one as the
+    primary. The packet that started "2" is lost; the next packet's redundant copy recovers it."""
+    phone, peer_phone = await new_phone(phones), await new_phone(phones)
+    ep = await media.create_endpoint(
+        EndpointSpec(remote=phone.addr, telephone_event_pt=101, red_pt=100)
+    )
+    peer = await media.create_endpoint(EndpointSpec(remote=peer_phone.addr, telephone_event_pt=97))
+    await media.connect(ep.id, peer.id)
+
+    def red_packet(ts: int, blocks: list[tuple[int, bytes]], marker: bool = False) -> bytes:
+        red = build_red([RedBlock(101, off, data) for off, data in blocks])
+        packet = build_rtp(100, phone.seq, ts, phone.ssrc, red, marker=marker)
+        phone.seq += 1
+        return packet
+
+    one_end = ev(1, 800, True)
+    sent = [
+        red_packet(1000, [(0, ev(1, 160))], marker=True),
+        red_packet(1000, [(0, ev(1, 800, True))]),
+        red_packet(1000, [(0, one_end)]),
+        # lost: red_packet(2000, [(1000, one_end), (0, ev(2, 160))], marker=True)
+        red_packet(2160, [(1160, one_end), (160, ev(2, 160)), (0, ev(2, 320))]),
+        red_packet(2160, [(160, ev(2, 160)), (0, ev(2, 640, True))]),
+        red_packet(2160, [(0, ev(2, 640, True))]),
+    ]
+    for packet in sent:
+        phone.send(packet, ep.local)
+    await settle()
+    digits = [e.digit for e in await drain(media) if isinstance(e, DtmfReceived)]
+    assert digits == ["1", "2"]
+    relayed = peer_phone.packets()
+    assert {p.payload_type for p in relayed} == {97}  # primary blocks, as plain events
+    assert [parse_event(p.payload).event for p in relayed] == [1, 1, 1, 2, 2, 2]  # type: ignore[union-attr]

@@ -74,6 +74,9 @@ class EndpointSpec:
     remote_rtcp: Address | None = None
     #: Payload type of telephone-event/8000 (RFC 4733), or None if the peer did not offer it.
     telephone_event_pt: int | None = 101
+    #: Payload type of red/8000 carrying telephone-events (RFC 2198 redundancy, RFC 4733
+    #: §2.5.1.5), if the peer offered it.
+    red_pt: int | None = None
     #: RFC 5761: RTP and RTCP share one port.
     rtcp_mux: bool = False
     #: Send to where the peer's packets really come from (it may be behind NAT), not to SDP.

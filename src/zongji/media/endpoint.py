@@ -35,6 +35,7 @@ from .g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec, Pcm
 from .jitter import JitterBuffer
 from .player import Player
 from .recorder import Recorder
+from .red import parse_red
 from .rtcp import (
     Goodbye,
     ReceiverReport,
@@ -145,6 +146,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.codec: Codec = spec.codec
         self._pt = spec.codec.payload_type
         self._te_pt = spec.telephone_event_pt if spec.telephone_event_pt is not None else -1
+        self._red_pt = spec.red_pt if spec.red_pt is not None else -1
         self.remote: Address | None = spec.remote
         if spec.remote_rtcp is not None:
             self.remote_rtcp: Address | None = spec.remote_rtcp
@@ -240,7 +242,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 stats.dropped_unknown_payload_type += 1
             return
         pt = b1 & 0x7F
-        if pt != self._pt and pt != self._te_pt and pt != PT_COMFORT_NOISE:
+        if pt != self._pt and pt != self._te_pt and pt != PT_COMFORT_NOISE and pt != self._red_pt:
             stats.dropped_unknown_payload_type += 1
             return
         now = time.monotonic()
@@ -288,7 +290,40 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             if digit is not None:
                 stats.dtmf_received += 1
                 self._on_digit(self, digit, DtmfMethod.RFC4733)
+        elif pt == self._red_pt:
+            self._redundant_events(data, start, end, seq, ts, ssrc, now, bool(b1 & 0x80))
         # comfort noise (PT 13): the peer is silent; nothing to play or forward
+
+    def _redundant_events(
+        self,
+        data: bytes,
+        start: int,
+        end: int,
+        seq: int,
+        ts: int,
+        ssrc: int,
+        now: float,
+        marker: bool,
+    ) -> None:
+        """RFC 2198 blocks of telephone-events: each press reported once, even if only a
+        redundant copy of its start arrived; the primary block is relayed as a plain event."""
+        blocks = parse_red(data[start:end])
+        if blocks is None:
+            self.stats.dropped_truncated += 1
+            return
+        self._seen_telephone_events = True
+        for i, block in enumerate(blocks):
+            if block.payload_type != self._te_pt:
+                continue
+            primary = i == len(blocks) - 1
+            block_ts = (ts - block.timestamp_offset) & 0xFFFFFFFF
+            digit = self._dtmf_rx.receive(block_ts, marker and primary, block.data)
+            if digit is not None:
+                self.stats.dtmf_received += 1
+                self._on_digit(self, digit, DtmfMethod.RFC4733)
+            if primary and self.peer is not None:
+                plain = data[:start] + block.data
+                self.peer.relay(plain, start, len(plain), seq, ts, ssrc, now, True)
 
     def _accept_source(self, addr: Address, now: float) -> bool:
         """Symmetric RTP: lock on to the first source, or to a new one after silence."""

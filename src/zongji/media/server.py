@@ -69,12 +69,16 @@ RTCP_TICKS = 250
 
 def _check_spec(spec: EndpointSpec) -> None:
     """Refuse what SDP may carry but RTP cannot work with."""
-    pt = spec.telephone_event_pt
-    if pt is not None:
-        if not 0 <= pt <= 127 or pt == spec.codec.payload_type:
-            raise MediaError(f"telephone-event payload type {pt} is not usable")
+    dynamic = [spec.telephone_event_pt, spec.red_pt]
+    for pt in dynamic:
+        if pt is None:
+            continue
+        if not 0 <= pt <= 127 or pt == spec.codec.payload_type or dynamic.count(pt) > 1:
+            raise MediaError(f"payload type {pt} is not usable for telephone-events")
         if spec.rtcp_mux and 64 <= pt <= 95:
             raise MediaError(f"payload type {pt} collides with RTCP under rtcp-mux (RFC 5761)")
+    if spec.red_pt is not None and spec.telephone_event_pt is None:
+        raise MediaError("red for telephone-events needs a telephone-event payload type")
     for addr in (spec.remote, spec.remote_rtcp):
         if addr is not None and not 0 < addr[1] < 65536:
             raise MediaError(f"bad remote address {addr}")
