@@ -200,3 +200,21 @@ async def test_redundant_events_report_each_press_once_even_if_its_start_was_los
     relayed = peer_phone.packets()
     assert {p.payload_type for p in relayed} == {97}  # primary blocks, as plain events
     assert [parse_event(p.payload).event for p in relayed] == [1, 1, 1, 2, 2, 2]  # type: ignore[union-attr]
+
+
+async def test_send_dtmf_in_band_to_a_peer_without_telephone_event(media, phones) -> None:
+    """A trunk that did not offer telephone-event still hears the keys, as tones."""
+    from zongji.media.dtmf_inband import InbandDtmfDetector
+    from zongji.media.g711 import Codec
+
+    phone = await new_phone(phones)
+    ep = await media.create_endpoint(
+        EndpointSpec(codec=Codec.PCMA, remote=phone.addr, telephone_event_pt=None)
+    )
+    await media.send_dtmf(ep.id, "90#")
+    await asyncio.sleep(0.7)
+    audio = phone.audio(Codec.PCMA)
+    assert {p.payload_type for p in phone.packets()} == {8}
+    detector = InbandDtmfDetector()
+    heard = [d for i in range(0, len(audio) - 159, 160) for d in detector.feed(audio[i : i + 160])]
+    assert heard == ["9", "0", "#"]

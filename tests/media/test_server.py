@@ -79,7 +79,7 @@ async def test_unknown_ids_and_bad_requests_raise_media_error(media) -> None:
         lambda: media.play("ep-nope", [Silence(10)]),
         lambda: media.record("ep-nope", "/tmp/x.wav"),
         lambda: media.connect(ep.id, ep.id),
-        lambda: media.send_dtmf(ep.id, "1"),  # the peer did not offer telephone-event
+        lambda: media.send_dtmf(ep.id, "1", duration_ms=10),  # too short to be heard as a key
         lambda: media.play(ep.id, [Silence(10)], barge_in="x"),
         lambda: media.record(ep.id, "/tmp/x.wav", stop_digits="!"),
         lambda: media.record(ep.id, "/tmp/x.wav", max_seconds=0),

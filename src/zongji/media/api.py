@@ -278,7 +278,8 @@ class MediaServer(Protocol):
     async def stop_recording(self, endpoint_id: str) -> None: ...
 
     async def send_dtmf(self, endpoint_id: str, digits: str, *, duration_ms: int = 100) -> None:
-        """Send digits to the peer as RFC 4733 events."""
+        """Send digits to the peer: RFC 4733 events, or key tones in the audio for a peer that
+        did not offer telephone-event."""
         ...
 
     async def create_conference(self, *, max_members: int = 100) -> str: ...

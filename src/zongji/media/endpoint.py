@@ -131,6 +131,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.recorder: Recorder | None = None
         self.recording_id = ""
         self.dtmf_tx: TelephoneEventSender | None = None
+        #: Key tones played in the audio, for a peer without telephone-event.
+        self.dtmf_tones: Player | None = None
         self.conference: str | None = None
         self.timeout_reported = False
         self.next_rtcp_tick = 0
@@ -184,7 +186,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     @property
     def generating(self) -> bool:
         """Whether audio for the peer comes from the clock (which holds back relayed audio)."""
-        return self.player is not None or self.dtmf_tx is not None or self.conference is not None
+        return (
+            self.player is not None
+            or self.dtmf_tx is not None
+            or self.dtmf_tones is not None
+            or self.conference is not None
+        )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)

@@ -60,11 +60,13 @@ from .ports import NoPortAvailable, PortAllocator
 from .prompts.store import PromptError, PromptStore
 from .recorder import Recorder, RecordingEnd
 from .stats import EndpointStats
-from .tones import render_tone
+from .tones import dtmf_tone, render_tone
 
 #: RTCP every 5 s on average (RFC 3550 §6.2's minimum), randomised ±50% so that endpoints
 #: created together do not report together.
 RTCP_TICKS = 250
+#: Silence between key tones sent in-band (ITU-T Q.24 wants at least 40 ms).
+DTMF_GAP_MS = 60
 
 
 def _check_spec(spec: EndpointSpec) -> None:
@@ -400,10 +402,15 @@ class LocalMediaServer:
 
     async def send_dtmf(self, endpoint_id: str, digits: str, *, duration_ms: int = 100) -> None:
         ep = self._endpoint(endpoint_id)
-        if ep.telephone_event_pt is None:
-            raise MediaError(f"endpoint {endpoint_id} has no telephone-event payload type")
+        if not 40 <= duration_ms <= 5000:
+            raise MediaError("a key press lasts 40 ms to 5 s")
         try:
-            ep.dtmf_tx = TelephoneEventSender(digits, duration_ms=duration_ms)
+            if ep.telephone_event_pt is not None:
+                ep.dtmf_tx = TelephoneEventSender(digits, duration_ms=duration_ms)
+            else:  # the peer cannot take telephone-events: key tones in the audio instead
+                gap = np.zeros(DTMF_GAP_MS * SAMPLE_RATE // 1000, dtype=np.int16)
+                tones = [s for d in digits for s in (dtmf_tone(d, duration_ms / 1000), gap)]
+                ep.dtmf_tones = Player(tones)
         except ValueError as e:
             raise MediaError(str(e)) from e
 
@@ -510,6 +517,12 @@ class LocalMediaServer:
                 continue
             if ep.dtmf_tx is not None and self._send_dtmf_step(ep, tick, now):
                 continue
+            if ep.dtmf_tones is not None:
+                frame = ep.dtmf_tones.next_frame()
+                if frame is not None:
+                    queue(ep, frame)
+                    continue
+                ep.dtmf_tones = None
             player = ep.player
             if player is not None:
                 frame = player.next_frame()
