@@ -194,3 +194,51 @@ async def test_close_saves_recordings_and_frees_everything(phones, tmp_path) -> 
     await media.close()
     assert (tmp_path / "r.wav").exists()
     assert media.ports.in_use == 0
+
+
+async def test_disconnect_stops_the_relay(media, phones) -> None:
+    from .test_relay import call
+
+    alice, bob, a, _, to_a, _ = await call(media, phones)
+    alice.send(alice.rtp(b"\x01" * 160), to_a)
+    await settle()
+    await media.disconnect(a)
+    alice.send(alice.rtp(b"\x02" * 160), to_a)
+    await settle()
+    assert [p.payload[0] for p in bob.packets()] == [1]
+
+
+async def test_stop_playback_and_conference_teardown_report_their_reasons(manual, phones) -> None:
+    from zongji.media import PlaybackEnd, PlaybackFinished, Prompt
+
+    from .conftest import drain
+
+    media, clock = manual
+    phone = await new_phone(phones)
+    ep = await media.create_endpoint(EndpointSpec(remote=phone.addr))
+    conf = await media.create_conference()
+    await media.add_member(conf, ep.id)
+    to_ep = await media.play(ep.id, [Silence(5000)])
+    to_conf = await media.play(conf, [Prompt("conference_welcome")])
+    clock.advance(2)
+    await media.stop_playback(ep.id)
+    await media.destroy_conference(conf)
+    events = await drain(media)
+    assert events == [
+        PlaybackFinished(ep.id, to_ep, PlaybackEnd.STOPPED),
+        PlaybackFinished(conf, to_conf, PlaybackEnd.TARGET_GONE),
+    ]
+    assert (await media.server_stats()).conferences == 0
+
+
+async def test_media_timeout_rearms_when_media_resumes(media, phones) -> None:
+    phone = await new_phone(phones)
+    ep = await media.create_endpoint(EndpointSpec(remote=phone.addr, media_timeout=0.2))
+    phone.send(phone.rtp(bytes(160)), ep.local)
+    await wait_for_event(media, MediaTimeout, within=3.0)
+    for _ in range(30):  # the peer comes back for a while …
+        phone.send(phone.rtp(bytes(160)), ep.local)
+        await asyncio.sleep(0.02)
+    # … and goes silent again: a second timeout
+    event = await wait_for_event(media, MediaTimeout, within=3.0)
+    assert event.endpoint_id == ep.id

@@ -134,7 +134,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         #: Key tones played in the audio, for a peer without telephone-event.
         self.dtmf_tones: Player | None = None
         self.conference: str | None = None
-        self.timeout_reported = False
+        #: When a MediaTimeout was last reported (packets after it re-arm the check).
+        self.timeout_reported_at: float | None = None
         self.next_rtcp_tick = 0
         #: Timestamp of the telephone-event being sent (all its packets carry its start time).
         self.event_ts = 0

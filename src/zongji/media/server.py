@@ -597,11 +597,12 @@ class LocalMediaServer:
                 timeout = ep.spec.media_timeout
                 if timeout is None:
                     continue
+                reported = ep.timeout_reported_at
+                if reported is not None and ep.last_rx > reported:
+                    reported = ep.timeout_reported_at = None  # media came back
                 silent = now - ep.last_rx
-                if silent < timeout:
-                    ep.timeout_reported = False
-                elif not ep.timeout_reported:
-                    ep.timeout_reported = True
+                if silent >= timeout and reported is None:
+                    ep.timeout_reported_at = now
                     self._emit(MediaTimeout(ep.id, silent))
 
 
