@@ -9,6 +9,7 @@ import numpy as np
 
 from zongji.media import EndpointSpec, RecordingFinished
 from zongji.media.g711 import Codec, decode
+from zongji.media.jitter import MAX_CONCEALED
 from zongji.media.rtp import parse_rtp
 from zongji.media.wav import load_wav
 
@@ -46,7 +47,9 @@ async def test_g711a_capture_is_recorded_exactly(manual, phones, tmp_path: Path)
     stats = await media.endpoint_stats(ep.id)
     assert stats.packets_received == 236
     assert stats.dropped == 0
-    assert stats.concealed_frames == 0
+    # the stream's end is concealed (then silence) while the clock runs on; nothing before it,
+    # which the sample-exact comparison below also proves
+    assert stats.concealed_frames <= MAX_CONCEALED
     # the capture's audio appears whole in the recording, after the jitter buffer's delay
     lead = int(np.flatnonzero(recorded)[0]) // 160 * 160
     assert lead < 10 * 160

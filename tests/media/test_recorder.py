@@ -93,3 +93,29 @@ async def test_hang_up_keeps_the_message(manual, phones, tmp_path: Path) -> None
     assert done.reason is RecordingEnd.ENDPOINT_GONE
     assert done.seconds == pytest.approx(0.6, abs=0.021)
     assert len(load_wav(tmp_path / "m.wav")) == round(done.seconds * 8000)
+
+
+async def test_statistics_survive_the_end_of_a_recording(manual, phones, tmp_path: Path) -> None:
+    """The jitter buffer goes when the recording ends; what it counted must not."""
+    media, clock = manual
+    phone = await new_phone(phones)
+    ep = await media.create_endpoint(EndpointSpec(remote=phone.addr))
+    await media.record(ep.id, str(tmp_path / "m.wav"))
+    frames = [phone.rtp(bytes(160)) for _ in range(6)]
+    for i in (0, 1, 2, 4, 5):  # 3 is lost
+        phone.send(frames[i], ep.local)
+        await asyncio.sleep(0.002)
+        clock.advance(1)
+    phone.send(frames[1], ep.local)  # a duplicate, long played
+    await asyncio.sleep(0.01)
+    clock.advance(3)
+    during = await media.endpoint_stats(ep.id)
+    await media.stop_recording(ep.id)
+    await wait_for_event(media, RecordingFinished)
+    after = await media.endpoint_stats(ep.id)
+    assert during.concealed_frames >= 1
+    assert during.dropped_late == 1
+    assert (after.concealed_frames, after.dropped_late) == (
+        during.concealed_frames,
+        during.dropped_late,
+    )

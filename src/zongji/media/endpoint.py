@@ -181,8 +181,16 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         wanted = self.conference is not None or self.recorder is not None or self.inband is not None
         if wanted and self.jitter is None:
             self.jitter = JitterBuffer()
-        elif not wanted:
+        elif not wanted and self.jitter is not None:
+            self._fold_jitter_counters(self.jitter)
             self.jitter = None
+
+    def _fold_jitter_counters(self, jitter: JitterBuffer) -> None:
+        """Keep a retired jitter buffer's counts: an endpoint's statistics never go backwards."""
+        s = self.stats
+        s.concealed_frames += jitter.concealed
+        s.dropped_late += jitter.late
+        s.dropped_duplicate += jitter.duplicates
 
     @property
     def generating(self) -> bool:
@@ -198,7 +206,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable from a peer that has gone: nothing to do but keep counting.
+        # ICMP port unreachable from a peer that has gone. Nothing to do here: a peer that
+        # stays gone shows as a MediaTimeout, and call control ends the call.
         pass
 
     async def open(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -220,12 +229,14 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self._reception is not None:
             s.packets_lost = max(0, self._reception.cumulative_lost)
             s.jitter_ms = self._reception.jitter * 1000.0 / SAMPLE_RATE
-        if self.jitter is not None:
-            s.concealed_frames = self.jitter.concealed
-            s.jitter_buffer_ms = self.jitter.target_ms
-            s.dropped_late = self.jitter.late
-            s.dropped_duplicate = self.jitter.duplicates
-        return replace(s)
+        snap = replace(s)
+        jitter = self.jitter
+        if jitter is not None:
+            snap.concealed_frames += jitter.concealed
+            snap.dropped_late += jitter.late
+            snap.dropped_duplicate += jitter.duplicates
+            snap.jitter_buffer_ms = jitter.target_ms
+        return snap
 
     # --- receiving ----------------------------------------------------------------------
 
