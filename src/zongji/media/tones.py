@@ -14,8 +14,8 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from .dtmf import digit_code
-from .dtmf_inband import COLS, ROWS
+from .dtmf import DIGITS, digit_code
+from .dtmf_inband import COLS, KEYPAD, ROWS
 from .g711 import SAMPLE_RATE, Pcm
 
 
@@ -107,7 +107,6 @@ def render_tone(kind: ToneKind, seconds: float | None = None) -> Pcm:
 
 def dtmf_tone(digit: str, seconds: float = 0.1, level_dbov: float = -10.0) -> Pcm:
     """The two-frequency tone of a DTMF key, for sending in-band and for tests."""
-    code = digit_code(digit)
-    keypad = "123A456B789C*0#D"
-    pos = keypad.index("0123456789*#ABCD"[code])
-    return sine((ROWS[pos // 4], COLS[pos % 4]), seconds, level_dbov)
+    key = DIGITS[digit_code(digit)]
+    row = next(r for r, keys in enumerate(KEYPAD) if key in keys)
+    return sine((ROWS[row], COLS[KEYPAD[row].index(key)]), seconds, level_dbov)
