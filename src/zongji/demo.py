@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zongji.directory.schemas import AdminAccountCreate, EnterpriseCreate, EnterpriseFeatures
+from zongji.directory.user_schemas import UserCreate
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 
@@ -80,7 +81,7 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
     for user in DEMO_USERS:
         logins = await services.users.logins_for_mobile(user["mobile"])
         if not any(login.tenant_id == enterprise.id for login in logins):
-            await services.users.create_user(SYSTEM, enterprise.id, **user)
+            await services.users.create(SYSTEM, enterprise.id, UserCreate(**user))
     base = f"http://{services.settings.host}:{http_port}"
     demo = {
         "http": base,

@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request, Response
 
 from zongji import __version__
 from zongji.api import problems
+from zongji.api.limits import BodyLimit
 from zongji.api.platform_routes import router as platform_router
 from zongji.api.system import router as system_router
 from zongji.audit.api import router as audit_router
 from zongji.directory.api import router as directory_router
+from zongji.directory.routes import ROUTERS as DIRECTORY_ROUTERS
 from zongji.identity.api import router as identity_router
 from zongji.services import Services
 
@@ -33,6 +35,9 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     for router in (system_router, identity_router, directory_router, audit_router, platform_router):
         app.include_router(router)
+    for router in DIRECTORY_ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_request_bytes)
 
     @app.middleware("http")
     async def observe(
