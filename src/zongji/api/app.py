@@ -33,9 +33,10 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.ready = False
     problems.install(app)
-    for router in (system_router, identity_router, directory_router, audit_router, platform_router):
-        app.include_router(router)
-    for router in DIRECTORY_ROUTERS:
+    # The directory's routes go before enterprise provisioning's, whose
+    # `/platform/enterprises/{id}/{verb}` would otherwise catch `/platform/enterprises/{id}/numbers`.
+    routers = (system_router, identity_router, *DIRECTORY_ROUTERS, directory_router, audit_router)
+    for router in (*routers, platform_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_request_bytes)
 

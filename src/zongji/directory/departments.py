@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
@@ -29,11 +30,13 @@ from zongji.platform.uow import UnitOfWork
 
 MAX_DEPTH = 32
 MAX_DEPARTMENTS = 10_000
-DepartmentName = Field(min_length=1, max_length=64, pattern=r"^[^/\\\x00-\x1f]+$")
+DepartmentName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[^/\\\x00-\x1f]+$")
+]  # "/" separates levels in paths (研发部/测试组)
 
 
 class DepartmentCreate(Input):
-    name: str = DepartmentName
+    name: DepartmentName
     parent_id: uuid.UUID | None = None
     position: int | None = Field(None, ge=0, description="Place among siblings; default last")
 
@@ -41,7 +44,7 @@ class DepartmentCreate(Input):
 class DepartmentChange(Input):
     """Rename, move (`parent_id`; null = top level) or reorder (`position`)."""
 
-    name: str | None = DepartmentName
+    name: DepartmentName | None = None
     parent_id: uuid.UUID | None = None
     position: int | None = Field(None, ge=0)
 

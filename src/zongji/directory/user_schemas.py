@@ -70,12 +70,12 @@ def _extension(value: str | None) -> str | None:
 
 Name = Annotated[str, AfterValidator(_name), Field(min_length=1, max_length=64)]
 Mobile = Annotated[str, AfterValidator(_mobile), Field(max_length=32)]
-Text64 = Annotated[str | None, AfterValidator(_optional_text), Field(max_length=64)]
-Text256 = Annotated[str | None, AfterValidator(_optional_text), Field(max_length=256)]
-Email = Annotated[str | None, AfterValidator(_email), Field(max_length=128)]
+Text64 = Annotated[Annotated[str, Field(max_length=64)] | None, AfterValidator(_optional_text)]
+Text256 = Annotated[Annotated[str, Field(max_length=256)] | None, AfterValidator(_optional_text)]
+Email = Annotated[Annotated[str, Field(max_length=128)] | None, AfterValidator(_email)]
 Clock = Annotated[str | None, AfterValidator(_clock)]
-Extension = Annotated[str | None, AfterValidator(_extension), Field(max_length=16)]
-Number = Annotated[str | None, AfterValidator(_optional_text), Field(max_length=32)]
+Extension = Annotated[Annotated[str, Field(max_length=16)] | None, AfterValidator(_extension)]
+Number = Annotated[Annotated[str, Field(max_length=32)] | None, AfterValidator(_optional_text)]
 
 
 class _UserFields(Input):
