@@ -55,7 +55,7 @@ class DirectoryExport:
                     (User.sort_key > key) | ((User.sort_key == key) & (User.id > ident))
                 )
             async with self._db.session(scope) as session:
-                page = (await session.execute(stmt)).tuples().all()
+                page = (await session.execute(stmt)).all()
             for user, line in page:
                 yield _row(user, tree.path_text(user.department_id), line)
             if len(page) < PAGE:

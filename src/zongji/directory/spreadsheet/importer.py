@@ -227,16 +227,9 @@ class DirectoryImport:
         parsed = await asyncio.to_thread(self._read, data, filename)
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             rules = await UserRules.load(uow.session, tenant_id)
-            by_mobile = dict(
-                (await uow.session.execute(select(User.mobile, User.id))).tuples().all()
-            )
-            by_extension = {
-                ext: name
-                for ext, name in (await uow.session.execute(select(User.extension, User.name)))
-                .tuples()
-                .all()
-                if ext
-            }
+            known = (await uow.session.execute(select(User.mobile, User.extension, User.name))).all()
+            by_mobile = {mobile for mobile, _, _ in known}
+            by_extension = {ext: name for _, ext, name in known if ext}
             self._check(parsed, rules, by_mobile, by_extension)
             adding = [r for r in parsed if not r.errors and not r.skip]
             failed = [r for r in parsed if r.errors]
@@ -299,7 +292,7 @@ class DirectoryImport:
     def _check(
         parsed: list[_Row],
         rules: UserRules,
-        by_mobile: dict[str, uuid.UUID],
+        by_mobile: set[str],
         by_extension: dict[str, str],
     ) -> None:
         first_mobile: dict[str, int] = {}
