@@ -27,12 +27,16 @@ class Console:
         return await self.world.client.request(method, url, headers=headers, **kw)
 
     async def user(self, name: str, mobile: str, **fields: Any) -> dict[str, Any]:
-        r = await self.call("POST", "/api/v1/directory/users", json={"name": name, "mobile": mobile, **fields})
+        r = await self.call(
+            "POST", "/api/v1/directory/users", json={"name": name, "mobile": mobile, **fields}
+        )
         assert r.status_code == 201, r.text
         return dict(r.json())
 
     async def department(self, name: str, parent_id: str | None = None) -> dict[str, Any]:
-        r = await self.call("POST", "/api/v1/directory/departments", json={"name": name, "parent_id": parent_id})
+        r = await self.call(
+            "POST", "/api/v1/directory/departments", json={"name": name, "parent_id": parent_id}
+        )
         assert r.status_code == 201, r.text
         return dict(r.json())
 

@@ -24,7 +24,8 @@ async def test_first_sync_then_only_what_changed(acme: Console) -> None:
     first = r.json()
     assert {u["name"] for u in first["users"]} == {"张三", "李四"}
     assert [d["name"] for d in first["departments"]] == ["研发部"]
-    assert first["deleted_users"] == [] and first["has_more"] is False
+    assert first["deleted_users"] == []
+    assert first["has_more"] is False
     cursor = first["cursor"]
 
     r = await acme.call("GET", URL, params={"cursor": cursor}, headers=member)
@@ -35,7 +36,9 @@ async def test_first_sync_then_only_what_changed(acme: Console) -> None:
     await acme.call("DELETE", f"/api/v1/directory/departments/{dept['id']}")
     r = await acme.call("GET", URL, params={"cursor": cursor})
     changed = r.json()
-    assert [(u["name"], u["title"], u["department_id"]) for u in changed["users"]] == [("张三", "经理", None)]
+    assert [(u["name"], u["title"], u["department_id"]) for u in changed["users"]] == [
+        ("张三", "经理", None)
+    ]
     assert changed["deleted_users"] == [b["id"]]
     assert changed["deleted_departments"] == [dept["id"]]
     assert int(changed["cursor"]) > int(cursor)
@@ -58,7 +61,9 @@ async def test_pages_never_lose_a_change(acme: Console) -> None:
     assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")
 
 
-async def test_event_after_commit_and_never_for_a_failed_change(acme: Console, world: World) -> None:
+async def test_event_after_commit_and_never_for_a_failed_change(
+    acme: Console, world: World
+) -> None:
     heard: list[Event] = []
 
     async def listen(event: Event) -> None:
@@ -70,7 +75,9 @@ async def test_event_after_commit_and_never_for_a_failed_change(acme: Console, w
     assert [(e.tenant_id, e.data["action"], e.data["users"]) for e in heard] == [
         (acme.tenant.id, "user.create", [user["id"]])
     ]
-    r = await acme.call("POST", "/api/v1/directory/users", json={"name": "李四", "mobile": "13800000001"})
+    r = await acme.call(
+        "POST", "/api/v1/directory/users", json={"name": "李四", "mobile": "13800000001"}
+    )
     assert r.status_code == 422
     await world.services.bus.drain()
     assert len(heard) == 1
@@ -101,4 +108,6 @@ def test_upgrading_a_foundation_database_starts_the_feed(tmp_path: Path) -> None
         "zeng xiao xian\x01曾小贤",
         "domestic",
     )
-    assert db.execute("SELECT kind, seq, deleted FROM directory_changes").fetchall() == [("user", 0, 0)]
+    assert db.execute("SELECT kind, seq, deleted FROM directory_changes").fetchall() == [
+        ("user", 0, 0)
+    ]

@@ -21,7 +21,9 @@ def find(nodes: list[dict[str, Any]], name: str) -> dict[str, Any]:
     raise KeyError(name)
 
 
-async def test_tree_of_any_depth_with_member_counts_including_sub_departments(acme: Console) -> None:
+async def test_tree_of_any_depth_with_member_counts_including_sub_departments(
+    acme: Console,
+) -> None:
     rd = await acme.department("研发部")
     test = await acme.department("测试组", rd["id"])
     auto = await acme.department("自动化", test["id"])
@@ -57,7 +59,9 @@ async def test_rename_move_and_reorder(acme: Console) -> None:
     r = await acme.call("GET", URL)
     assert [n["name"] for n in r.json()] == ["丙部", "甲部", "乙部"]
 
-    r = await acme.call("PATCH", f"{URL}/{child['id']}", json={"parent_id": b["id"], "name": "二组"})
+    r = await acme.call(
+        "PATCH", f"{URL}/{child['id']}", json={"parent_id": b["id"], "name": "二组"}
+    )
     assert r.json()["path"] == "乙部/二组"
     r = await acme.call("PATCH", f"{URL}/{child['id']}", json={"parent_id": None})
     assert r.json()["path"] == "二组"
@@ -96,11 +100,15 @@ async def test_deleting_moves_members_and_sub_departments_to_the_parent(acme: Co
 
 async def test_bad_names_and_unknown_parents(acme: Console) -> None:
     r = await acme.call("POST", URL, json={"name": "a/b"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "name"
     r = await acme.call("POST", URL, json={"name": "x" * 65})
     assert r.status_code == 422
-    r = await acme.call("POST", URL, json={"name": "组", "parent_id": "01890000-0000-7000-8000-000000000000"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "parent_id"
+    r = await acme.call(
+        "POST", URL, json={"name": "组", "parent_id": "01890000-0000-7000-8000-000000000000"}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "parent_id"
 
 
 async def test_employees_read_contact_managers_edit_others_see_nothing(
@@ -123,5 +131,10 @@ async def test_employees_read_contact_managers_edit_others_see_nothing(
     r = await acme.call("GET", URL, headers=theirs)
     assert r.json() == []
     for method in ("GET", "PATCH", "DELETE"):
-        r = await acme.call(method, f"{URL}/{rd['id']}", headers=theirs, **({"json": {"name": "x"}} if method == "PATCH" else {}))
+        r = await acme.call(
+            method,
+            f"{URL}/{rd['id']}",
+            headers=theirs,
+            **({"json": {"name": "x"}} if method == "PATCH" else {}),
+        )
         assert r.status_code == 404, method

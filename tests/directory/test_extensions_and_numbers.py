@@ -24,24 +24,45 @@ def test_reserved_numbers(number: str, reserved: bool) -> None:
 
 async def test_plan_defaults_changes_and_listing(acme: Console) -> None:
     r = await acme.call("GET", PLAN)
-    assert r.json()["length"] == 4 and r.json()["capacity"] == 1000
-    r = await acme.call("PUT", PLAN, json={"length": 3, "ranges": [{"start": "100", "end": "129"}, {"start": "２００", "end": "209"}]})
+    assert r.json()["length"] == 4
+    assert r.json()["capacity"] == 1000
+    r = await acme.call(
+        "PUT",
+        PLAN,
+        json={
+            "length": 3,
+            "ranges": [{"start": "100", "end": "129"}, {"start": "２００", "end": "209"}],
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["capacity"] == 10  # 100–129 are all special-service numbers; 200–209 remain
     user = await acme.user("甲", "13800000001")
     assert user["extension"] == "200"
-    r = await acme.call("POST", "/api/v1/directory/users", json={"name": "乙", "mobile": "13800000002", "extension": "119"})
+    r = await acme.call(
+        "POST",
+        "/api/v1/directory/users",
+        json={"name": "乙", "mobile": "13800000002", "extension": "119"},
+    )
     assert r.json()["errors"][0]["code"] == "extension_reserved"
     r = await acme.call("GET", "/api/v1/directory/extensions", params={"state": "used"})
     assert [(e["extension"], e["user_name"]) for e in r.json()["items"]] == [("200", "甲")]
     r = await acme.call("GET", "/api/v1/directory/extensions", params={"state": "free", "limit": 3})
     page = r.json()
     assert [e["extension"] for e in page["items"]] == ["201", "202", "203"]
-    r = await acme.call("GET", "/api/v1/directory/extensions", params={"state": "free", "cursor": page["next_cursor"]})
+    r = await acme.call(
+        "GET",
+        "/api/v1/directory/extensions",
+        params={"state": "free", "cursor": page["next_cursor"]},
+    )
     assert [e["extension"] for e in r.json()["items"]][:2] == ["204", "205"]
     r = await acme.call("GET", "/api/v1/directory/extensions", params={"state": "all", "limit": 2})
-    assert [(e["extension"], e["user_name"]) for e in r.json()["items"]] == [("200", "甲"), ("201", None)]
-    r = await acme.call("PUT", PLAN, json={"length": 4, "ranges": [{"start": "8000", "end": "8999"}]})
+    assert [(e["extension"], e["user_name"]) for e in r.json()["items"]] == [
+        ("200", "甲"),
+        ("201", None),
+    ]
+    r = await acme.call(
+        "PUT", PLAN, json={"length": 4, "ranges": [{"start": "8000", "end": "8999"}]}
+    )
     assert (r.status_code, r.json()["code"]) == (409, "extensions_outside_plan")
     assert r.json()["extensions"] == ["200"]
 
@@ -51,7 +72,10 @@ async def test_bad_plans_are_refused(acme: Console) -> None:
         {"length": 2, "ranges": [{"start": "10", "end": "20"}]},
         {"length": 4, "ranges": [{"start": "8000", "end": "899"}]},
         {"length": 4, "ranges": [{"start": "8999", "end": "8000"}]},
-        {"length": 4, "ranges": [{"start": "8000", "end": "8500"}, {"start": "8400", "end": "8999"}]},
+        {
+            "length": 4,
+            "ranges": [{"start": "8000", "end": "8500"}, {"start": "8400", "end": "8999"}],
+        },
         {"length": 4, "ranges": []},
     ):
         r = await acme.call("PUT", PLAN, json=body)
@@ -61,7 +85,12 @@ async def test_bad_plans_are_refused(acme: Console) -> None:
 async def test_only_console_admins_change_the_plan(acme: Console) -> None:
     await acme.user("经理", "13800000009", is_admin=True)
     manager = await acme.employee("13800000009")
-    r = await acme.call("PUT", PLAN, json={"length": 4, "ranges": [{"start": "8000", "end": "8999"}]}, headers=manager)
+    r = await acme.call(
+        "PUT",
+        PLAN,
+        json={"length": 4, "ranges": [{"start": "8000", "end": "8999"}]},
+        headers=manager,
+    )
     assert r.status_code == 403
 
 
@@ -74,17 +103,30 @@ async def test_number_pool_is_unique_across_the_platform(acme: Console, world: W
     assert [n["number"] for n in r.json()] == ["+862584001111", "+862584001112"]
     theirs = f"/api/v1/platform/enterprises/{other.id}/numbers"
     r = await world.client.post(theirs, json={"numbers": ["02584001111"]}, headers=op)
-    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "number_taken"
-    r = await world.client.post(pool, json={"numbers": ["02584009999"]}, headers=op)  # their main number
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["code"] == "number_taken"
+    r = await world.client.post(
+        pool, json={"numbers": ["02584009999"]}, headers=op
+    )  # their main number
     assert r.json()["errors"][0]["code"] == "number_taken"
     r = await world.client.post(pool, json={"numbers": ["abc"]}, headers=op)
-    assert r.json()["errors"][0] == {**r.json()["errors"][0], "field": "numbers.0", "code": "invalid_number"}
-    r = await world.client.patch(f"/api/v1/platform/enterprises/{other.id}", json={"main_number": "84001112"}, headers=op)
+    assert r.json()["errors"][0] == {
+        **r.json()["errors"][0],
+        "field": "numbers.0",
+        "code": "invalid_number",
+    }
+    r = await world.client.patch(
+        f"/api/v1/platform/enterprises/{other.id}", json={"main_number": "84001112"}, headers=op
+    )
     assert (r.status_code, r.json()["code"]) == (409, "number_taken")
 
     # One user per number; another enterprise cannot hand it out.
     a = await acme.user("甲", "13800000001", direct_line="84001111")
-    r = await acme.call("POST", "/api/v1/directory/users", json={"name": "乙", "mobile": "13800000002", "direct_line": "84001111"})
+    r = await acme.call(
+        "POST",
+        "/api/v1/directory/users",
+        json={"name": "乙", "mobile": "13800000002", "direct_line": "84001111"},
+    )
     assert r.json()["errors"][0]["code"] == "number_assigned"
     r = await world.client.post(
         "/api/v1/directory/users",
@@ -97,16 +139,25 @@ async def test_number_pool_is_unique_across_the_platform(acme: Console, world: W
 
     # The PBX's lookup: a called number finds the enterprise and the user.
     route = await world.services.numbers.route("+862584001111")
-    assert route is not None and (route.tenant_id, route.kind, str(route.user_id)) == (acme.tenant.id, RouteKind.DIRECT_LINE, a["id"])
+    assert route is not None
+    assert (route.tenant_id, route.kind, str(route.user_id)) == (
+        acme.tenant.id,
+        RouteKind.DIRECT_LINE,
+        a["id"],
+    )
     route = await world.services.numbers.route("+862584001112")
-    assert route is not None and (route.kind, route.user_id) == (RouteKind.POOL, None)
+    assert route is not None
+    assert (route.kind, route.user_id) == (RouteKind.POOL, None)
     route = await world.services.numbers.route("+862584000000")
-    assert route is not None and (route.tenant_id, route.kind) == (acme.tenant.id, RouteKind.MAIN)
+    assert route is not None
+    assert (route.tenant_id, route.kind) == (acme.tenant.id, RouteKind.MAIN)
     assert await world.services.numbers.route("+862584007777") is None
 
     r = await world.client.delete(f"{pool}/+862584001111", headers=op)
     assert (r.status_code, r.json()["code"]) == (409, "number_assigned")
-    r = await acme.call("PATCH", f"/api/v1/directory/users/{a['id']}", json={"direct_line": "84001112"})
+    r = await acme.call(
+        "PATCH", f"/api/v1/directory/users/{a['id']}", json={"direct_line": "84001112"}
+    )
     assert r.json()["direct_line"] == "+862584001112"
     r = await world.client.delete(f"{pool}/+862584001111", headers=op)
     assert r.status_code == 204

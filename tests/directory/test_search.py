@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import World, bearer, make_settings
+from tests.conftest import World, make_settings
 from tests.directory.conftest import Console
 from zongji.services import build_services
 
@@ -63,12 +63,22 @@ async def test_favourites_and_personal_contacts_of_the_searcher_only(acme: Conso
     made = await people(acme)
     me = await acme.employee("13800000001")
     other = await acme.employee("13800000002")
-    r = await acme.call("POST", "/api/v1/me/contacts", json={"name": "张三叔", "phones": ["13600000001"]}, headers=me)
+    r = await acme.call(
+        "POST",
+        "/api/v1/me/contacts",
+        json={"name": "张三叔", "phones": ["13600000001"]},
+        headers=me,
+    )
     assert r.status_code == 201
     assert await names(acme, "zhangs", me) == ["张三", "张三丰", "张三叔", "李张三"]
     assert "张三叔" not in await names(acme, "zhangs", other)
     assert "张三叔" not in await names(acme, "zhangs")  # the console has no personal contacts
-    r = await acme.call("POST", "/api/v1/me/favourites", json={"kind": "user", "id": made["张三丰"]["id"]}, headers=me)
+    r = await acme.call(
+        "POST",
+        "/api/v1/me/favourites",
+        json={"kind": "user", "id": made["张三丰"]["id"]},
+        headers=me,
+    )
     assert r.status_code == 201
     assert await names(acme, "zhangs", me) == ["张三丰", "张三", "张三叔", "李张三"]
     r = await acme.call("GET", URL, params={"q": "zhangs"}, headers=me)
@@ -89,10 +99,14 @@ async def test_search_follows_changes_at_once(acme: Console) -> None:
     assert await names(acme, "zhangsan") == ["张三", "张三丰", "李张三"]
 
 
-async def test_a_second_node_sees_changes_without_events(acme: Console, world: World, tmp_path: Any) -> None:
+async def test_a_second_node_sees_changes_without_events(
+    acme: Console, world: World, tmp_path: Any
+) -> None:
     """Two nodes on one database with no shared bus: the feed head keeps the other node current."""
     await people(acme)
-    other_node = build_services(make_settings(world.services.db.url, tmp_path / "node-b"), clock=world.services.clock)
+    other_node = build_services(
+        make_settings(world.services.db.url, tmp_path / "node-b"), clock=world.services.clock
+    )
     try:
         first = await other_node.search.search(acme.tenant.id, "zhaosi")
         assert [i.name for i in first.items] == ["赵四"]

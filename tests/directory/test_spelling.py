@@ -51,7 +51,8 @@ def test_classify(query: str, expected: Match | None) -> None:
 
 def test_queries_are_normalised() -> None:
     q = parse(" ＺＨＡＮＧ s ")
-    assert q is not None and q.text == "zhangs"
+    assert q is not None
+    assert q.text == "zhangs"
     assert parse("+86 138-0000-0001").text == "13800000001"  # type: ignore[union-attr]
     assert parse("张s").spellings == ["zhangs"]  # type: ignore[union-attr]
     assert parse("   ") is None

@@ -1,4 +1,4 @@
-"""Spreadsheet template, import (dry run, commit, incremental, errors) and export (ADM-1…3, ADM-8)."""
+"""Spreadsheet template, import (dry run, commit, incremental, errors), export (ADM-1…3, 8)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ async def test_template_has_headers_example_drop_downs_and_instructions(acme: Co
     headers = [c.value for c in sheet[1]]
     assert headers[:3] == ["姓名*", "手机号码*", "分机号"]
     assert [c.value for c in sheet[2]][:2] == ["张三", "13800000001"]
-    lists = {str(v.sqref).split(":")[0][:-1]: v.formula1 for v in sheet.data_validations.dataValidation}
+    lists = {
+        str(v.sqref).split(":")[0][:-1]: v.formula1 for v in sheet.data_validations.dataValidation
+    }
     letter = {h.rstrip("*"): chr(ord("A") + i) for i, h in enumerate(headers)}
     assert lists[letter["外呼限制"]] == '"内部,本地,国内,国际"'
     assert lists[letter["前台"]] == '"是,否"'
@@ -61,11 +63,20 @@ async def test_template_has_headers_example_drop_downs_and_instructions(acme: Co
     assert r.json()["to_add"] == 1  # the example row itself is a valid row
 
 
-async def test_dry_run_then_commit_with_departments_and_normalisation(acme: Console, world: World) -> None:
+async def test_dry_run_then_commit_with_departments_and_normalisation(
+    acme: Console, world: World
+) -> None:
     await acme.user("老员工", "13800000009", extension="8009")
     data = xlsx(
         [
-            row("张三", "１３８ 0000 0001", 分机号="8001", 部门=" 研发部 / 测试组 ", 外呼限制="本地", 前台="是"),
+            row(
+                "张三",
+                "１３８ 0000 0001",
+                分机号="8001",
+                部门=" 研发部 / 测试组 ",
+                外呼限制="本地",
+                前台="是",
+            ),
             row(" 李四 ", "13800000002", 部门="研发部", 上班时间="8:30-17:30", 置顶顺序="1"),
             row("老员工", "13800000009"),  # already there: skipped
             row("王五", "13800000003", 有效期开始="2026-01-01", 有效期结束="2026-06-30"),
@@ -74,19 +85,35 @@ async def test_dry_run_then_commit_with_departments_and_normalisation(acme: Cons
     r = await upload(acme, data)
     assert r.status_code == 200, r.text
     report = r.json()
-    assert (report["dry_run"], report["to_add"], report["to_skip"], report["error_rows"]) == (True, 3, 1, 0)
+    assert (report["dry_run"], report["to_add"], report["to_skip"], report["error_rows"]) == (
+        True,
+        3,
+        1,
+        0,
+    )
     assert report["departments_created"] == ["研发部", "研发部/测试组"]
-    assert [(x["row"], x["action"]) for x in report["rows"]] == [(2, "add"), (3, "add"), (4, "skip"), (5, "add")]
+    assert [(x["row"], x["action"]) for x in report["rows"]] == [
+        (2, "add"),
+        (3, "add"),
+        (4, "skip"),
+        (5, "add"),
+    ]
     assert report["rows"][2]["reason"] == "mobile_exists"
-    assert await count(world, User) == 1 and await count(world, Department) == 0  # a dry run writes nothing
+    assert await count(world, User) == 1
+    assert await count(world, Department) == 0
 
     r = await upload(acme, data, dry_run=False)
     assert r.status_code == 200, r.text
     assert (r.json()["committed"], r.json()["added"]) == (True, 3)
-    users = {u["name"]: u for u in (await acme.call("GET", "/api/v1/directory/users")).json()["items"]}
+    users = {
+        u["name"]: u for u in (await acme.call("GET", "/api/v1/directory/users")).json()["items"]
+    }
     assert users["张三"]["mobile"] == "+8613800000001"
     assert users["张三"]["department_path"] == "研发部/测试组"
-    assert (users["张三"]["outbound_restriction"], users["张三"]["is_receptionist"]) == ("local", True)
+    assert (users["张三"]["outbound_restriction"], users["张三"]["is_receptionist"]) == (
+        "local",
+        True,
+    )
     assert (users["李四"]["work_start"], users["李四"]["pinned"]) == ("08:30", True)
     assert (users["李四"]["extension"], users["王五"]["extension"]) == ("8000", "8002")  # next free
     assert users["王五"]["valid_until"] == "2026-06-30"
@@ -149,7 +176,11 @@ async def test_csv_in_gbk_and_the_round_trip(acme: Console) -> None:
             assert [x[0] for x in exported[1:]] == ["李四", "王五", "张三"]
             assert exported[1][1] == "13800000002"
         again = await upload(acme, r.content, f"export.{fmt}", dry_run=False)
-        assert (again.json()["to_add"], again.json()["to_skip"], again.json()["error_rows"]) == (0, 3, 0)
+        assert (again.json()["to_add"], again.json()["to_skip"], again.json()["error_rows"]) == (
+            0,
+            3,
+            0,
+        )
 
 
 async def test_malformed_and_huge_files_are_refused(acme: Console) -> None:
@@ -160,7 +191,9 @@ async def test_malformed_and_huge_files_are_refused(acme: Console) -> None:
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("xl/workbook.xml", "<workbook/>")
-        z.writestr("xl/worksheets/sheet1.xml", b"\x00" * (300 * 1024 * 1024))  # compresses to ~300 KB
+        z.writestr(
+            "xl/worksheets/sheet1.xml", b"\x00" * (300 * 1024 * 1024)
+        )  # compresses to ~300 KB
     r = await upload(acme, bomb.getvalue())
     assert (r.status_code, r.json()["code"]) == (400, "suspicious_file")
     r = await upload(acme, b"PK\x03\x04" + b"\x00" * 100)
@@ -172,7 +205,12 @@ async def test_malformed_and_huge_files_are_refused(acme: Console) -> None:
     rows = "姓名,手机号码\n" + "甲,13800000001\n" * 50_001
     r = await upload(acme, rows.encode(), "many.csv")
     assert (r.status_code, r.json()["code"]) == (413, "too_many_rows")
-    r = await acme.call("POST", IMPORT, content=b"x" * 100, headers={**acme.headers, "content-length": str(200 * 1024 * 1024)})
+    r = await acme.call(
+        "POST",
+        IMPORT,
+        content=b"x" * 100,
+        headers={**acme.headers, "content-length": str(200 * 1024 * 1024)},
+    )
     assert (r.status_code, r.json()["code"]) == (413, "request_too_large")
 
 

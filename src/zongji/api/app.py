@@ -34,7 +34,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.ready = False
     problems.install(app)
     # The directory's routes go before enterprise provisioning's, whose
-    # `/platform/enterprises/{id}/{verb}` would otherwise catch `/platform/enterprises/{id}/numbers`.
+    # `/platform/enterprises/{id}/{verb}` would otherwise catch `…/{id}/numbers`.
     routers = (system_router, identity_router, *DIRECTORY_ROUTERS, directory_router, audit_router)
     for router in (*routers, platform_router):
         app.include_router(router)

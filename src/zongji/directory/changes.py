@@ -77,7 +77,7 @@ class ChangeFeed:
             rows = rows[:limit]
             live_users = [r.id for r in rows if r.kind == ChangeKind.USER and not r.deleted]
             live_depts = {r.id for r in rows if r.kind == ChangeKind.DEPARTMENT and not r.deleted}
-            users = []
+            users: list[User] = []
             for start in range(0, len(live_users), 1000):
                 users += (
                     await session.scalars(

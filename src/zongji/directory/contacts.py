@@ -1,5 +1,5 @@
-"""Personal contacts (个人通讯录, DIR-7): each user's own, visible to nobody else, searchable by their
-owner alongside colleagues. Created one by one or imported from vCard or CSV files.
+"""Personal contacts (个人通讯录, DIR-7): each user's own, visible to nobody else, searchable
+by their owner alongside colleagues. Created one by one or imported from vCard or CSV files.
 
 Imports keep what is valid and report the rest by card or row: a phone's address book is the
 owner's own, and half of it is better than none of it.
@@ -134,7 +134,7 @@ class PersonalContacts:
         self._clock = clock
         self._journal = journal
 
-    async def list(self, tenant_id: uuid.UUID, owner_id: uuid.UUID) -> list[ContactOut]:
+    async def all(self, tenant_id: uuid.UUID, owner_id: uuid.UUID) -> list[ContactOut]:
         async with self._db.session(TenantScope(tenant_id)) as session:
             rows = await session.scalars(
                 select(PersonalContact)
@@ -252,7 +252,8 @@ class PersonalContacts:
         valid: list[ContactIn] = []
         errors: list[dict[str, object]] = []
         for where, fields in entries:
-            fields["phones"] = [_local(p, area) for p in fields.get("phones", [])]
+            phones = fields.get("phones")
+            fields["phones"] = [_local(str(p), area) for p in phones or []]  # type: ignore[attr-defined]
             try:
                 valid.append(ContactIn.model_validate(fields))
             except ValidationError as exc:
@@ -347,7 +348,7 @@ class PersonalContacts:
 
 
 def _local(raw: str, area: str | None) -> str:
-    """Numbers in an address book may be local landlines: complete them with the enterprise's area."""
+    """Address books hold local landlines too: complete them with the enterprise's area code."""
     try:
         return to_e164(raw, area_code=area)
     except InvalidNumber:

@@ -258,7 +258,7 @@ class ExtensionService:
                 raise Problem(
                     409,
                     "extensions_outside_plan",
-                    f"{len(outside)} users have extensions outside the new plan; change them first.",
+                    f"{len(outside)} users have extensions outside the plan; change them first.",
                     f"有 {len(outside)} 个用户的分机号不在新号段内，请先修改。",
                     extra={"extensions": sorted(outside)[:20]},
                 )

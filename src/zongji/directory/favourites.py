@@ -50,7 +50,7 @@ class Favourites:
         self._clock = clock
         self._journal = journal
 
-    async def list(self, tenant_id: uuid.UUID, owner_id: uuid.UUID) -> list[FavouriteOut]:
+    async def all(self, tenant_id: uuid.UUID, owner_id: uuid.UUID) -> list[FavouriteOut]:
         async with self._db.session(TenantScope(tenant_id)) as session:
             rows = (
                 await session.execute(
@@ -103,15 +103,16 @@ class Favourites:
                     )
                 ).all()
             )
-            if any(f.target_id == data.id for f in existing):
-                return await self._list_in(uow, tenant_id, owner_id)
-            if len(existing) >= MAX_FAVOURITES:
+            already = any(f.target_id == data.id for f in existing)
+            if not already and len(existing) >= MAX_FAVOURITES:
                 raise Problem(
                     409,
                     "too_many_favourites",
                     f"At most {MAX_FAVOURITES} favourites.",
                     f"常用联系人最多 {MAX_FAVOURITES} 个。",
                 )
+            if already:  # adding twice changes nothing
+                return await self.all(tenant_id, owner_id)
             uow.session.add(
                 Favourite(
                     owner_id=owner_id,
@@ -131,12 +132,7 @@ class Favourites:
                 event=EVENT,
                 data={"owner": str(owner_id)},
             )
-        return await self.list(tenant_id, owner_id)
-
-    async def _list_in(
-        self, uow: UnitOfWork, tenant_id: uuid.UUID, owner_id: uuid.UUID
-    ) -> list[FavouriteOut]:
-        return await self.list(tenant_id, owner_id)
+        return await self.all(tenant_id, owner_id)
 
     async def remove(
         self, actor: Actor, tenant_id: uuid.UUID, owner_id: uuid.UUID, target_id: uuid.UUID
@@ -190,4 +186,4 @@ class Favourites:
                 event=EVENT,
                 data={"owner": str(owner_id)},
             )
-        return await self.list(tenant_id, owner_id)
+        return await self.all(tenant_id, owner_id)

@@ -85,7 +85,8 @@ class Invitations:
         self._limiter.check(inviter_key, PER_INVITER)
         self._limiter.check(invitee_key, PER_INVITEE)
         text = (
-            f"{self._signature}{actor.name}邀请您加入“{ent.name}”的云总机（分机 {user.extension or '-'}），"
+            f"{self._signature}{actor.name}邀请您加入“{ent.name}”的云总机"
+            f"（分机 {user.extension or '-'}），"
             f"请打开 {self._client_url} 安装客户端，并用本手机号登录。"
         )
         await self._sms.send(SmsMessage(user.mobile, text, tenant_id))

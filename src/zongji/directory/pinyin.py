@@ -4,8 +4,8 @@ A name becomes a sequence of *tokens*: each Chinese character is one token, each
 letters or digits (`Alice`, `Wang2`) another. A token carries its own text and its readings, most
 likely first. Names need care that ordinary text does not:
 
-- surnames have readings of their own (曾 is zēng as a surname, not céng; 单 is shàn, 解 xiè, 仇 qiú,
-  朴 piáo, 区 ōu, 查 zhā …), so the first character takes its surname reading first;
+- surnames have readings of their own (曾 is zēng as a surname, not céng; 单 is shàn, 解 xiè,
+  仇 qiú, 朴 piáo, 区 ōu, 查 zhā …), so the first character takes its surname reading first;
 - other characters keep their heteronyms (a few at most), so `shan` and `dan` both find 单.
 
 `encode`/`decode` keep the tokens in one text column (`单 shan dan chan|田 tian|芳 fang`), which

@@ -298,7 +298,9 @@ def _after_cursor(stmt: Select[Any], cursor: str) -> Select[Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         pinned, order, key, ident = json.loads(raw)
         ident = uuid.UUID(ident)
-        assert isinstance(pinned, bool) and isinstance(order, int) and isinstance(key, str)
+        assert isinstance(pinned, bool)
+        assert isinstance(order, int)
+        assert isinstance(key, str)
     except Exception as exc:
         raise Problem(400, "invalid_cursor", "The cursor is not valid.", "分页游标无效。") from exc
     later_in_group = or_(
@@ -336,7 +338,7 @@ class DirectoryUsers:
         self._journal = journal
         self._files = files
 
-    # -- what identity asks ----------------------------------------------------------------------
+    # -- what identity asks ------------------------------------------------------------------------
 
     async def logins_for_mobile(self, mobile: str) -> list[UserLogin]:
         """Every user with this mobile, across enterprises (a person may work for two)."""
@@ -372,7 +374,7 @@ class DirectoryUsers:
                 uow, who, "user.register", _target(user), user.tenant_id, users=[user.id]
             )
 
-    # -- reads --------------------------------------------------------------------------------------
+    # -- reads -------------------------------------------------------------------------------------
 
     async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserOut:
         async with self._db.session(TenantScope(tenant_id)) as session:
@@ -381,7 +383,7 @@ class DirectoryUsers:
                 raise not_found("User", "用户")
             return (await outs(session, [user], tenant_id))[0]
 
-    async def list(
+    async def page(
         self,
         tenant_id: uuid.UUID,
         *,
@@ -411,7 +413,7 @@ class DirectoryUsers:
         async with self._db.session(TenantScope(tenant_id)) as session:
             return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
-    # -- changes ------------------------------------------------------------------------------------
+    # -- changes -----------------------------------------------------------------------------------
 
     async def create(self, actor: Actor, tenant_id: uuid.UUID, data: UserCreate) -> UserOut:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
@@ -559,7 +561,7 @@ class DirectoryUsers:
                 errors.append(error(key, code, en, zh))
         return errors
 
-    # -- avatars ------------------------------------------------------------------------------------
+    # -- avatars -----------------------------------------------------------------------------------
 
     async def set_avatar(
         self, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, data: bytes

@@ -86,7 +86,7 @@ def parse(text: str) -> list[Card]:
             current.name = value
         elif name == "N":
             parts = [p.strip() for p in value.split(";")]
-            family, given = (parts + ["", ""])[:2]
+            family, given = ([*parts, "", ""])[:2]
             # Chinese order: family name first, no space; Latin names: given name first.
             joined = (
                 family + given

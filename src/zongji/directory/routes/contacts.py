@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/me", tags=["directory: personal"])
 
 @router.get("/contacts", response_model=list[ContactOut])
 async def my_contacts(user: Employee, services: ServicesDep) -> list[ContactOut]:
-    return await services.contacts.list(user.tenant_id, user.subject_id)
+    return await services.contacts.all(user.tenant_id, user.subject_id)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED)
@@ -61,7 +61,7 @@ async def import_contacts(
 
 @router.get("/favourites", response_model=list[FavouriteOut])
 async def my_favourites(user: Employee, services: ServicesDep) -> list[FavouriteOut]:
-    return await services.favourites.list(user.tenant_id, user.subject_id)
+    return await services.favourites.all(user.tenant_id, user.subject_id)
 
 
 @router.post("/favourites", response_model=list[FavouriteOut], status_code=status.HTTP_201_CREATED)

@@ -30,7 +30,7 @@ async def list_users(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> UserPage:
     """Directory order: pinned users by their order, then by pinyin (张三 under Z)."""
-    return await services.users.list(
+    return await services.users.page(
         member.tenant_id,
         department_id=department_id,
         include_sub=include_sub,

@@ -133,7 +133,7 @@ class DirectorySearch:
         self._tasks: set[asyncio.Task[None]] = set()
         bus.subscribe("directory.changed", self._on_change)
 
-    # -- keeping current -----------------------------------------------------------------------------
+    # -- keeping current ---------------------------------------------------------------------------
 
     async def _on_change(self, event: Event) -> None:
         if event.tenant_id in self._tenants:
@@ -177,7 +177,7 @@ class DirectorySearch:
                     )
                 )
             ).all()
-            rows = []
+            rows: list[Any] = []
             for start in range(0, len(changed), 1000):
                 rows += (
                     await session.execute(
@@ -217,7 +217,7 @@ class DirectorySearch:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # -- private parts -------------------------------------------------------------------------------
+    # -- private parts -----------------------------------------------------------------------------
 
     async def _private_of(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> _Private:
         async with self._db.session(TenantScope(tenant_id)) as session:
@@ -257,7 +257,7 @@ class DirectorySearch:
         self._private[user_id] = private
         return private
 
-    # -- the search ----------------------------------------------------------------------------------
+    # -- the search --------------------------------------------------------------------------------
 
     async def search(
         self, tenant_id: uuid.UUID, text: str, *, user_id: uuid.UUID | None = None, limit: int = 20

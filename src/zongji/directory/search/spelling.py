@@ -81,7 +81,7 @@ def classify(query: str, tokens: tuple[Token, ...]) -> Match | None:
 
 
 def _match(query: str, tokens: tuple[Token, ...]) -> tuple[bool, bool] | None:
-    """(all tokens covered, covered uniformly) if `query` matches from the first token, else None."""
+    """(all tokens covered, covered uniformly) if `query` matches from the first token."""
 
     @cache
     def step(i: int, pos: int, style: str) -> tuple[bool, bool] | None:

@@ -227,7 +227,9 @@ class DirectoryImport:
         parsed = await asyncio.to_thread(self._read, data, filename)
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             rules = await UserRules.load(uow.session, tenant_id)
-            known = (await uow.session.execute(select(User.mobile, User.extension, User.name))).all()
+            known = (
+                await uow.session.execute(select(User.mobile, User.extension, User.name))
+            ).all()
             by_mobile = {mobile for mobile, _, _ in known}
             by_extension = {ext: name for _, ext, name in known if ext}
             self._check(parsed, rules, by_mobile, by_extension)

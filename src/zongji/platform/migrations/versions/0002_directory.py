@@ -226,7 +226,7 @@ def _backfill_users() -> None:
         sa.column("deleted", sa.Boolean()),
     )
     rows = conn.execute(sa.select(users.c.id, users.c.tenant_id, users.c.name)).all()
-    for user_id, tenant_id, name in rows:
+    for user_id, _tenant_id, name in rows:
         spelling = spell(name)
         conn.execute(
             users.update()
