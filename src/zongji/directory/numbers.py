@@ -182,7 +182,7 @@ class NumberPool:
                 summary={"numbers": numbers},
                 data={"added": numbers},
             )
-        return await self.list(tenant_id, NumberState.ALL)
+        return await self.all(tenant_id, NumberState.ALL)
 
     async def remove(self, actor: Actor, tenant_id: uuid.UUID, raw: str) -> None:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
@@ -210,7 +210,7 @@ class NumberPool:
                 data={"removed": [number]},
             )
 
-    async def list(self, tenant_id: uuid.UUID, state: NumberState) -> list[PoolNumberOut]:
+    async def all(self, tenant_id: uuid.UUID, state: NumberState) -> list[PoolNumberOut]:
         stmt = (
             select(PoolNumber, User.name)
             .outerjoin(User, User.id == PoolNumber.user_id)

@@ -34,7 +34,7 @@ async def operator_pool(
     state: NumberState = NumberState.ALL,
 ) -> list[PoolNumberOut]:
     await services.enterprises.get(enterprise_id)  # 404 for an unknown enterprise
-    return await services.numbers.list(enterprise_id, state)
+    return await services.numbers.all(enterprise_id, state)
 
 
 @router.delete(PLATFORM + "/{number}", status_code=status.HTTP_204_NO_CONTENT)
@@ -55,4 +55,4 @@ async def enterprise_pool(
     manager: DirectoryManager, services: ServicesDep, state: NumberState = NumberState.ALL
 ) -> list[PoolNumberOut]:
     """The enterprise's number pool: free numbers can become direct lines."""
-    return await services.numbers.list(manager.tenant_id, state)
+    return await services.numbers.all(manager.tenant_id, state)
