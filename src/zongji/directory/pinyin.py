@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from pypinyin import Style, lazy_pinyin, pinyin
+from pypinyin import Style, pinyin
 
 MAX_READINGS = 3  # per character: enough for real heteronyms, bounded for the index
 
@@ -94,11 +94,13 @@ def tokenise(name: str) -> list[Token]:
     text = normalise_text(name)
     tokens: list[Token] = []
     han_positions = [i for i, c in enumerate(text) if is_han(c)]
+    # One entry per Chinese character (non-Chinese runs are dropped by `errors`), the reading
+    # its phrase dictionary prefers first (长乐 → cháng lè).
     heteronyms = pinyin(text, style=Style.NORMAL, heteronym=True, errors="ignore")
-    primary = lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
-    # pypinyin returns one entry per Chinese character (non-Chinese runs are dropped by `errors`).
     readings_of = {
-        pos: (primary[k] if k < len(primary) else "", heteronyms[k] if k < len(heteronyms) else [])
+        pos: (found[0], found)
+        if (found := heteronyms[k] if k < len(heteronyms) else [])
+        else ("", [])
         for k, pos in enumerate(han_positions)
     }
     i = 0

@@ -122,7 +122,7 @@ class NameIndex:
             return []
         found = [np.zeros(n, dtype=np.bool_) for _ in Match]
         for spelled in query.spellings:
-            self._keys(spelled, query, found)
+            self._keys(spelled, query, limit, found)
         if query.digits and len(query.text) >= 2:
             self._substrings(query.text, limit, found, hidden)
         taken = np.zeros(n, dtype=np.bool_) if hidden is None else hidden.copy()
@@ -136,25 +136,41 @@ class NameIndex:
                 break
         return hits
 
-    def _keys(self, spelled: str, query: Query, found: list[npt.NDArray[np.bool_]]) -> None:
+    def _keys(
+        self, spelled: str, query: Query, limit: int, found: list[npt.NDArray[np.bool_]]
+    ) -> None:
         raw = spelled.encode()
         prefix = raw[:KEY_WIDTH]
         lo = int(np.searchsorted(self.keys, prefix, side="left"))
         hi = int(np.searchsorted(self.keys, _upper(prefix), side="left"))
         if lo == hi:
             return
-        if len(raw) >= KEY_WIDTH or spelled != query.text:
-            # Cut keys or a respelled mixed query: the range holds candidates; check each.
-            for rank in np.unique(self.owners[lo:hi])[:VERIFY_CAP]:
+        owners, kinds = self.owners[lo:hi], self.kinds[lo:hi]
+        equal = int(np.searchsorted(self.keys[lo:hi], prefix, side="right"))
+        exact = owners[:equal][kinds[:equal] == _COMPLETE]
+        first = owners[kinds != _LATER]
+        later = owners[kinds == _LATER]
+        if len(raw) < KEY_WIDTH and spelled == query.text:
+            found[Match.EXACT][exact] = True
+            found[Match.PREFIX][first] = True
+            found[Match.FUZZY][later] = True
+            return
+        # Cut keys, or a mixed query spelled out (张s → zhangs, which 章散 spells too): the range
+        # holds candidates, checked one by one in directory order, and only until `limit`
+        # matches as good as the group's best are found: nothing after them could rank higher.
+        matched = 0
+        for group, best in ((exact, Match.EXACT), (first, Match.PREFIX), (later, Match.FUZZY)):
+            if matched >= limit:
+                break
+            mark = np.zeros(len(self.entries), dtype=np.bool_)
+            mark[group] = True
+            for rank in np.flatnonzero(mark)[:VERIFY_CAP]:
                 match = self.entries[int(rank)].classify(query)
                 if match is not None:
                     found[match][rank] = True
-            return
-        owners, kinds = self.owners[lo:hi], self.kinds[lo:hi]
-        equal = int(np.searchsorted(self.keys[lo:hi], prefix, side="right"))
-        found[Match.EXACT][owners[:equal][kinds[:equal] == _COMPLETE]] = True
-        found[Match.PREFIX][owners[kinds != _LATER]] = True
-        found[Match.FUZZY][owners[kinds == _LATER]] = True
+                    matched += match <= best
+                    if matched >= limit:
+                        break
 
     def _substrings(
         self,

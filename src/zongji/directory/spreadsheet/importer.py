@@ -28,7 +28,7 @@ from zongji.directory.extensions import free_extensions
 from zongji.directory.journal import Journal
 from zongji.directory.models import User
 from zongji.directory.numbers import assign_direct_line
-from zongji.directory.pinyin import normalise_text
+from zongji.directory.pinyin import Spelling, normalise_text, spell
 from zongji.directory.spreadsheet.columns import COLUMNS, Column
 from zongji.directory.spreadsheet.reader import rows as read_rows
 from zongji.directory.user_schemas import UserCreate
@@ -92,6 +92,7 @@ class _Row:
         self.skip: str | None = None
         self.fields: dict[str, Any] = {}
         self.direct_line: str | None = None
+        self.spelling: Spelling | None = None
 
     def fail(self, column: Column, code: str, en: str, zh: str) -> None:
         self.errors.append(
@@ -285,9 +286,12 @@ class DirectoryImport:
 
     @staticmethod
     def _read(data: bytes, filename: str) -> list[_Row]:
+        """Reading, parsing and spelling every name: CPU work, done off the event loop."""
         parsed = [_Row(number, cells) for number, cells in read_rows(data, filename)]
         for row in parsed:
             _parse(row)
+            if row.data is not None:
+                row.spelling = spell(row.data.name)
         return parsed
 
     @staticmethod
@@ -383,6 +387,8 @@ class DirectoryImport:
                 updated_at=now,
                 name=row.data.name,
                 mobile=row.data.mobile,
+                name_readings=row.spelling.readings if row.spelling else "",
+                sort_key=row.spelling.sort_key if row.spelling else "",
             )
             apply(user, row.fields, now)
             users.append(user)
