@@ -22,21 +22,28 @@ import time
 from collections.abc import Callable
 
 from directory_data import Person, enterprise
-
 from zongji.directory.pinyin import tokenise
 from zongji.directory.search.spelling import national
 
 
 def queries(crowd: list[Person], count: int, seed: int = 11) -> dict[str, list[str]]:
     rng = random.Random(seed)
+
+    def spelled(p: Person) -> str:
+        return "".join(t.readings[0] for t in tokenise(p.name))
+
+    def phone_part(p: Person) -> str:
+        start = rng.randint(0, 6)
+        return national(p.mobile)[start : start + rng.randint(4, 7)]
+
     kinds: dict[str, Callable[[Person], str]] = {
         "hanzi": lambda p: p.name[: rng.randint(1, len(p.name))],
-        "full pinyin prefix": lambda p: "".join(t.readings[0] for t in tokenise(p.name))[: rng.randint(2, 8)],
+        "full pinyin prefix": lambda p: spelled(p)[: rng.randint(2, 8)],
         "initials": lambda p: "".join(t.readings[0][0] for t in tokenise(p.name)),
         "mixed 张s": lambda p: p.name[0] + tokenise(p.name)[1].readings[0][0],
         "extension prefix": lambda p: p.extension[: rng.randint(3, 6)],
-        "phone substring": lambda p: (lambda n: n[(i := rng.randint(0, 6)) : i + rng.randint(4, 7)])(national(p.mobile)),
-    }  # fmt: skip
+        "phone substring": phone_part,
+    }
     return {kind: [make(rng.choice(crowd)) for _ in range(count)] for kind, make in kinds.items()}
 
 
@@ -51,8 +58,10 @@ def anchor(crowd: list[Person], workload: dict[str, list[str]]) -> dict[str, lis
     rows = []
     for p in crowd:
         tokens = tokenise(p.name)
-        rows.append((" ".join(t.text for t in tokens), "".join(t.readings[0] for t in tokens),
-                     "".join(t.readings[0][0] for t in tokens), p.extension, national(p.mobile)))  # fmt: skip
+        name = " ".join(t.text for t in tokens)
+        full = "".join(t.readings[0] for t in tokens)
+        initials = "".join(t.readings[0][0] for t in tokens)
+        rows.append((name, full, initials, p.extension, national(p.mobile)))
     started = time.perf_counter()
     db.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)", rows)
     db.commit()
@@ -96,9 +105,8 @@ def report(name: str, timings: dict[str, list[float]]) -> None:
     print(f"  {name}: all {len(every)} queries p50 {statistics.median(every):.2f} ms, "
           f"p99 {percentile(every, 0.99):.2f} ms")  # fmt: skip
     for kind, values in timings.items():
-        print(
-            f"    {kind:<20} p50 {statistics.median(values):6.2f} ms   p99 {percentile(values, 0.99):6.2f} ms"
-        )
+        p50, p99 = statistics.median(values), percentile(values, 0.99)
+        print(f"    {kind:<20} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
 
 
 async def main() -> None:

@@ -20,9 +20,9 @@ import os
 import time
 import tracemalloc
 
-from directory_data import enterprise, people
 from openpyxl import Workbook
 
+from directory_data import enterprise, people
 from zongji.directory.search.spelling import national
 from zongji.directory.spreadsheet.columns import HEADERS
 from zongji.platform.actor import SYSTEM
@@ -42,8 +42,15 @@ def workbook(rows: int) -> bytes:
         "总经办",
     ]
     for i, person in enumerate(people(rows, seed=99)):
-        values = {"姓名": person.name, "手机号码": national(person.mobile), "部门": departments[i % 6],
-                  "外呼限制": "国内", "前台": "否", "上班时间": "09:00-18:00", "邮箱": f"u{i}@example.com"}  # fmt: skip
+        values = {
+            "姓名": person.name,
+            "手机号码": national(person.mobile),
+            "部门": departments[i % 6],
+            "外呼限制": "国内",
+            "前台": "否",
+            "上班时间": "09:00-18:00",
+            "邮箱": f"u{i}@example.com",
+        }
         sheet.append([values.get(h, "") for h in HEADERS])
     out = io.BytesIO()
     book.save(out)
@@ -62,8 +69,8 @@ async def imports(rows: int) -> None:
             )
             elapsed = time.perf_counter() - started
             label = "dry run" if dry_run else "commit "
-            print(f"  {label}: {elapsed:.2f} s  (to add {report.to_add:,}, errors {report.error_rows}, "
-                  f"added {report.added:,})")  # fmt: skip
+            counts = f"to add {report.to_add:,}, errors {report.error_rows}, added {report.added:,}"
+            print(f"  {label}: {elapsed:.2f} s  ({counts})")
     finally:
         await services.close()
 

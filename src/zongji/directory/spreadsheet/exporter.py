@@ -1,5 +1,5 @@
-"""Exporting users (ADM-8) with the template's columns, streamed from the database in pages, so
-that 100,000 users export in bounded memory; re-importing the file skips every row."""
+"""Exporting users (ADM-8) with the template's columns, streamed from the database, so that
+100,000 users export in bounded memory; re-importing the file skips every row."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from zongji.directory.departments import load_tree
 from zongji.directory.models import PoolNumber, User
 from zongji.directory.search.spelling import national
 from zongji.directory.spreadsheet.columns import COLUMNS, HEADERS
+from zongji.directory.users import listing_order
 from zongji.platform.db import Database, TenantScope
 from zongji.platform.tabular import ExportFormat, csv_chunks, file_chunks, xlsx_file
 
-PAGE = 1000
+BATCH = 1000
 
 
 def _row(user: User, path: str, line: str | None) -> list[str]:
@@ -37,30 +38,18 @@ class DirectoryExport:
         self._db = db
 
     async def rows(self, tenant_id: uuid.UUID) -> AsyncIterator[Sequence[Any]]:
-        """Every user in directory order, a page (one short session) at a time."""
-        scope = TenantScope(tenant_id)
-        async with self._db.session(scope) as session:
+        """Every user in directory order, from one server-side cursor read in batches: one sort,
+        one consistent snapshot, and never more than a batch of rows in memory."""
+        async with self._db.session(TenantScope(tenant_id)) as session:
             tree = await load_tree(session)
-        offset_key: tuple[Any, ...] | None = None
-        while True:
-            stmt = (
+            result = await session.stream(
                 select(User, PoolNumber.number)
                 .outerjoin(PoolNumber, PoolNumber.user_id == User.id)
-                .order_by(User.sort_key, User.id)
-                .limit(PAGE)
+                .order_by(*listing_order())
+                .execution_options(yield_per=BATCH)
             )
-            if offset_key is not None:
-                key, ident = offset_key
-                stmt = stmt.where(
-                    (User.sort_key > key) | ((User.sort_key == key) & (User.id > ident))
-                )
-            async with self._db.session(scope) as session:
-                page = (await session.execute(stmt)).all()
-            for user, line in page:
+            async for user, line in result:
                 yield _row(user, tree.path_text(user.department_id), line)
-            if len(page) < PAGE:
-                return
-            offset_key = (page[-1][0].sort_key, page[-1][0].id)
 
     async def stream(self, tenant_id: uuid.UUID, fmt: ExportFormat) -> AsyncIterator[bytes]:
         if fmt is ExportFormat.CSV:
