@@ -18,9 +18,14 @@ from zongji.platform.db import Database, TenantScope
 from zongji.platform.tabular import ExportFormat, csv_chunks, file_chunks, xlsx_file
 
 BATCH = 1000
+COLUMNS_OF_USER = [getattr(User, attr.key) for attr in User.__mapper__.column_attrs]
+"""Plain rows rather than ORM objects (a third of the time), selected through the mapped
+attributes so that the tenant session still scopes the query (a bare `User.__table__` would not
+be)."""
 
 
-def _row(user: User, path: str, line: str | None) -> list[str]:
+def _row(user: Any, path: str, line: str | None) -> list[str]:
+    """One spreadsheet row of a `users` row (anything with its columns as attributes)."""
     values: dict[str, Any] = {c.field: getattr(user, c.field, None) for c in COLUMNS}
     values["mobile"] = national(user.mobile)
     values["phone"] = national(user.phone) if user.phone else None
@@ -43,13 +48,13 @@ class DirectoryExport:
         async with self._db.session(TenantScope(tenant_id)) as session:
             tree = await load_tree(session)
             result = await session.stream(
-                select(User, PoolNumber.number)
+                select(*COLUMNS_OF_USER, PoolNumber.number.label("direct_line"))
                 .outerjoin(PoolNumber, PoolNumber.user_id == User.id)
                 .order_by(*listing_order())
                 .execution_options(yield_per=BATCH)
             )
-            async for user, line in result:
-                yield _row(user, tree.path_text(user.department_id), line)
+            async for row in result:
+                yield _row(row, tree.path_text(row.department_id), row.direct_line)
 
     async def stream(self, tenant_id: uuid.UUID, fmt: ExportFormat) -> AsyncIterator[bytes]:
         if fmt is ExportFormat.CSV:
