@@ -253,7 +253,8 @@ class PersonalContacts:
         errors: list[dict[str, object]] = []
         for where, fields in entries:
             phones = fields.get("phones")
-            fields["phones"] = [_local(str(p), area) for p in phones or []]  # type: ignore[attr-defined]
+            numbers = phones if isinstance(phones, list) else []
+            fields["phones"] = [_local(str(p), area) for p in numbers]
             try:
                 valid.append(ContactIn.model_validate(fields))
             except ValidationError as exc:
@@ -336,11 +337,12 @@ class PersonalContacts:
                 )
             if not any(cell.strip() for cell in row):
                 continue
-            fields: dict[str, object] = {"phones": []}
+            phones: list[str] = []
+            fields: dict[str, object] = {"phones": phones}
             for i, cell in enumerate(row):
                 name = columns.get(i)
                 if name == "phones":
-                    fields["phones"] += [p for p in cell.replace("；", ";").split(";") if p.strip()]  # type: ignore[operator]
+                    phones += [p for p in cell.replace("；", ";").split(";") if p.strip()]
                 elif name is not None and cell.strip():
                     fields[name] = cell
             out.append((f"row {number}", fields))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -143,7 +144,7 @@ def name_taken() -> Problem:
 
 
 async def ensure_path(
-    session: AsyncSession, tree: Tree, path: str, now: object
+    session: AsyncSession, tree: Tree, path: str, now: datetime
 ) -> tuple[uuid.UUID, list[Department]]:
     """The department at `研发部/测试组`, creating what is missing (spreadsheet import).
     Returns its id and the departments created."""

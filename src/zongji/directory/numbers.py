@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -91,7 +92,7 @@ async def number_in_use_elsewhere(session: AsyncSession, number: str) -> bool:
 
 
 async def assign_direct_line(
-    session: AsyncSession, user_id: uuid.UUID, number: str | None, now: object
+    session: AsyncSession, user_id: uuid.UUID, number: str | None, now: datetime
 ) -> None:
     """Make `number` (from the enterprise's pool, free or already this user's) the user's direct
     line, releasing the one they had; None releases it."""
@@ -124,7 +125,7 @@ async def assign_direct_line(
         current.user_id, current.assigned_at = None, None
         await session.flush()  # free (tenant, user) before the new row takes it
     if target is not None:
-        target.user_id, target.assigned_at = user_id, now  # type: ignore[assignment]
+        target.user_id, target.assigned_at = user_id, now
     await session.flush()
 
 

@@ -31,6 +31,7 @@ from zongji.directory.models import (
     Favourite,
     OutboundMode,
     OutboundRestriction,
+    OutboundTime,
     PersonalContact,
     PoolNumber,
     User,
@@ -249,7 +250,7 @@ def user_out(user: User, ent: Enterprise, tree: Tree, direct_line: str | None) -
         conference_allowed=user.conference_allowed,
         outbound_restriction=OutboundRestriction(user.outbound_restriction),
         outbound_mode=OutboundMode(user.outbound_mode),
-        outbound_time=user.outbound_time,  # type: ignore[arg-type]
+        outbound_time=OutboundTime(user.outbound_time),
         monthly_minutes=user.monthly_minutes,
         work_start=user.work_start,
         work_end=user.work_end,
