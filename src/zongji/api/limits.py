@@ -1,7 +1,8 @@
 """A limit on request bodies, so that no upload (however it is sent) can fill memory or disk.
 
 A declared `Content-Length` over the limit is refused before the body is read; a chunked body is
-counted as it arrives and refused as soon as it passes the limit.
+counted as it arrives and refused as soon as it passes the limit (the application then sees the
+client go away, and whatever it answers is dropped).
 """
 
 from __future__ import annotations
@@ -40,14 +41,29 @@ class BodyLimit:
             await response(scope, receive, send)
             return
         seen = 0
+        answered = started = False
+        request = Request(scope)
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, answered
             message: Any = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise too_large(self.max_bytes)
+                    # Answer here: frameworks turn errors raised while reading a body into 400s.
+                    if not started and not answered:
+                        answered = True
+                        await render(request, too_large(self.max_bytes))(scope, receive, send)
+                    return {
+                        "type": "http.disconnect"
+                    }  # the app stops reading; its answer is dropped
             return message  # type: ignore[no-any-return]
 
-        await self.app(scope, counted, send)
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return
+            started = True
+            await send(message)
+
+        await self.app(scope, counted, guarded)
