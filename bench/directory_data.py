@@ -4,7 +4,9 @@ inserted in bulk straight into a fresh database made by the real migrations."""
 
 from __future__ import annotations
 
+import atexit
 import random
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -51,7 +53,9 @@ async def enterprise(
     count: int, data_dir: Path | None = None
 ) -> tuple[Services, uuid.UUID, list[Person]]:
     """Services on a fresh SQLite database holding one enterprise with `count` users."""
-    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="zongji-bench-"))
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="zongji-bench-"))
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     settings = Settings(data_dir=data_dir, secret_key="bench-" + "x" * 40, node_name="bench")
     await upgrade(settings.effective_database_url)
     services = build_services(settings)
