@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Tenant, World, bearer
+from tests.conftest import PASSWORD, Tenant, World, bearer
+from zongji.directory.schemas import AdminAccountCreate, EnterpriseCreate
+from zongji.platform.actor import SYSTEM
 
 
 @dataclass
@@ -46,6 +48,16 @@ class Console:
         return bearer(pair["access_token"])
 
 
+async def enterprise(world: World, code: str, **fields: Any) -> Tenant:
+    """An enterprise with its admin logged in, opened as the operator's service would (without
+    an operator account: two password hashes fewer per test than `World.enterprise`)."""
+    data = {"code": code, "name": f"{code} 公司", "area_code": "025", "city": "南京", **fields}
+    data["admin"] = AdminAccountCreate(login=f"{code}-admin", password=PASSWORD)
+    ent = await world.services.enterprises.create(SYSTEM, EnterpriseCreate(**data))
+    token = await world.password_login(f"{code}-admin")
+    return Tenant(ent.id, code, f"{code}-admin", token)
+
+
 @pytest.fixture
 async def acme(world: World) -> Console:
-    return Console(world, await world.enterprise("acme", main_number="025-84000000", max_users=50))
+    return Console(world, await enterprise(world, "acme", main_number="025-84000000", max_users=50))

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import World
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 from zongji.platform.events import Event
 from zongji.platform.migrate import upgrade
 
@@ -86,7 +86,7 @@ async def test_event_after_commit_and_never_for_a_failed_change(
 async def test_another_enterprise_sees_nothing_in_the_feed(acme: Console, world: World) -> None:
     await acme.user("张三", "13800000001")
     await acme.department("研发部")
-    other = Console(world, await world.enterprise("other"))
+    other = Console(world, await enterprise(world, "other"))
     feed = (await other.call("GET", URL)).json()
     assert (feed["users"], feed["departments"]) == ([], [])
     feed = (await other.call("GET", URL, params={"cursor": "0"})).json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import World
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 
 URL = "/api/v1/directory/departments"
 
@@ -126,7 +126,7 @@ async def test_employees_read_contact_managers_edit_others_see_nothing(
     r = await acme.call("POST", URL, json={"name": "市场部"}, headers=manager)
     assert r.status_code == 201
 
-    other = await world.enterprise("other")
+    other = await enterprise(world, "other")
     theirs = {"Authorization": f"Bearer {other.admin_token}"}
     r = await acme.call("GET", URL, headers=theirs)
     assert r.json() == []

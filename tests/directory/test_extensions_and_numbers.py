@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import World, bearer
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 from zongji.directory.extensions import reserved_reason
 from zongji.directory.numbers import RouteKind
 
@@ -96,7 +96,7 @@ async def test_only_console_admins_change_the_plan(acme: Console) -> None:
 
 async def test_number_pool_is_unique_across_the_platform(acme: Console, world: World) -> None:
     op = bearer(await world.operator_token())
-    other = await world.enterprise("other", main_number="025-84009999")
+    other = await enterprise(world, "other", main_number="025-84009999")
     pool = f"/api/v1/platform/enterprises/{acme.tenant.id}/numbers"
     r = await world.client.post(pool, json={"numbers": ["84001111", "025 8400 1112"]}, headers=op)
     assert r.status_code == 201, r.text

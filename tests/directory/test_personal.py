@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import World
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 
 VCARD = """BEGIN:VCARD
 VERSION:3.0
@@ -105,7 +105,7 @@ async def test_favourites_on_top_private_and_ordered(acme: Console, world: World
     assert [f["name"] for f in r.json()] == ["甲", "乙", "丙"]
     r = await acme.call("PUT", "/api/v1/me/favourites/order", json=[a["id"]], headers=me)
     assert r.status_code == 422
-    other = Console(world, await world.enterprise("other"))
+    other = Console(world, await enterprise(world, "other"))
     stranger = await other.user("外人", "13900000001")
     r = await acme.call(
         "POST", "/api/v1/me/favourites", json={"kind": "user", "id": stranger["id"]}, headers=me

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tests.conftest import World
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 
 
 async def test_feed_head_and_counts_are_per_enterprise(acme: Console, world: World) -> None:
-    other = await world.enterprise("other")
+    other = await enterprise(world, "other")
     assert await world.services.changes.head(other.id) == -1
     await acme.user("张三", "13800000001")
     assert await world.services.changes.head(acme.tenant.id) > 0

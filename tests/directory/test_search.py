@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import World, make_settings
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 from zongji.services import build_services
 
 URL = "/api/v1/directory/search"
@@ -119,7 +119,7 @@ async def test_a_second_node_sees_changes_without_events(
 
 async def test_another_enterprise_is_never_found(acme: Console, world: World) -> None:
     await people(acme)
-    other = Console(world, await world.enterprise("other"))
+    other = Console(world, await enterprise(world, "other"))
     await other.user("张大", "13800000001")
     assert await names(other, "zhang") == ["张大"]
     assert await names(other, "138") == ["张大"]

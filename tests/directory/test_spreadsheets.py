@@ -11,7 +11,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from tests.conftest import World
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 from zongji.directory.models import Department, User
 from zongji.directory.spreadsheet.columns import HEADERS
 from zongji.platform.db import PLATFORM
@@ -220,6 +220,6 @@ async def test_only_console_admins_import_and_export(acme: Console, world: World
     assert (await acme.call("GET", "/api/v1/directory/export", headers=manager)).status_code == 403
     r = await acme.call("POST", IMPORT, files={"file": ("a.csv", b"x")}, headers=manager)
     assert r.status_code == 403
-    other = Console(world, await world.enterprise("other"))
+    other = Console(world, await enterprise(world, "other"))
     r = await other.call("GET", "/api/v1/directory/export", params={"format": "csv"})
     assert r.content.decode("utf-8-sig").strip() == ",".join(HEADERS)  # nothing of acme's

@@ -8,7 +8,7 @@ import zlib
 from sqlalchemy import func, select
 
 from tests.conftest import World, bearer
-from tests.directory.conftest import Console
+from tests.directory.conftest import Console, enterprise
 from zongji.audit.models import AuditEntry
 from zongji.directory.models import User
 from zongji.platform.db import PLATFORM
@@ -204,7 +204,7 @@ async def test_mobile_and_extension_are_unique_within_the_enterprise(
     )
     assert r.status_code == 422
     assert {e["code"] for e in r.json()["errors"]} == {"mobile_taken", "extension_taken"}
-    other = await world.enterprise("other")
+    other = await enterprise(world, "other")
     r = await world.client.post(
         URL,
         json={"name": "丙", "mobile": "13800000001", "extension": "8001"},
@@ -250,9 +250,9 @@ async def test_change_moves_and_deletes(acme: Console, world: World) -> None:
 
 
 async def test_max_users_is_enforced(world: World) -> None:
-    from tests.directory.conftest import Console
+    from tests.directory.conftest import Console, enterprise
 
-    small = Console(world, await world.enterprise("small", max_users=1))
+    small = Console(world, await enterprise(world, "small", max_users=1))
     await small.user("甲", "13800000001")
     r = await small.call("POST", URL, json={"name": "乙", "mobile": "13800000002"})
     assert (r.status_code, r.json()["code"]) == (409, "user_limit_reached")
@@ -317,7 +317,7 @@ async def test_users_edit_their_own_profile_but_only_its_own_fields(acme: Consol
 
 async def test_another_enterprise_never_sees_users(acme: Console, world: World) -> None:
     user = await acme.user("张三", "13800000001")
-    other = bearer((await world.enterprise("other")).admin_token)
+    other = bearer((await enterprise(world, "other")).admin_token)
     r = await world.client.get(URL, headers=other)
     assert r.json()["items"] == []
     for method in ("GET", "PATCH", "DELETE"):

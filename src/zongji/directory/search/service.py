@@ -153,7 +153,9 @@ class DirectorySearch:
         if len(base) >= FREEZE_AT:
             # A large index is a million long-lived objects; left to the cyclic collector, every
             # full collection walks them all (tens of ms, the p99 of a search). They hold no
-            # cycles and are freed by reference counting when the index is replaced.
+            # cycles and are freed by reference counting when the index is replaced. Collect
+            # first, so no garbage that exists now is frozen with them.
+            gc.collect()
             gc.freeze()
         return TenantIndex(base, head)
 
