@@ -11,7 +11,7 @@ substring.
 from __future__ import annotations
 
 from enum import IntEnum
-from functools import cache
+from functools import cache, lru_cache
 
 from zongji.directory.pinyin import Token
 
@@ -25,7 +25,8 @@ class Match(IntEnum):
     FUZZY = 2
 
 
-def _options(token: Token) -> list[str]:
+@lru_cache(maxsize=65_536)
+def _options(token: Token) -> tuple[str, ...]:
     """Ways to type one token in the index: readings and their starts. (Characters mixed with
     letters, `张s`, are matched by spelling the query's characters, see `Query.spellings`.)"""
     options = []
@@ -35,23 +36,26 @@ def _options(token: Token) -> list[str]:
         if reading[:2] in ("zh", "ch", "sh"):
             options.append(reading[:2])
         options.append(reading[:1])
-    return list(dict.fromkeys(options))
+    return tuple(dict.fromkeys(options))
 
 
-def forms(tokens: tuple[Token, ...], start: int) -> list[tuple[str, bool]]:
+def forms(tokens: tuple[Token, ...], start: int) -> tuple[tuple[str, bool], ...]:
     """Spellings of `tokens[start:]` with whether each is complete-and-uniform (full readings or
     characters throughout, or initials throughout): those are exact when equal to the query."""
-    part = tokens[start : start + MAX_TOKENS]
+    return _forms(tokens[start : start + MAX_TOKENS], start == 0 and len(tokens) <= MAX_TOKENS)
+
+
+@lru_cache(maxsize=65_536)  # given names repeat: 伟, 芳, 小明 … are spelled once per node
+def _forms(part: tuple[Token, ...], whole: bool) -> tuple[tuple[str, bool], ...]:
     if not part:
-        return []
-    out: dict[str, bool] = {}
-    out["".join(t.text for t in part)] = start == 0 and len(tokens) <= MAX_TOKENS
+        return ()
+    out: dict[str, bool] = {"".join(t.text for t in part): whole}
     # uniform spellings first, so the cap below never drops them
     for index in range(max(len(t.readings) for t in part)):
         full = "".join(t.readings[min(index, len(t.readings) - 1)] for t in part)
         initials = "".join(t.readings[min(index, len(t.readings) - 1)][:1] for t in part)
         for spelled in (full, initials):
-            out.setdefault(spelled, start == 0 and len(tokens) <= MAX_TOKENS)
+            out.setdefault(spelled, whole)
     partial = [""]
     for token in part:
         partial = [p + o for p in partial for o in _options(token)][: MAX_FORMS * 4]
@@ -59,7 +63,7 @@ def forms(tokens: tuple[Token, ...], start: int) -> list[tuple[str, bool]]:
         out.setdefault(spelled, False)
         if len(out) >= MAX_FORMS:
             break
-    return list(out.items())
+    return tuple(out.items())
 
 
 def classify(query: str, tokens: tuple[Token, ...]) -> Match | None:
