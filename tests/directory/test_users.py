@@ -326,3 +326,16 @@ async def test_another_enterprise_never_sees_users(acme: Console, world: World) 
         assert r.status_code == 404, method
     r = await world.client.post(f"{URL}/{user['id']}/invite", headers=other)
     assert r.status_code == 404
+
+
+async def test_concurrent_creates_of_one_mobile_make_one_user(acme: Console, world: World) -> None:
+    import asyncio
+
+    body = {"name": "甲", "mobile": "13800000001"}
+    first, second = await asyncio.gather(
+        acme.call("POST", URL, json=body), acme.call("POST", URL, json={**body, "name": "乙"})
+    )
+    assert sorted([first.status_code, second.status_code])[0] == 201
+    assert sorted([first.status_code, second.status_code])[1] in (409, 422)
+    async with world.services.db.session(PLATFORM) as s:
+        assert await s.scalar(select(func.count()).select_from(User)) == 1

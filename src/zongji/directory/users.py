@@ -436,7 +436,7 @@ class DirectoryUsers:
             )
             apply(user, prepared.fields, now)
             uow.session.add(user)
-            await _flush(uow.session)
+            await flush_or_conflict(uow.session)
             await assign_direct_line(uow.session, user.id, prepared.direct_line, now)
             await self._journal.record(
                 uow,
@@ -471,7 +471,7 @@ class DirectoryUsers:
                 )
             now = self._clock.now()
             apply(user, prepared.fields, now)
-            await _flush(uow.session)
+            await flush_or_conflict(uow.session)
             await assign_direct_line(uow.session, user.id, prepared.direct_line, now)
             diff = changes(_plain(before), _plain(snapshot(user, prepared.direct_line)))
             if diff:
@@ -629,7 +629,8 @@ async def check_capacity(session: AsyncSession, ent: Enterprise, adding: int) ->
         )
 
 
-async def _flush(session: AsyncSession) -> None:
+async def flush_or_conflict(session: AsyncSession) -> None:
+    """Flush; a unique key taken meanwhile by a concurrent writer is a 409, not a crash."""
     try:
         await session.flush()
     except IntegrityError as exc:

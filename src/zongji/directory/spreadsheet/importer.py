@@ -32,7 +32,7 @@ from zongji.directory.pinyin import Spelling, normalise_text, spell
 from zongji.directory.spreadsheet.columns import COLUMNS, Column
 from zongji.directory.spreadsheet.reader import rows as read_rows
 from zongji.directory.user_schemas import UserCreate
-from zongji.directory.users import UserRules, apply, check_capacity
+from zongji.directory.users import UserRules, apply, check_capacity, flush_or_conflict
 from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database, TenantScope
@@ -393,7 +393,7 @@ class DirectoryImport:
             apply(user, row.fields, now)
             users.append(user)
         session.add_all(users)
-        await session.flush()
+        await flush_or_conflict(session)
         for row, user in zip(adding, users, strict=True):
             if row.direct_line:
                 await assign_direct_line(session, user.id, row.direct_line, now)
