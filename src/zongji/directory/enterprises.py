@@ -76,7 +76,7 @@ class EnterpriseService:
         self.admins = admins  # identity; wired in after both exist
         self._suffix = sip_domain_suffix
 
-    # -- reads -------------------------------------------------------------------------------------
+    # -- reads ---------------------------------------------------------------------------------
 
     async def get(self, enterprise_id: uuid.UUID) -> EnterpriseOut:
         async with self._db.session(PLATFORM) as session:
@@ -123,7 +123,7 @@ class EnterpriseService:
             items=items, next_cursor=rows[limit - 1].code if len(rows) > limit else None
         )
 
-    # -- changes -----------------------------------------------------------------------------------
+    # -- changes -------------------------------------------------------------------------------
 
     async def create(
         self, actor: Actor, data: EnterpriseCreate, *, request_id: str | None = None
@@ -271,7 +271,7 @@ class EnterpriseService:
             raise ValueError(verb)
         return await self._run(actor, request_id, f"{verb}:{enterprise_id}", reason, work)
 
-    # -- helpers -----------------------------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------------------
 
     async def _run(
         self, actor: Actor, request_id: str | None, operation: str, payload: Any, work: Any

@@ -339,7 +339,7 @@ class DirectoryUsers:
         self._journal = journal
         self._files = files
 
-    # -- what identity asks ------------------------------------------------------------------------
+    # -- what identity asks --------------------------------------------------------------------
 
     async def logins_for_mobile(self, mobile: str) -> list[UserLogin]:
         """Every user with this mobile, across enterprises (a person may work for two)."""
@@ -375,7 +375,7 @@ class DirectoryUsers:
                 uow, who, "user.register", _target(user), user.tenant_id, users=[user.id]
             )
 
-    # -- reads -------------------------------------------------------------------------------------
+    # -- reads ---------------------------------------------------------------------------------
 
     async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserOut:
         async with self._db.session(TenantScope(tenant_id)) as session:
@@ -414,7 +414,7 @@ class DirectoryUsers:
         async with self._db.session(TenantScope(tenant_id)) as session:
             return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
-    # -- changes -----------------------------------------------------------------------------------
+    # -- changes -------------------------------------------------------------------------------
 
     async def create(self, actor: Actor, tenant_id: uuid.UUID, data: UserCreate) -> UserOut:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
@@ -562,7 +562,7 @@ class DirectoryUsers:
                 errors.append(error(key, code, en, zh))
         return errors
 
-    # -- avatars -----------------------------------------------------------------------------------
+    # -- avatars -------------------------------------------------------------------------------
 
     async def set_avatar(
         self, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, data: bytes

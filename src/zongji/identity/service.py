@@ -132,7 +132,7 @@ class IdentityService:
         self._signature = sms_signature
         self.voice: VoiceCodeSender | None = None
 
-    # -- one-time codes (CL-3, CL-4) ---------------------------------------------------------------
+    # -- one-time codes (CL-3, CL-4) -----------------------------------------------------------
 
     def _code_hash(self, mobile: str, code: str) -> str:
         return hmac.new(self._code_key, f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
@@ -287,7 +287,7 @@ class IdentityService:
         row.used_at = now
         return _Outcome(login=active[0])
 
-    # -- passwords (console) -----------------------------------------------------------------------
+    # -- passwords (console) -------------------------------------------------------------------
 
     async def password_login(
         self, account: str, password: str, device: DeviceInfo, *, address: str | None
@@ -381,7 +381,7 @@ class IdentityService:
                 level=AuditLevel.WARNING,
             )
 
-    # -- accounts ----------------------------------------------------------------------------------
+    # -- accounts ------------------------------------------------------------------------------
 
     async def reset_password(self, actor: Actor, login: str, new: str) -> None:
         """Set a console account's password without the old one (operator or node CLI); all its
@@ -477,7 +477,7 @@ class IdentityService:
         )
         return account
 
-    # -- sessions and tokens -----------------------------------------------------------------------
+    # -- sessions and tokens -------------------------------------------------------------------
 
     async def _open_session(
         self,

@@ -135,7 +135,7 @@ class DirectorySearch:
         self._tasks: set[asyncio.Task[None]] = set()
         bus.subscribe("directory.changed", self._on_change)
 
-    # -- keeping current ---------------------------------------------------------------------------
+    # -- keeping current -----------------------------------------------------------------------
 
     async def _on_change(self, event: Event) -> None:
         if event.tenant_id in self._tenants:
@@ -226,7 +226,7 @@ class DirectorySearch:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # -- private parts -----------------------------------------------------------------------------
+    # -- private parts -------------------------------------------------------------------------
 
     async def _private_of(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> _Private:
         async with self._db.session(TenantScope(tenant_id)) as session:
@@ -266,7 +266,7 @@ class DirectorySearch:
         self._private[user_id] = private
         return private
 
-    # -- the search --------------------------------------------------------------------------------
+    # -- the search ----------------------------------------------------------------------------
 
     async def search(
         self, tenant_id: uuid.UUID, text: str, *, user_id: uuid.UUID | None = None, limit: int = 20
