@@ -164,11 +164,12 @@ class World:
         return Tenant(uuid.UUID(r.json()["id"]), code, f"{code}-admin", token)
 
     async def user(self, tenant: Tenant, name: str, mobile: str, **kw: Any) -> uuid.UUID:
+        """A user made through the directory service (as an admin would), any field settable."""
+        from zongji.directory.user_schemas import UserCreate
         from zongji.platform.actor import SYSTEM
 
-        return await self.services.users.create_user(
-            SYSTEM, tenant.id, name=name, mobile=mobile, **kw
-        )
+        data = UserCreate(name=name, mobile=mobile, **kw)
+        return (await self.services.users.create(SYSTEM, tenant.id, data)).id
 
     async def last_code(self, mobile: str) -> str:
         from zongji.platform.phone import to_e164

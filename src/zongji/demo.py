@@ -10,10 +10,16 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+from zongji.directory.contacts import ContactIn
+from zongji.directory.departments import DepartmentCreate, DepartmentOut
+from zongji.directory.favourites import FavouriteIn, TargetKind
+from zongji.directory.numbers import NumberState
 from zongji.directory.schemas import AdminAccountCreate, EnterpriseCreate, EnterpriseFeatures
+from zongji.directory.user_schemas import UserChange, UserCreate, UserOut
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 
@@ -27,6 +33,41 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"name": "王五", "mobile": "+8613800000003", "extension": "8003", "is_admin": False},
     {"name": "曾小贤", "mobile": "+8613800000004", "extension": "8004", "is_admin": False},
     {"name": "单田芳", "mobile": "+8613800000005", "extension": "8005", "is_admin": False},
+]
+"""The first demo users: other work (SIP, media) relies on these mobiles and extensions."""
+
+DEMO_POOL = [f"025-840001{n:02d}" for n in range(1, 11)]
+DEMO_DEPARTMENTS = ["总经办", "研发部/平台组", "研发部/测试组", "市场部/华东区", "客服部"]
+DEMO_PROFILES: dict[str, dict[str, Any]] = {
+    # what the directory shows about each demo user: departments, policy, flags, direct lines
+    "张三": {"department": "研发部/平台组", "title": "平台组组长", "direct_line": "02584000101",
+             "outbound_restriction": "domestic", "pinned": True, "pin_order": 2,
+             "email": "zhangsan@demo.example"},
+    "李四": {"department": "研发部/测试组", "title": "测试工程师", "outbound_restriction": "local",
+             "outbound_time": "workdays"},
+    "王五": {"department": "市场部/华东区", "title": "销售经理", "direct_line": "02584000102",
+             "monthly_minutes": 600, "outbound_mode": "callback"},
+    "曾小贤": {"department": "客服部", "title": "前台", "is_receptionist": True,
+               "outbound_restriction": "internal"},
+    "单田芳": {"department": "总经办", "title": "总经理", "pinned": True, "pin_order": 1,
+               "direct_line": "02584000103", "address": "南京市玄武区珠江路 1 号"},
+}  # fmt: skip
+MORE_USERS: list[dict[str, Any]] = [
+    {"name": "解晓东", "mobile": "+8613800000006", "extension": "8006", "department": "客服部",
+     "is_receptionist": True, "title": "客服专员"},
+    {"name": "区志强", "mobile": "+8613800000007", "extension": "8007",
+     "department": "研发部/平台组", "title": "架构师", "conference_allowed": True},
+    {"name": "查良镛", "mobile": "+8613800000008", "extension": "8008", "department": "总经办",
+     "title": "顾问", "conference_allowed": False, "valid_until": "2027-12-31"},
+    {"name": "朴树", "mobile": "+8613800000009", "extension": "8009",
+     "department": "市场部/华东区", "outbound_restriction": "internal"},
+    {"name": "Alice Wang", "mobile": "+8613800000010", "extension": "8010",
+     "department": "市场部", "email": "alice@demo.example", "title": "Marketing"},
+]  # fmt: skip
+DEMO_CONTACTS = [  # 张三's personal address book (DIR-7)
+    ContactIn(name="王老师", phones=["13900001111"], company="南京大学"),
+    ContactIn(name="快递小哥", phones=["13700002222"]),
+    ContactIn(name="物业前台", phones=["025-84009988"]),
 ]
 
 
@@ -77,10 +118,7 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
                 ),
             ),
         )
-    for user in DEMO_USERS:
-        logins = await services.users.logins_for_mobile(user["mobile"])
-        if not any(login.tenant_id == enterprise.id for login in logins):
-            await services.users.create_user(SYSTEM, enterprise.id, **user)
+    users = await _ensure_directory(services, enterprise.id)
     base = f"http://{services.settings.host}:{http_port}"
     demo = {
         "http": base,
@@ -96,13 +134,16 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
         "enterprise_admin": {"account": ADMIN_LOGIN, "password": passwords[ADMIN_LOGIN]},
         "users": [
             {
-                "name": u["name"],
-                "extension": u["extension"],
-                "mobile": u["mobile"],
-                "contact_manager": u["is_admin"],
+                "name": u.name,
+                "extension": u.extension,
+                "mobile": u.mobile,
+                "direct_line": u.direct_line,
+                "department": u.department_path,
+                "contact_manager": u.is_admin,
+                "receptionist": u.is_receptionist,
                 "login": "mobile + SMS code (the code is printed on the node's console)",
             }
-            for u in DEMO_USERS
+            for u in users
         ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +151,64 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
     path.chmod(0o600)
     _announce(demo, path)
     return demo
+
+
+async def _ensure_directory(services: Services, tenant_id: uuid.UUID) -> list[UserOut]:
+    """Departments, a number pool, users showing every directory feature, and one user's
+    personal contacts and favourites. Only what is missing is created."""
+    if not await services.numbers.all(tenant_id, NumberState.ALL):
+        await services.numbers.add(SYSTEM, tenant_id, DEMO_POOL)
+    paths = {d.path: d.id for d in _flatten(await services.departments.tree(tenant_id))}
+    for path in DEMO_DEPARTMENTS:
+        parent: uuid.UUID | None = None
+        for depth, name in enumerate(path.split("/"), start=1):
+            prefix = "/".join(path.split("/")[:depth])
+            if prefix not in paths:
+                made = await services.departments.create(
+                    SYSTEM, tenant_id, DepartmentCreate(name=name, parent_id=parent)
+                )
+                paths[prefix] = made.id
+            parent = paths[prefix]
+    existing = {u.mobile: u for u in (await services.users.page(tenant_id, limit=500)).items}
+    for user in DEMO_USERS:
+        profile = dict(DEMO_PROFILES[user["name"]])
+        profile["department_id"] = paths[profile.pop("department")]
+        found = existing.get(user["mobile"])
+        if found is None:
+            existing[user["mobile"]] = await services.users.create(
+                SYSTEM, tenant_id, UserCreate(**user, **profile)
+            )
+        elif found.department_id is None:  # made by an older demo: give it its profile
+            existing[user["mobile"]] = await services.users.change(
+                SYSTEM, tenant_id, found.id, UserChange(**profile)
+            )
+    for user in MORE_USERS:
+        if user["mobile"] not in existing:
+            fields = dict(user)
+            fields["department_id"] = paths[fields.pop("department")]
+            existing[user["mobile"]] = await services.users.create(
+                SYSTEM, tenant_id, UserCreate(**fields)
+            )
+    owner = existing[DEMO_USERS[0]["mobile"]].id
+    if not await services.contacts.all(tenant_id, owner):
+        for contact in DEMO_CONTACTS:
+            made_contact = await services.contacts.create(SYSTEM, tenant_id, owner, contact)
+        await services.favourites.add(
+            SYSTEM,
+            tenant_id,
+            owner,
+            FavouriteIn(kind=TargetKind.USER, id=existing[DEMO_USERS[1]["mobile"]].id),
+        )
+        await services.favourites.add(
+            SYSTEM, tenant_id, owner, FavouriteIn(kind=TargetKind.CONTACT, id=made_contact.id)
+        )
+    first = {u["mobile"]: i for i, u in enumerate(DEMO_USERS)}  # demo.json keeps 张三 first
+    users = (await services.users.page(tenant_id, limit=500)).items
+    return sorted(users, key=lambda u: (first.get(u.mobile, len(first)), u.extension or ""))
+
+
+def _flatten(nodes: list[DepartmentOut]) -> list[DepartmentOut]:
+    return [n for node in nodes for n in (node, *_flatten(node.children))]
 
 
 def _announce(demo: dict[str, Any], path: Path) -> None:

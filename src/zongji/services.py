@@ -9,7 +9,18 @@ from dataclasses import dataclass
 
 from zongji import __version__
 from zongji.audit.service import AuditLog
+from zongji.directory.changes import ChangeFeed
+from zongji.directory.contacts import PersonalContacts
+from zongji.directory.departments import DepartmentService
 from zongji.directory.enterprises import EnterpriseService
+from zongji.directory.extensions import ExtensionService
+from zongji.directory.favourites import Favourites
+from zongji.directory.invitations import Invitations
+from zongji.directory.journal import Journal
+from zongji.directory.numbers import NumberPool
+from zongji.directory.search.service import DirectorySearch
+from zongji.directory.spreadsheet.exporter import DirectoryExport
+from zongji.directory.spreadsheet.importer import DirectoryImport
 from zongji.directory.users import DirectoryUsers
 from zongji.identity.service import IdentityService
 from zongji.identity.tokens import TokenSigner
@@ -17,6 +28,7 @@ from zongji.platform.clock import Clock, SystemClock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
 from zongji.platform.events import InProcessBus
+from zongji.platform.files import FileStorage, LocalFileStorage
 from zongji.platform.jobs import JobRunner
 from zongji.platform.metrics import Metrics
 from zongji.platform.nodes import NodeRegistry
@@ -35,8 +47,19 @@ class Services:
     audit: AuditLog
     outbox: OutboxGateway
     sms: SmsGateway
+    files: FileStorage
     enterprises: EnterpriseService
+    departments: DepartmentService
     users: DirectoryUsers
+    extensions: ExtensionService
+    numbers: NumberPool
+    changes: ChangeFeed
+    search: DirectorySearch
+    importer: DirectoryImport
+    exporter: DirectoryExport
+    contacts: PersonalContacts
+    favourites: Favourites
+    invitations: Invitations
     identity: IdentityService
     nodes: NodeRegistry
     jobs: JobRunner
@@ -44,6 +67,7 @@ class Services:
     async def close(self) -> None:
         await self.jobs.stop()
         await self.bus.drain()
+        await self.search.drain()
         if isinstance(self.sms, HttpSmsGateway):
             await self.sms.close()
         await self.db.dispose()
@@ -70,7 +94,10 @@ def build_services(
         else:
             sms = outbox
     enterprises = EnterpriseService(db, bus, clock, audit, settings.sip_domain_suffix)
-    users = DirectoryUsers(db, bus, clock, audit)
+    files = LocalFileStorage(settings.data_dir / "files")
+    journal = Journal(audit)
+    users = DirectoryUsers(db, bus, clock, journal, files)
+    changes = ChangeFeed(db)
     secret = settings.effective_secret_key()
     identity = IdentityService(
         db,
@@ -101,8 +128,21 @@ def build_services(
         audit=audit,
         outbox=outbox,
         sms=sms,
+        files=files,
         enterprises=enterprises,
+        departments=DepartmentService(db, bus, clock, journal),
         users=users,
+        extensions=ExtensionService(db, bus, clock, journal),
+        numbers=NumberPool(db, bus, clock, journal),
+        changes=changes,
+        search=DirectorySearch(db, bus, changes),
+        importer=DirectoryImport(db, bus, clock, journal),
+        exporter=DirectoryExport(db),
+        contacts=PersonalContacts(db, bus, clock, journal),
+        favourites=Favourites(db, bus, clock, journal),
+        invitations=Invitations(
+            db, bus, clock, journal, sms, limiter, settings.client_url, settings.sms.signature
+        ),
         identity=identity,
         nodes=nodes,
         jobs=jobs,

@@ -55,7 +55,9 @@ async def test_provider_failure_answers_503(database_url: str, tmp_path: Path) -
         created = await services.enterprises.create(
             SYSTEM, EnterpriseCreate(code="sms", name="S", area_code="025", city="南京")
         )
-        await services.users.create_user(SYSTEM, created.id, name="甲", mobile="13800000001")
+        from zongji.directory.user_schemas import UserCreate
+
+        await services.users.create(SYSTEM, created.id, UserCreate(name="甲", mobile="13800000001"))
         app = create_app(services)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request, Response
 
 from zongji import __version__
 from zongji.api import problems
+from zongji.api.limits import BodyLimit
 from zongji.api.platform_routes import router as platform_router
 from zongji.api.system import router as system_router
 from zongji.audit.api import router as audit_router
 from zongji.directory.api import router as directory_router
+from zongji.directory.routes import ROUTERS as DIRECTORY_ROUTERS
 from zongji.identity.api import router as identity_router
 from zongji.services import Services
 
@@ -31,8 +33,12 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.ready = False
     problems.install(app)
-    for router in (system_router, identity_router, directory_router, audit_router, platform_router):
+    # The directory's routes go before enterprise provisioning's, whose
+    # `/platform/enterprises/{id}/{verb}` would otherwise catch `…/{id}/numbers`.
+    routers = (system_router, identity_router, *DIRECTORY_ROUTERS, directory_router, audit_router)
+    for router in (*routers, platform_router):
         app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_request_bytes)
 
     @app.middleware("http")
     async def observe(

@@ -65,3 +65,13 @@ Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 EnterpriseAdmin = Annotated[Principal, Depends(require(Role.ENTERPRISE_ADMIN))]
 ConsoleUser = Annotated[Principal, Depends(require(Role.OPERATOR, Role.ENTERPRISE_ADMIN))]
 AnyUser = Annotated[Principal, Depends(require(*Role))]
+DirectoryManager = Annotated[
+    Principal, Depends(require(Role.ENTERPRISE_ADMIN, Role.CONTACT_MANAGER))
+]
+"""Edits the directory: the enterprise's console admins and its contact managers (DIR-5)."""
+Member = Annotated[
+    Principal, Depends(require(Role.ENTERPRISE_ADMIN, Role.CONTACT_MANAGER, Role.EMPLOYEE))
+]
+"""Anyone of the enterprise: reads the directory."""
+Employee = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
+"""A user of the client (has a directory entry, personal contacts, favourites)."""

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zongji.audit.models import AuditLevel
 from zongji.audit.service import AuditLog, Target, changes
-from zongji.directory.models import Enterprise, EnterpriseStatus, User
+from zongji.directory.models import Enterprise, EnterpriseStatus, PoolNumber, User
 from zongji.directory.schemas import (
     AdminAccountCreate,
     EnterpriseChange,
@@ -331,6 +331,12 @@ class EnterpriseService:
                 stmt = stmt.where(Enterprise.id != exclude)
             if await uow.session.scalar(stmt) is not None:
                 raise conflict(code_, f"This {what} is already in use.", zh)
+        if main is not None and await uow.session.scalar(
+            select(PoolNumber.id).where(PoolNumber.number == main)
+        ):
+            raise conflict(
+                "number_taken", "This main number is in a number pool.", "该号码已在号码池中。"
+            )
 
 
 async def _flush(uow: UnitOfWork) -> None:

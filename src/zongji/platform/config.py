@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     access_token_ttl: int = Field(900, ge=30)
     refresh_token_ttl: int = Field(30 * 24 * 3600, ge=300)
-    client_url: str = "http://127.0.0.1:8080/app"
+    client_url: str = "http://127.0.0.1:8080/app"  # the client's link, in SMS invitations
+    max_request_bytes: int = Field(25 * 1024 * 1024, ge=1024)  # uploads: imports, avatars
     sip_domain_suffix: str = "zongji.local"
     sms: SmsSettings = SmsSettings()
 

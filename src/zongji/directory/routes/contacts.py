@@ -1,0 +1,90 @@
+"""/api/v1/me/contacts and /api/v1/me/favourites (DIR-7, DIR-8): private to each user."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, UploadFile, status
+
+from zongji.api.deps import AddressDep, Employee, ServicesDep
+from zongji.directory.contacts import MAX_FILE_BYTES, ContactImportResult, ContactIn, ContactOut
+from zongji.directory.favourites import FavouriteIn, FavouriteOut
+
+router = APIRouter(prefix="/api/v1/me", tags=["directory: personal"])
+
+
+@router.get("/contacts", response_model=list[ContactOut])
+async def my_contacts(user: Employee, services: ServicesDep) -> list[ContactOut]:
+    return await services.contacts.all(user.tenant_id, user.subject_id)
+
+
+@router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED)
+async def add_contact(
+    body: ContactIn, user: Employee, services: ServicesDep, address: AddressDep
+) -> ContactOut:
+    return await services.contacts.create(
+        user.actor(address), user.tenant_id, user.subject_id, body
+    )
+
+
+@router.put("/contacts/{contact_id}", response_model=ContactOut)
+async def change_contact(
+    contact_id: uuid.UUID,
+    body: ContactIn,
+    user: Employee,
+    services: ServicesDep,
+    address: AddressDep,
+) -> ContactOut:
+    return await services.contacts.change(
+        user.actor(address), user.tenant_id, user.subject_id, contact_id, body
+    )
+
+
+@router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_contact(
+    contact_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
+) -> Response:
+    await services.contacts.delete(user.actor(address), user.tenant_id, user.subject_id, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/contacts/import", response_model=ContactImportResult)
+async def import_contacts(
+    file: UploadFile, user: Employee, services: ServicesDep, address: AddressDep
+) -> ContactImportResult:
+    """vCard (.vcf) or CSV (姓名, 电话, 邮箱, 公司, 职务, 备注)."""
+    data = await file.read(MAX_FILE_BYTES + 1)
+    return await services.contacts.import_file(
+        user.actor(address), user.tenant_id, user.subject_id, file.filename or "", data
+    )
+
+
+@router.get("/favourites", response_model=list[FavouriteOut])
+async def my_favourites(user: Employee, services: ServicesDep) -> list[FavouriteOut]:
+    return await services.favourites.all(user.tenant_id, user.subject_id)
+
+
+@router.post("/favourites", response_model=list[FavouriteOut], status_code=status.HTTP_201_CREATED)
+async def add_favourite(
+    body: FavouriteIn, user: Employee, services: ServicesDep, address: AddressDep
+) -> list[FavouriteOut]:
+    return await services.favourites.add(user.actor(address), user.tenant_id, user.subject_id, body)
+
+
+@router.put("/favourites/order", response_model=list[FavouriteOut])
+async def reorder_favourites(
+    body: list[uuid.UUID], user: Employee, services: ServicesDep, address: AddressDep
+) -> list[FavouriteOut]:
+    return await services.favourites.reorder(
+        user.actor(address), user.tenant_id, user.subject_id, body
+    )
+
+
+@router.delete("/favourites/{target_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_favourite(
+    target_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
+) -> Response:
+    await services.favourites.remove(
+        user.actor(address), user.tenant_id, user.subject_id, target_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

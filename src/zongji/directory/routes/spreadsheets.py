@@ -1,0 +1,63 @@
+"""Spreadsheets in the console (ADM-1, ADM-2, ADM-3, ADM-8): template, import, export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
+
+from zongji.api.deps import AddressDep, EnterpriseAdmin, ServicesDep
+from zongji.directory.spreadsheet.importer import ImportReport
+from zongji.directory.spreadsheet.reader import MAX_FILE_BYTES, check_size
+from zongji.directory.spreadsheet.template import template
+from zongji.platform.tabular import MEDIA_TYPES, ExportFormat
+
+router = APIRouter(prefix="/api/v1/directory", tags=["directory: spreadsheets"])
+XLSX = MEDIA_TYPES[ExportFormat.XLSX]
+
+
+@router.get("/import/template", response_class=Response)
+async def import_template(admin: EnterpriseAdmin) -> Response:
+    return Response(
+        template(),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="directory-template.xlsx"'},
+    )
+
+
+@router.post("/import", response_model=ImportReport)
+async def import_users(
+    file: UploadFile,
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    address: AddressDep,
+    dry_run: Annotated[bool, Query(description="Preview only: nothing is written")] = True,
+    valid_only: Annotated[bool, Query(description="Import the valid rows despite errors")] = False,
+) -> ImportReport:
+    """xlsx or CSV. A dry run previews rows to add, to skip and errors; a commit imports all or
+    nothing (unless `valid_only`)."""
+    data = await file.read(MAX_FILE_BYTES + 1)
+    check_size(len(data))
+    return await services.importer.run(
+        admin.actor(address),
+        admin.tenant_id,
+        data,
+        file.filename or "",
+        dry_run=dry_run,
+        valid_only=valid_only,
+    )
+
+
+@router.get("/export")
+async def export_users(
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.XLSX,
+) -> StreamingResponse:
+    stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        await services.exporter.stream(admin.tenant_id, fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="directory-{stamp}.{fmt.value}"'},
+    )

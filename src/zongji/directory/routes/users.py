@@ -1,0 +1,141 @@
+"""/api/v1/directory/users and /api/v1/directory/me: users (DIR-1, DIR-4, DIR-5, DIR-6, CL-5).
+
+Console admins and contact managers (from the client) use the same routes; every employee reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from zongji.api.deps import AddressDep, DirectoryManager, Employee, Member, ServicesDep
+from zongji.directory.invitations import InvitationSent
+from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
+from zongji.directory.users import AVATAR_MAX_BYTES
+from zongji.identity.models import SubjectKind
+from zongji.platform.errors import Problem
+
+router = APIRouter(prefix="/api/v1/directory", tags=["directory: users"])
+
+
+@router.get("/users", response_model=UserPage)
+async def list_users(
+    member: Member,
+    services: ServicesDep,
+    department_id: uuid.UUID | None = None,
+    include_sub: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> UserPage:
+    """Directory order: pinned users by their order, then by pinyin (张三 under Z)."""
+    return await services.users.page(
+        member.tenant_id,
+        department_id=department_id,
+        include_sub=include_sub,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+async def get_user(user_id: uuid.UUID, member: Member, services: ServicesDep) -> UserOut:
+    return await services.users.get(member.tenant_id, user_id)
+
+
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+async def create_user(
+    body: UserCreate, manager: DirectoryManager, services: ServicesDep, address: AddressDep
+) -> UserOut:
+    return await services.users.create(manager.actor(address), manager.tenant_id, body)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def change_user(
+    user_id: uuid.UUID,
+    body: UserChange,
+    manager: DirectoryManager,
+    services: ServicesDep,
+    address: AddressDep,
+) -> UserOut:
+    """Edit, move to another department (`department_id`), pin, change policy …"""
+    return await services.users.change(manager.actor(address), manager.tenant_id, user_id, body)
+
+
+@router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(
+    user_id: uuid.UUID, manager: DirectoryManager, services: ServicesDep, address: AddressDep
+) -> Response:
+    await services.users.delete(manager.actor(address), manager.tenant_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _image(request: Request) -> bytes:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > AVATAR_MAX_BYTES:
+            raise Problem(
+                413,
+                "avatar_too_large",
+                "The picture is larger than 2 MB.",
+                "头像图片不能超过 2 MB。",
+            )
+    return bytes(data)
+
+
+@router.put("/users/{user_id}/avatar", response_model=UserOut)
+async def set_user_avatar(
+    user_id: uuid.UUID,
+    request: Request,
+    manager: DirectoryManager,
+    services: ServicesDep,
+    address: AddressDep,
+) -> UserOut:
+    """The picture as the request body (PNG, JPEG, GIF or WebP, at most 2 MB)."""
+    return await services.users.set_avatar(
+        manager.actor(address), manager.tenant_id, user_id, await _image(request)
+    )
+
+
+@router.get("/users/{user_id}/avatar", response_class=Response)
+async def get_user_avatar(user_id: uuid.UUID, member: Member, services: ServicesDep) -> Response:
+    data, media_type = await services.users.avatar(member.tenant_id, user_id)
+    return Response(
+        data, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"}
+    )
+
+
+@router.post("/users/{user_id}/invite", response_model=InvitationSent, status_code=202)
+async def invite_user(
+    user_id: uuid.UUID, member: Member, services: ServicesDep, address: AddressDep
+) -> InvitationSent:
+    """DIR-6: text an unregistered colleague the client's link (rate-limited)."""
+    return await services.invitations.invite(
+        member.actor(address), member.tenant_id, member.kind is SubjectKind.USER, user_id
+    )
+
+
+@router.get("/me", response_model=UserOut)
+async def my_profile(user: Employee, services: ServicesDep) -> UserOut:
+    return await services.users.get(user.tenant_id, user.subject_id)
+
+
+@router.patch("/me", response_model=UserOut)
+async def change_my_profile(
+    body: ProfileChange, user: Employee, services: ServicesDep, address: AddressDep
+) -> UserOut:
+    """CL-5: users change their own name, phone, e-mail and address."""
+    return await services.users.change_profile(
+        user.actor(address), user.tenant_id, user.subject_id, body
+    )
+
+
+@router.put("/me/avatar", response_model=UserOut)
+async def set_my_avatar(
+    request: Request, user: Employee, services: ServicesDep, address: AddressDep
+) -> UserOut:
+    return await services.users.set_avatar(
+        user.actor(address), user.tenant_id, user.subject_id, await _image(request)
+    )

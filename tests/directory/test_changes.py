@@ -1,0 +1,113 @@
+"""The change feed (DIR-3) and the `directory.changed` event; the migration that starts the feed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import World
+from tests.directory.conftest import Console, enterprise
+from zongji.platform.events import Event
+from zongji.platform.migrate import upgrade
+
+URL = "/api/v1/directory/changes"
+
+
+async def test_first_sync_then_only_what_changed(acme: Console) -> None:
+    dept = await acme.department("研发部")
+    a = await acme.user("张三", "13800000001", department_id=dept["id"])
+    b = await acme.user("李四", "13800000002")
+    member = await acme.employee("13800000002")  # registering changes 李四 too
+
+    r = await acme.call("GET", URL, headers=member)
+    first = r.json()
+    assert {u["name"] for u in first["users"]} == {"张三", "李四"}
+    assert [d["name"] for d in first["departments"]] == ["研发部"]
+    assert first["deleted_users"] == []
+    assert first["has_more"] is False
+    cursor = first["cursor"]
+
+    r = await acme.call("GET", URL, params={"cursor": cursor}, headers=member)
+    assert (r.json()["users"], r.json()["departments"], r.json()["cursor"]) == ([], [], cursor)
+
+    await acme.call("PATCH", f"/api/v1/directory/users/{a['id']}", json={"title": "经理"})
+    await acme.call("DELETE", f"/api/v1/directory/users/{b['id']}")
+    await acme.call("DELETE", f"/api/v1/directory/departments/{dept['id']}")
+    r = await acme.call("GET", URL, params={"cursor": cursor})
+    changed = r.json()
+    assert [(u["name"], u["title"], u["department_id"]) for u in changed["users"]] == [
+        ("张三", "经理", None)
+    ]
+    assert changed["deleted_users"] == [b["id"]]
+    assert changed["deleted_departments"] == [dept["id"]]
+    assert int(changed["cursor"]) > int(cursor)
+
+
+async def test_pages_never_lose_a_change(acme: Console) -> None:
+    for i in range(7):
+        await acme.user(f"员工{i}", f"1380000000{i}")
+    seen: set[str] = set()
+    cursor = None
+    for _ in range(10):
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await acme.call("GET", URL, params=params)).json()
+        seen |= {u["name"] for u in page["users"]}
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            break
+    assert seen == {f"员工{i}" for i in range(7)}
+    r = await acme.call("GET", URL, params={"cursor": "x.y"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")
+
+
+async def test_event_after_commit_and_never_for_a_failed_change(
+    acme: Console, world: World
+) -> None:
+    heard: list[Event] = []
+
+    async def listen(event: Event) -> None:
+        heard.append(event)
+
+    world.services.bus.subscribe("directory.changed", listen)
+    user = await acme.user("张三", "13800000001")
+    await world.services.bus.drain()
+    assert [(e.tenant_id, e.data["action"], e.data["users"]) for e in heard] == [
+        (acme.tenant.id, "user.create", [user["id"]])
+    ]
+    r = await acme.call(
+        "POST", "/api/v1/directory/users", json={"name": "李四", "mobile": "13800000001"}
+    )
+    assert r.status_code == 422
+    await world.services.bus.drain()
+    assert len(heard) == 1
+
+
+async def test_another_enterprise_sees_nothing_in_the_feed(acme: Console, world: World) -> None:
+    await acme.user("张三", "13800000001")
+    await acme.department("研发部")
+    other = Console(world, await enterprise(world, "other"))
+    feed = (await other.call("GET", URL)).json()
+    assert (feed["users"], feed["departments"]) == ([], [])
+    feed = (await other.call("GET", URL, params={"cursor": "0"})).json()
+    assert (feed["users"], feed["deleted_users"]) == ([], [])
+
+
+def test_upgrading_a_foundation_database_starts_the_feed(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    asyncio.run(upgrade(url, "0001"))
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute(
+        "INSERT INTO users (id, tenant_id, name, mobile, is_admin, created_at, updated_at)"
+        " VALUES ('0189aaaa000070008000000000000001', '0189aaaa000070008000000000000002',"
+        " '曾小贤', '+8613800000001', 0, '2026-01-01', '2026-01-01')"
+    )
+    db.commit()
+    asyncio.run(upgrade(url))
+    assert db.execute("SELECT sort_key, outbound_restriction FROM users").fetchone() == (
+        "zeng xiao xian\x01曾小贤",
+        "domestic",
+    )
+    assert db.execute("SELECT kind, seq, deleted FROM directory_changes").fetchall() == [
+        ("user", 0, 0)
+    ]

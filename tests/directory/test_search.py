@@ -1,0 +1,134 @@
+"""Search (DIR-9, CALL-2): through the API, ranked, private parts, kept current, isolated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import World, make_settings
+from tests.directory.conftest import Console, enterprise
+from zongji.services import build_services
+
+URL = "/api/v1/directory/search"
+
+
+async def names(console: Console, q: str, headers: dict[str, str] | None = None) -> list[str]:
+    r = await console.call("GET", URL, params={"q": q}, **({"headers": headers} if headers else {}))
+    assert r.status_code == 200, r.text
+    return [item["name"] for item in r.json()["items"]]
+
+
+async def people(acme: Console) -> dict[str, Any]:
+    made = {}
+    for name, mobile, extra in [
+        ("张三", "13800000001", {"extension": "8001"}),
+        ("张三丰", "13800000002", {"extension": "8002"}),
+        ("李张三", "13800000003", {"extension": "8103"}),
+        ("曾小贤", "13900000004", {"extension": "8004"}),
+        ("单田芳", "13900000005", {"extension": "8005"}),
+        ("解晓东", "13700000006", {"extension": "8006"}),
+        ("区志强", "13700000007", {"extension": "8007", "pinned": True, "pin_order": 1}),
+        ("赵四", "13700001234", {"extension": "8008"}),
+    ]:
+        made[name] = await acme.user(name, mobile, **extra)
+    return made
+
+
+async def test_names_pinyin_initials_mixed_extensions_and_phones(acme: Console) -> None:
+    await people(acme)
+    assert await names(acme, "张三") == ["张三", "张三丰", "李张三"]
+    assert await names(acme, "zhangsan") == ["张三", "张三丰", "李张三"]
+    assert await names(acme, "zs") == ["张三", "赵四", "张三丰", "李张三"]  # 赵四 is zs too
+    assert await names(acme, "zhangs") == ["张三", "张三丰", "李张三"]
+    assert await names(acme, "张s") == ["张三", "张三丰", "李张三"]
+    assert await names(acme, "zsf") == ["张三丰"]
+    assert await names(acme, "ＺＥＮＧ") == ["曾小贤"]  # surname reading, full-width
+    assert await names(acme, "zxx") == ["曾小贤"]
+    assert await names(acme, "shantianfang") == ["单田芳"]
+    assert await names(acme, "dantianfang") == ["单田芳"]  # heteronym
+    assert await names(acme, "xiexiaodong") == ["解晓东"]
+    assert await names(acme, "ouzhiqiang") == ["区志强"]
+    # extension prefix 800 (pinned first, then pinyin order), then 李张三 by the 800 in 13800000003
+    assert await names(acme, "800") == [
+        "区志强", "单田芳", "解晓东", "曾小贤", "张三", "张三丰", "赵四", "李张三",
+    ]  # fmt: skip
+    assert await names(acme, "8103") == ["李张三"]
+    assert await names(acme, "1234") == ["赵四"]
+    assert await names(acme, "+86 139 0000 0005") == ["单田芳"]
+    assert await names(acme, "nobody") == []
+    r = await acme.call("GET", URL, params={"q": "zs"})
+    assert [i["match"] for i in r.json()["items"]] == ["exact", "exact", "prefix", "fuzzy"]
+
+
+async def test_favourites_and_personal_contacts_of_the_searcher_only(acme: Console) -> None:
+    made = await people(acme)
+    me = await acme.employee("13800000001")
+    other = await acme.employee("13800000002")
+    r = await acme.call(
+        "POST",
+        "/api/v1/me/contacts",
+        json={"name": "张三叔", "phones": ["13600000001"]},
+        headers=me,
+    )
+    assert r.status_code == 201
+    assert await names(acme, "zhangs", me) == ["张三", "张三丰", "张三叔", "李张三"]
+    assert "张三叔" not in await names(acme, "zhangs", other)
+    assert "张三叔" not in await names(acme, "zhangs")  # the console has no personal contacts
+    r = await acme.call(
+        "POST",
+        "/api/v1/me/favourites",
+        json={"kind": "user", "id": made["张三丰"]["id"]},
+        headers=me,
+    )
+    assert r.status_code == 201
+    assert await names(acme, "zhangs", me) == ["张三丰", "张三", "张三叔", "李张三"]
+    r = await acme.call("GET", URL, params={"q": "zhangs"}, headers=me)
+    assert r.json()["items"][0]["favourite"] is True
+    assert await names(acme, "zhangs", other) == ["张三", "张三丰", "李张三"]
+    assert await names(acme, "1360000", me) == ["张三叔"]
+
+
+async def test_search_follows_changes_at_once(acme: Console) -> None:
+    made = await people(acme)
+    assert await names(acme, "zhaosi") == ["赵四"]  # the index is built now
+    await acme.call("PATCH", f"/api/v1/directory/users/{made['赵四']['id']}", json={"name": "钱五"})
+    assert await names(acme, "zhaosi") == []
+    assert await names(acme, "qianwu") == ["钱五"]
+    await acme.call("DELETE", f"/api/v1/directory/users/{made['张三']['id']}")
+    assert await names(acme, "zhangsan") == ["张三丰", "李张三"]
+    await acme.user("张三", "13800000011")
+    assert await names(acme, "zhangsan") == ["张三", "张三丰", "李张三"]
+
+
+async def test_a_second_node_sees_changes_without_events(
+    acme: Console, world: World, tmp_path: Any
+) -> None:
+    """Two nodes on one database with no shared bus: the feed head keeps the other node current."""
+    await people(acme)
+    other_node = build_services(
+        make_settings(world.services.db.url, tmp_path / "node-b"), clock=world.services.clock
+    )
+    try:
+        first = await other_node.search.search(acme.tenant.id, "zhaosi")
+        assert [i.name for i in first.items] == ["赵四"]
+        await acme.user("赵思", "13800000012")  # made on node A; node B hears nothing
+        again = await other_node.search.search(acme.tenant.id, "zhaosi")
+        assert [i.name for i in again.items] == ["赵四", "赵思"]
+    finally:
+        await other_node.close()
+
+
+async def test_another_enterprise_is_never_found(acme: Console, world: World) -> None:
+    await people(acme)
+    other = Console(world, await enterprise(world, "other"))
+    await other.user("张大", "13800000001")
+    assert await names(other, "zhang") == ["张大"]
+    assert await names(other, "138") == ["张大"]
+    assert await names(acme, "zhangda") == []
+
+
+async def test_empty_and_long_queries(acme: Console) -> None:
+    await people(acme)
+    assert await names(acme, "   ") == []
+    r = await acme.call("GET", URL, params={"q": "x" * 65})
+    assert r.status_code == 422
+    assert await names(acme, "zhangsanfengzhangsanfengzhang") == []
