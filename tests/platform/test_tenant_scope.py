@@ -79,3 +79,17 @@ async def test_unknown_tenant_sees_nothing(world: World) -> None:
     await world.user(a, "甲", "13900000001")
     async with world.services.db.session(TenantScope(uuid.uuid4())) as s:
         assert (await s.scalars(select(User))).all() == []
+
+
+async def test_core_statements_on_tenant_tables_are_refused(world: World) -> None:
+    from sqlalchemy import text
+
+    a = await world.enterprise("alpha")
+    await world.user(a, "甲", "13900000001")
+    async with world.services.db.session(TenantScope(a.id)) as s:
+        with pytest.raises(ScopeViolation):
+            await s.execute(select(User.__table__))
+        with pytest.raises(ScopeViolation):
+            await s.execute(text("SELECT * FROM users"))
+        with pytest.raises(ScopeViolation):
+            await s.execute(User.__table__.update().values(name="x"))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, TextClause, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,6 +31,8 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from zongji.platform.ids import uuid7
 
@@ -113,6 +116,30 @@ class ScopeViolation(RuntimeError):
     """A programming error: a session touched a row outside its scope, or had no scope."""
 
 
+@cache
+def _tenant_tables() -> frozenset[Table]:
+    return frozenset(
+        mapper.local_table
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantOwned) and isinstance(mapper.local_table, Table)
+    )
+
+
+def _refuse_core_on_tenant_tables(state: ORMExecuteState) -> None:
+    """The criteria above apply to ORM statements only (`select(User)`, `update(User)`). A Core
+    statement on a table (`select(User.__table__)`) or raw SQL would run unscoped in a tenant
+    session, so it is refused there rather than trusted."""
+    if state.is_orm_statement:
+        return
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        raise ScopeViolation("raw SQL in a tenant session; use ORM statements")
+    assert isinstance(statement, ClauseElement)
+    touched = set(find_tables(statement, include_crud=True, include_joins=True))
+    if touched & _tenant_tables():
+        raise ScopeViolation("Core statement on a tenant table; use ORM entities so it is scoped")
+
+
 def _scope_of(session: Session) -> Scope:
     scope = session.info.get("scope")
     if not isinstance(scope, TenantScope | PlatformScope):
@@ -122,11 +149,13 @@ def _scope_of(session: Session) -> Scope:
 
 @event.listens_for(Session, "do_orm_execute")
 def _filter_by_tenant(state: ORMExecuteState) -> None:
+    scope = _scope_of(state.session)
+    if isinstance(scope, TenantScope):
+        _refuse_core_on_tenant_tables(state)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:
         return  # the parent row was already loaded within scope
-    scope = _scope_of(state.session)
     if isinstance(scope, TenantScope):
         tenant_id = scope.tenant_id
         state.statement = state.statement.options(
