@@ -296,12 +296,12 @@ def _parse_auth(text: str) -> tuple[str, dict[str, str], str | None]:
     params: dict[str, str] = {}
     if pos >= n:
         return scheme, params, None
+    token68 = _TOKEN68_RE.fullmatch(text, pos)
+    if token68 is not None:  # `=` only at its end, so no auth-param list looks like one
+        return scheme, params, token68.group(1)
     param = _AUTH_PARAM_RE.match(text, pos)
     if param is None:
-        token68 = _TOKEN68_RE.fullmatch(text, pos)
-        if token68 is None:
-            raise SipParseError(f"malformed authentication parameters {text[pos:][:80]!r}")
-        return scheme, params, token68.group(1)
+        raise SipParseError(f"malformed authentication parameters {text[pos:][:80]!r}")
     while True:
         name = param.group(1).lower()
         quoted = param.group(2)

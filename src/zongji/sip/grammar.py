@@ -149,6 +149,8 @@ class Params(Mapping[str, str | None]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Params):
             return self._items == other._items
+        if isinstance(other, Mapping):
+            return self._items == dict(other)
         return NotImplemented
 
     def __hash__(self) -> int:

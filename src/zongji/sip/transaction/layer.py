@@ -51,6 +51,8 @@ class TransactionLayer:
         self.scheduler = scheduler
         self.settings = settings or TimerSettings()
         self.user: TransactionUser | None = None
+        # A UA discards responses with more than one Via (RFC 3261 §8.1.3.3); a proxy must not.
+        self.discard_multiple_via = False
         self.server_transactions: dict[tuple[str, ...], ServerTransaction] = {}
         self.client_transactions: dict[tuple[str, ...], ClientTransaction] = {}
         transport.on_request = self.request_received
@@ -102,6 +104,9 @@ class TransactionLayer:
         return None
 
     def response_received(self, response: Response, flow: Flow) -> None:
+        if self.discard_multiple_via and len(response.via) > 1:
+            log.info("response with %d Vias discarded", len(response.via))
+            return
         transaction = self.client_transactions.get(response_key(response))
         if transaction is not None:
             transaction.receive(response)

@@ -85,6 +85,7 @@ class UserAgent:
         self.transport = TransportLayer(limits=limits)
         self.transactions = TransactionLayer(self.transport, self.scheduler, self.settings)
         self.transactions.user = self
+        self.transactions.discard_multiple_via = True
         self.supported = set(supported)
         self.allowed_methods = list(allowed_methods)
         self.max_ring_time = max_ring_time
