@@ -176,7 +176,7 @@ def test_timer_e_doubles_to_t2_and_timer_f_times_out() -> None:
     net.advance(40)
     sent = net.sent(net.a, "OPTIONS")
     assert sent[:6] == pytest.approx([0, 0.5, 1.5, 3.5, 7.5, 11.5])  # T1, 2T1, 4T1, then T2
-    assert all(b - a == pytest.approx(T2) for a, b in itertools.pairwise(sent))
+    assert all(b - a == pytest.approx(T2) for a, b in itertools.pairwise(sent[4:]))
     assert sent[-1] < 32
     assert user.timeouts == 1
     assert transaction.state is S.TERMINATED

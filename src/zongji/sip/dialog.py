@@ -386,14 +386,16 @@ class Dialog:
         elapsed: float,
     ) -> None:
         settings = self.ua.settings
-        delay = interval if interval is not None else settings.timeout - elapsed
+        timeout = settings.timeout
+        # The next retransmission, or the end of the 64*T1 window if that comes first.
+        delay = timeout - elapsed if interval is None else min(interval, timeout - elapsed)
 
         def fire() -> None:
             self._retransmit = None
             if self._confirmed.is_set() or self.terminated:
                 return
             spent = elapsed + delay
-            if spent >= settings.timeout:
+            if spent >= timeout - 1e-9:
                 log.info("no ACK for our 2xx in %r; hanging up", self)
                 self._ack_timeout()
                 return
