@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from zongji.sip.errors import TransportError
 from zongji.sip.fields import parse_via_list
-from zongji.sip.message import Request, Response
+from zongji.sip.message import Response
 from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.parser import Limits, parse_message
 from zongji.sip.transport import client_context, response_flow, server_context
@@ -468,7 +467,7 @@ async def test_random_bytes_on_every_transport_break_nothing(udp_peer: UdpPeer) 
             for _ in range(20):
                 ssl_context = client_context(CERT) if kind == "tls" else None
                 with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-                    reader, writer = await asyncio.wait_for(
+                    _, writer = await asyncio.wait_for(
                         asyncio.open_connection(address.host, address.port, ssl=ssl_context), WAIT
                     )
                     writer.write(rng.randbytes(rng.randint(1, 3000)) + b"\r\n\r\n")
