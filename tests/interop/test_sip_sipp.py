@@ -147,7 +147,8 @@ async def test_sipp_registers_with_md5_digest(ua: UserAgent, tmp_path: Path) -> 
         result = await sipp.wait(within=40)
     finally:
         await sipp.stop()
-    assert result.successful == 3 and result.failed == 0, result.explain()
+    assert result.successful == 3, result.explain()
+    assert result.failed == 0, result.explain()
     contact = f"127.0.0.1:{sipp.local_port}"
     assert ("alice@example.com", f"sip:alice@{contact}", 300) in registrar.accepted
     assert ("bob@example.com", f"sip:bob@{contact}", 300) in registrar.accepted
