@@ -87,14 +87,14 @@ class Dialog:
         self.on_terminated: Callable[[Dialog], None] | None = None
         self.termination_reason = ""
         self.ack: Request | None = None  # the ACK that confirmed our 2xx (UAS)
-        self._terminated = asyncio.Event()
-        self._confirmed = asyncio.Event()
+        # Events are made only when someone waits: most dialogs are never waited on.
+        self._terminated: asyncio.Event | None = None
+        self._confirmed: asyncio.Event | None = None
+        self._is_confirmed = state is DialogState.CONFIRMED
         self._retransmit: TimerHandle | None = None
         self._invite_out = False  # a re-INVITE of ours is pending (RFC 3261 §14.1)
         self._invite_in: InviteServerTransaction | None = None  # theirs awaits our answer
         self._last_ack: tuple[int, bytes, Flow] | None = None  # (CSeq, ACK bytes, flow) as UAC
-        if state is DialogState.CONFIRMED:
-            self._confirmed.set()
 
     # ------------------------------------------------------------------ identity
 
@@ -359,7 +359,7 @@ class Dialog:
         self.ack = ack
         if self.state is DialogState.EARLY:
             self.state = DialogState.CONFIRMED
-        self._confirmed.set()
+        self._set_confirmed(True)
 
     # ------------------------------------------------------------------ 2xx retransmission (UAS)
 
@@ -371,7 +371,7 @@ class Dialog:
         Intervals start at T1 and double up to T2; after 64*T1 without an ACK the call is
         given up with a BYE, as §13.3.1.4 says.
         """
-        self._confirmed.clear()
+        self._set_confirmed(False)
         if transaction.response_flow.reliable:
             # Reliable transports need no retransmission, but the ACK still must come.
             self._arm_retransmit(transaction, response, None, 0.0)
@@ -392,7 +392,7 @@ class Dialog:
 
         def fire() -> None:
             self._retransmit = None
-            if self._confirmed.is_set() or self.terminated:
+            if self._is_confirmed or self.terminated:
                 return
             spent = elapsed + delay
             if spent >= timeout - 1e-9:
@@ -416,8 +416,20 @@ class Dialog:
         task = asyncio.get_running_loop().create_task(self.bye())
         self.ua.track(task)
 
+    def _set_confirmed(self, confirmed: bool) -> None:
+        self._is_confirmed = confirmed
+        if self._confirmed is not None:
+            if confirmed:
+                self._confirmed.set()
+            else:
+                self._confirmed.clear()
+
     async def wait_confirmed(self) -> None:
         """Until the dialog is confirmed (our 2xx was ACKed, or we got a 2xx)."""
+        if self._is_confirmed:
+            return
+        if self._confirmed is None:
+            self._confirmed = asyncio.Event()
         await self._confirmed.wait()
 
     # ------------------------------------------------------------------ the end
@@ -430,8 +442,9 @@ class Dialog:
             self.termination_reason = reason
         self._stop_retransmit()
         self.ua.forget_dialog(self)
-        self._terminated.set()
-        self._confirmed.set()
+        if self._terminated is not None:
+            self._terminated.set()
+        self._set_confirmed(True)  # nobody waits for an ACK on an ended dialog
         if self.on_terminated is not None:
             try:
                 self.on_terminated(self)
@@ -440,7 +453,10 @@ class Dialog:
 
     async def wait_terminated(self) -> str:
         """Until the dialog ends; returns why ("remote BYE", "local BYE", "no ACK" ...)."""
-        await self._terminated.wait()
+        if self.state is not DialogState.TERMINATED:
+            if self._terminated is None:
+                self._terminated = asyncio.Event()
+            await self._terminated.wait()
         return self.termination_reason
 
 

@@ -61,6 +61,7 @@ CANONICAL_NAMES: Final[dict[str, str]] = {name.lower(): name for name in _CANONI
 # Name as written -> (key, display name). Bounded, since peers choose the names.
 _NAME_CACHE: dict[str, tuple[str, str]] = {}
 _NAME_CACHE_LIMIT: Final = 4096
+_MISSING: Final = object()
 
 
 def header_key(name: str) -> str:
@@ -83,17 +84,23 @@ def resolve_name(name: str) -> tuple[str, str]:
     return resolved
 
 
+_NO_VALUES: Final[list[str]] = []
+
+
 class Headers:
     """Ordered header fields as `(key, name, value)`; lookups by any spelling of the name.
 
+    Lookups go through an index (key -> values) built on first use and dropped on any change,
+    so reading a dozen fields of a message costs one pass over it, not a dozen.
     Content-Length is not stored: the body is the truth, and `Message.encode` writes it.
     """
 
-    __slots__ = ("_cache", "_fields")
+    __slots__ = ("_cache", "_fields", "_index")
 
     def __init__(self, fields: Iterable[tuple[str, object]] = ()) -> None:
         self._fields: list[tuple[str, str, str]] = []
         self._cache: dict[str, object] | None = None
+        self._index: dict[str, list[str]] | None = None
         for name, value in fields:
             self.add(name, value)
 
@@ -103,32 +110,45 @@ class Headers:
         headers = cls.__new__(cls)
         headers._fields = fields
         headers._cache = None
+        headers._index = None
         return headers
+
+    def _values(self, key: str) -> list[str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for k, _, value in self._fields:
+                values = index.get(k)
+                if values is None:
+                    index[k] = [value]
+                else:
+                    values.append(value)
+            self._index = index
+        return index.get(key, _NO_VALUES)
+
+    def _changed(self, key: str) -> None:
+        self._index = None
+        if self._cache is not None:
+            self._cache.pop(key, None)
 
     # -- reading
 
     def get(self, name: str) -> str | None:
         """The first value of a header, or None."""
-        key = header_key(name)
-        for k, _, value in self._fields:
-            if k == key:
-                return value
-        return None
+        values = self._values(header_key(name))
+        return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, in order (one entry per header line)."""
-        key = header_key(name)
-        return [value for k, _, value in self._fields if k == key]
+        return list(self._values(header_key(name)))
 
     def count(self, name: str) -> int:
-        key = header_key(name)
-        return sum(1 for k, _, _ in self._fields if k == key)
+        return len(self._values(header_key(name)))
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = header_key(name)
-        return any(k == key for k, _, _ in self._fields)
+        return bool(self._values(header_key(name)))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """(name as written, value) pairs in order."""
@@ -154,11 +174,13 @@ class Headers:
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
-        elif key in cache:
-            return cache[key]  # type: ignore[return-value]
-        value = parser([v for k, _, v in self._fields if k == key])
-        cache[key] = value
-        return value
+        else:
+            value = cache.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[return-value]
+        parsed = parser(self._values(key))
+        cache[key] = parsed
+        return parsed
 
     def seed_parsed(self, key: str, value: object) -> None:
         """Store a typed view computed by the caller (after it rewrote that header itself)."""
@@ -175,8 +197,7 @@ class Headers:
         text = str(value)
         if "\r" in text or "\n" in text:
             raise ValueError(f"header value for {name} contains CR or LF")
-        if self._cache is not None:
-            self._cache.pop(key, None)
+        self._changed(key)
         return key, written, text
 
     def add(self, name: str, value: object, *, first: bool = False) -> None:
@@ -208,8 +229,7 @@ class Headers:
         key = header_key(name)
         before = len(self._fields)
         self._fields = [f for f in self._fields if f[0] != key]
-        if self._cache is not None:
-            self._cache.pop(key, None)
+        self._changed(key)
         return before - len(self._fields)
 
     def replace_first(self, name: str, value: object) -> None:
@@ -228,15 +248,15 @@ class Headers:
         for i, (k, _, value) in enumerate(self._fields):
             if k == key:
                 del self._fields[i]
-                if self._cache is not None:
-                    self._cache.pop(key, None)
+                self._changed(key)
                 return value
         return None
 
-    def copy_from(self, other: Headers, *names: str) -> None:
-        """Append the fields of `other` with these names, verbatim (for building responses)."""
-        keys = {header_key(n) for n in names}
-        self._fields.extend(f for f in other._fields if f[0] in keys)
+    def copy_from(self, other: Headers, keys: frozenset[str]) -> None:
+        """Append the fields of `other` whose lookup keys are in `keys`, verbatim, in order
+        (for building responses)."""
+        self._fields.extend([f for f in other._fields if f[0] in keys])
+        self._index = None
         if self._cache is not None:
             for key in keys:
                 self._cache.pop(key, None)

@@ -404,7 +404,7 @@ class Request(Message):
             to_value = self.headers.get("to") or ""
             response.headers.replace_first("To", f"{to_value};tag={to_tag}")
         if 100 < status < 300 and self.method in DIALOG_CREATING_METHODS:
-            response.headers.copy_from(self.headers, "record-route")
+            response.headers.copy_from(self.headers, _RECORD_ROUTE)
         return response
 
 
@@ -451,7 +451,8 @@ class Response(Message):
         return f"<Response {self.status} {self.reason}>"
 
 
-_RESPONSE_COPIED_HEADERS: Final = ("via", "from", "to", "call-id", "cseq")
+_RESPONSE_COPIED_HEADERS: Final = frozenset({"via", "from", "to", "call-id", "cseq"})
+_RECORD_ROUTE: Final = frozenset({"record-route"})
 
 
 def response_for(request_headers: Headers, status: int, reason: str | None = None) -> Response:
@@ -461,5 +462,5 @@ def response_for(request_headers: Headers, status: int, reason: str | None = Non
     no Request-URI and copies the fields verbatim without parsing them.
     """
     headers = Headers()
-    headers.copy_from(request_headers, *_RESPONSE_COPIED_HEADERS)
+    headers.copy_from(request_headers, _RESPONSE_COPIED_HEADERS)
     return Response(status, reason, headers)

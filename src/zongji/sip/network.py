@@ -8,7 +8,7 @@ importing the parser.
 from __future__ import annotations
 
 import enum
-import ipaddress
+import socket
 from dataclasses import dataclass
 
 
@@ -79,8 +79,10 @@ def strip_brackets(host: str) -> str:
 
 
 def is_ip_address(host: str) -> bool:
+    """True for an IPv4 or IPv6 literal (with or without brackets); never resolves names."""
+    host = strip_brackets(host)
     try:
-        ipaddress.ip_address(strip_brackets(host))
-    except ValueError:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except (OSError, ValueError):
         return False
     return True

@@ -56,6 +56,10 @@ class LoopScheduler:
         return self._loop.call_later(delay, callback)
 
 
+def _nothing() -> None:
+    pass
+
+
 class _ManualHandle:
     __slots__ = ("callback", "cancelled", "when")
 
@@ -66,6 +70,7 @@ class _ManualHandle:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.callback = _nothing  # like asyncio: a cancelled timer holds on to nothing
 
 
 class ManualScheduler:

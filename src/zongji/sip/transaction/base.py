@@ -27,15 +27,24 @@ class TransactionState(enum.Enum):
 class Transaction:
     """A transaction: one request, its responses, and the timers that make them reliable."""
 
-    __slots__ = ("_timers", "flow", "key", "layer", "request", "state")
+    __slots__ = ("_request", "_timers", "flow", "key", "layer", "method", "state")
 
     def __init__(self, layer: TransactionLayer, request: Request, flow: Flow) -> None:
         self.layer = layer
-        self.request = request
+        self._request: Request | None = request
+        self.method = request.method
         self.flow = flow
         self.state = TransactionState.TERMINATED
         self.key: tuple[str, ...] = ()
         self._timers: dict[str, TimerHandle] = {}
+
+    @property
+    def request(self) -> Request:
+        """The request; a server transaction lets go of it once its final response is out."""
+        request = self._request
+        if request is None:
+            raise RuntimeError(f"{self!r} no longer holds its request")
+        return request
 
     @property
     def scheduler(self) -> Scheduler:
@@ -75,4 +84,4 @@ class Transaction:
         self.layer._forget(self)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.request.method} {self.state.value} {self.key}>"
+        return f"<{type(self).__name__} {self.method} {self.state.value} {self.key}>"

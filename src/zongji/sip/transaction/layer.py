@@ -97,9 +97,7 @@ class TransactionLayer:
             transaction = self.server_transactions.get(rfc2543_key(ack, to_tag))
             if transaction is None:
                 continue
-            response = transaction.last_response
-            sent_tag = response.to_addr.tag if response is not None else None
-            if sent_tag == ack.to_addr.tag:
+            if transaction.final_status and transaction.final_to_tag == ack.to_addr.tag:
                 return transaction
         return None
 

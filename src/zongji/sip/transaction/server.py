@@ -29,6 +29,8 @@ class ServerTransaction(Transaction):
         "_last_data",
         "_last_response",
         "_out",
+        "final_status",
+        "final_to_tag",
         "on_failure",
         "on_terminated",
     )
@@ -38,12 +40,20 @@ class ServerTransaction(Transaction):
         self._out: Flow | None = None
         self._last_data: bytes | None = None
         self._last_response: Response | None = None
+        self.final_status = 0  # the final response's status once sent
+        self.final_to_tag: str | None = None  # its To tag (RFC 2543 ACK matching needs it)
         self.on_terminated: Callable[[ServerTransaction], None] | None = None
         self.on_failure: Callable[[ServerTransaction, Exception | None], None] | None = None
 
     @property
     def last_response(self) -> Response | None:
+        """The last response sent while the transaction still keeps it (until the final)."""
         return self._last_response
+
+    @property
+    def responded(self) -> bool:
+        """True once any response went out."""
+        return self._last_data is not None
 
     @property
     def response_flow(self) -> Flow:
@@ -57,6 +67,15 @@ class ServerTransaction(Transaction):
         self._last_response = response
         self._last_data = response.encode()
         self._resend()
+        if response.status >= 200:
+            # Nothing but the bytes above is needed to answer retransmissions from now on;
+            # letting go of the parsed messages keeps the 32 s of absorbing cheap in memory
+            # and for the garbage collector.
+            self.final_status = response.status
+            if self.key[:1] == ("2543",):
+                self.final_to_tag = response.to_addr.tag
+            self._request = None
+            self._last_response = None
 
     def _resend(self) -> None:
         if self._last_data is not None:
@@ -65,16 +84,21 @@ class ServerTransaction(Transaction):
     def _transport_error(self, error: Exception) -> None:
         if self.state is S.TERMINATED:
             return
+        on_failure = self.on_failure
         self._terminate()
-        if self.on_failure is not None:
-            self.on_failure(self, error)
+        if on_failure is not None:
+            on_failure(self, error)
 
     def _terminate(self) -> None:
         if self.state is S.TERMINATED:
             return
         super()._terminate()
-        if self.on_terminated is not None:
-            self.on_terminated(self)
+        on_terminated = self.on_terminated
+        # Drop the TU's callbacks: they point back at objects that point at us, and a cycle
+        # would leave the whole call for the cyclic garbage collector instead of refcounting.
+        self.on_terminated = self.on_failure = None
+        if on_terminated is not None:
+            on_terminated(self)
 
     def start(self) -> None:
         raise NotImplementedError
@@ -134,11 +158,11 @@ class InviteServerTransaction(ServerTransaction):
 
     def schedule_trying(self) -> None:
         """After the TU saw the request: send 100 Trying unless it answers within 200 ms."""
-        if self._last_response is None and self.state is S.PROCEEDING:
+        if not self.responded and self.state is S.PROCEEDING:
             self._start_timer("trying", self.settings.trying_delay, self._send_trying)
 
     def _send_trying(self) -> None:
-        if self._last_response is None and self.state is S.PROCEEDING:
+        if not self.responded and self.state is S.PROCEEDING:
             self._transmit(self.request.create_response(100))
 
     def respond(self, response: Response) -> None:
@@ -176,9 +200,10 @@ class InviteServerTransaction(ServerTransaction):
 
     def _timer_h(self) -> None:
         if self.state is S.COMPLETED:
+            on_failure = self.on_failure
             self._terminate()
-            if self.on_failure is not None:
-                self.on_failure(self, None)
+            if on_failure is not None:
+                on_failure(self, None)
 
     def receive(self, request: Request) -> None:
         state = self.state
@@ -192,7 +217,7 @@ class InviteServerTransaction(ServerTransaction):
                 self.on_ack(request)
             return
         if state is S.PROCEEDING:
-            if self._last_response is None:
+            if not self.responded:
                 self._cancel_timer("trying")
                 self._transmit(self.request.create_response(100))
             else:

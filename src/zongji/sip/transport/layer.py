@@ -216,12 +216,14 @@ def response_flow(via: Via, request_flow: Flow) -> Flow:
         host = via.received or strip_brackets(via.host)
         return Flow(transport, HostPort(host, via.sent_by.port))
     if via.maddr is not None:
-        return Flow(transport, HostPort(strip_brackets(via.maddr), via.sent_by.port))
-    received = via.received
-    if received is not None:
-        port = via.rport or via.sent_by.port
-        return Flow(transport, HostPort(received, port))
-    host = strip_brackets(via.host)
-    if is_ip_address(host):
-        return Flow(transport, HostPort(host, via.sent_by.port))
-    return request_flow
+        destination = HostPort(strip_brackets(via.maddr), via.sent_by.port)
+    elif via.received is not None:
+        destination = HostPort(via.received, via.rport or via.sent_by.port)
+    else:
+        host = strip_brackets(via.host)
+        if not is_ip_address(host):
+            return request_flow  # never resolve a name to answer: answer the source
+        destination = HostPort(host, via.sent_by.port)
+    if destination == request_flow.remote:
+        return request_flow  # the usual case: answer where it came from
+    return Flow(transport, destination)

@@ -98,6 +98,7 @@ class UserAgent:
         self._calls: dict[InviteServerTransaction, IncomingCall] = {}
         self._pending_subscriptions: dict[tuple[str, str], Callable[[Request, Flow], Dialog]] = {}
         self._tasks: set[asyncio.Task[object]] = set()
+        self._contacts: dict[Transport, NameAddress] = {}
 
     # ------------------------------------------------------------------ transports
 
@@ -164,12 +165,14 @@ class UserAgent:
             transport = flow
         else:
             transport = self.transport.transports[0]
-        advertised = transport.advertised
-        params = (
-            {} if transport.kind is TransportKind.UDP else {"transport": transport.kind.lower()}
-        )
-        uri = SipUri(advertised.host, self.local_user, port=advertised.port).with_params(**params)
-        return NameAddress(uri)
+        contact = self._contacts.get(transport)
+        if contact is None or contact.sip_uri.user != self.local_user:
+            advertised = transport.advertised
+            uri = SipUri(advertised.host, self.local_user, port=advertised.port)
+            if transport.kind is not TransportKind.UDP:
+                uri = uri.with_params(transport=transport.kind.lower())
+            contact = self._contacts[transport] = NameAddress(uri)
+        return contact
 
     # ------------------------------------------------------------------ TransactionUser
 
@@ -321,7 +324,7 @@ class UserAgent:
         if inspect.isawaitable(result):
             self.track(asyncio.get_running_loop().create_task(self._run(result, incoming)))
         if not isinstance(incoming, IncomingCall) and not incoming.answered:
-            self.scheduler.call_later(
+            incoming._deadline = self.scheduler.call_later(
                 self.unanswered_request_timeout, lambda: self._answer_failure(incoming)
             )
 

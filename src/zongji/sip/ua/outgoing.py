@@ -162,7 +162,7 @@ class OutgoingCall:
             contacts = response.contacts
             if contacts:
                 dialog.remote_target = contacts[0].uri
-            dialog._confirmed.set()
+            dialog._set_confirmed(True)
         return dialog
 
     def response_received(self, transaction: ClientTransaction, response: Response) -> None:

@@ -40,6 +40,7 @@ class IncomingRequest:
         self.request: Request = transaction.request
         self.dialog = dialog
         self._to_tag: str | None = dialog.local_tag if dialog is not None else None
+        self._deadline: TimerHandle | None = None  # answer-or-500 guard, see UserAgent
 
     @property
     def method(self) -> str:
@@ -60,8 +61,7 @@ class IncomingRequest:
     @property
     def answered(self) -> bool:
         """True once a final response went out."""
-        response = self.transaction.last_response
-        return response is not None and response.status >= 200
+        return self.transaction.final_status >= 200
 
     def create_response(
         self,
@@ -104,6 +104,9 @@ class IncomingRequest:
         if self.answered:
             raise RuntimeError(f"{self.method} already answered")
         self.transaction.respond(response)
+        if response.status >= 200 and self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.method} from {self.source.remote}>"
@@ -181,6 +184,7 @@ class IncomingCall(IncomingRequest):
         dialog.state = DialogState.CONFIRMED
         self.send(response)
         dialog.start_answer_retransmission(self.transaction, response)
+        self._finished()  # a 2xx that cannot be delivered ends as "no ACK" (RFC 3261 §13.3.1.4)
         if self.is_reinvite:
             dialog._invite_in = None
         return dialog
@@ -193,6 +197,7 @@ class IncomingCall(IncomingRequest):
             raise ValueError("reject() sends 3xx-6xx responses")
         self._stop_no_answer()
         response = self.respond(status, reason, headers=headers)
+        self._finished()
         if self.is_reinvite:
             if self.dialog is not None:
                 self.dialog._invite_in = None
@@ -218,6 +223,11 @@ class IncomingCall(IncomingRequest):
             return
         self.cancelled.set()
         self.reject(487)
+
+    def _finished(self) -> None:
+        """The final response is out: the user agent need not find this call any more."""
+        self.ua._calls.pop(self.transaction, None)
+        self.transaction.on_failure = None
 
     def _ring_timeout(self) -> None:
         self._no_answer = None
