@@ -488,3 +488,28 @@ async def test_random_bytes_on_every_transport_break_nothing(udp_peer: UdpPeer) 
         assert transports["tls"].connection_count == 0
     finally:
         await ua.close()
+
+
+async def test_requests_can_go_back_on_the_flow_a_request_came_from() -> None:
+    """What a registrar does for a phone behind NAT: reach it on the connection it opened."""
+    server, _ = await make_ua("tcp")
+    phone, phone_transports = await make_ua("tcp")
+    sources: list[Flow] = []
+    server.on_request = lambda r: (sources.append(r.source), r.respond(200))  # type: ignore[func-returns-value, return-value]
+    seen: list[IncomingRequest] = []
+    phone.on_request = lambda r: (seen.append(r), r.respond(200))  # type: ignore[func-returns-value, return-value]
+    try:
+        address = server.transport.transports[0].local_address
+        uri = f"sip:server@{address.host}:{address.port};transport=tcp"
+        assert (await asyncio.wait_for(phone.options(uri), WAIT)).status == 200
+        (flow,) = sources
+        assert flow.connection is not None and flow.kind is TransportKind.TCP
+        # The phone's Contact port is not where it listens; the flow still reaches it.
+        request = server.create_request("OPTIONS", "sip:phone@192.0.2.99:5999;transport=tcp")
+        assert (await asyncio.wait_for(server.request(request, destination=flow), WAIT)).status == 200
+        assert len(seen) == 1
+        assert seen[0].source.connection is not None
+        assert phone_transports["tcp"].connection_count == 1  # the same connection, reused
+    finally:
+        await phone.close()
+        await server.close()
