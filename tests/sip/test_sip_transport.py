@@ -503,10 +503,13 @@ async def test_requests_can_go_back_on_the_flow_a_request_came_from() -> None:
         uri = f"sip:server@{address.host}:{address.port};transport=tcp"
         assert (await asyncio.wait_for(phone.options(uri), WAIT)).status == 200
         (flow,) = sources
-        assert flow.connection is not None and flow.kind is TransportKind.TCP
+        assert flow.connection is not None
+        assert flow.kind is TransportKind.TCP
         # The phone's Contact port is not where it listens; the flow still reaches it.
         request = server.create_request("OPTIONS", "sip:phone@192.0.2.99:5999;transport=tcp")
-        assert (await asyncio.wait_for(server.request(request, destination=flow), WAIT)).status == 200
+        assert (
+            await asyncio.wait_for(server.request(request, destination=flow), WAIT)
+        ).status == 200
         assert len(seen) == 1
         assert seen[0].source.connection is not None
         assert phone_transports["tcp"].connection_count == 1  # the same connection, reused

@@ -29,10 +29,10 @@ from zongji.sip.grammar import (
     split_list,
     unquote_body,
 )
+from zongji.sip.ids import BRANCH_MAGIC_COOKIE
 from zongji.sip.network import HostPort, TransportKind, format_host, strip_brackets
 
 MAX_UINT32: Final = 2**32 - 1
-BRANCH_MAGIC_COOKIE: Final = "z9hG4bK"
 
 # --------------------------------------------------------------------------- Via
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING, Protocol
 
-from zongji.sip.fields import BRANCH_MAGIC_COOKIE
 from zongji.sip.headers import Headers
+from zongji.sip.ids import new_branch
 from zongji.sip.message import Request, Response
 from zongji.sip.network import TransportKind
 from zongji.sip.transaction.base import Transaction, TransactionState
@@ -27,10 +26,6 @@ class ClientTransactionUser(Protocol):
     def timed_out(self, transaction: ClientTransaction) -> None: ...
 
     def transport_failed(self, transaction: ClientTransaction, error: Exception) -> None: ...
-
-
-def new_branch() -> str:
-    return BRANCH_MAGIC_COOKIE + secrets.token_hex(8)
 
 
 class ClientTransaction(Transaction):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from zongji.sip.errors import SipParseError
+from zongji.sip.ids import new_tag
 from zongji.sip.message import Request, Response
 from zongji.sip.timers import Scheduler, TimerSettings
 from zongji.sip.transaction.base import Transaction, TransactionState
@@ -75,7 +76,10 @@ class TransactionLayer:
         user = self.user
         if request.method == "ACK":
             if user is not None:
-                user.ack_received(request, flow)
+                try:
+                    user.ack_received(request, flow)
+                except Exception:
+                    log.exception("error handling an ACK")
             return
         if request.method == "INVITE":
             server: ServerTransaction = InviteServerTransaction(self, request, flow)
@@ -87,7 +91,17 @@ class TransactionLayer:
         if user is None:
             server.respond(request.create_response(503))
             return
-        user.request_received(server)
+        try:
+            user.request_received(server)
+        except Exception as error:
+            # Whatever went wrong above us, the request is answered and its transaction ends
+            # by its timers: nothing is left waiting forever.
+            if not isinstance(error, SipParseError):
+                log.exception("error handling %r", request)
+            if server.final_status == 0 and not server.terminated:
+                status = error.status if isinstance(error, SipParseError) else 500
+                server.respond(request.create_response(status, to_tag=new_tag()))
+            return
         if isinstance(server, InviteServerTransaction):
             server.schedule_trying()
 

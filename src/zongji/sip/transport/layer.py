@@ -11,7 +11,6 @@ Sending: pick the transport, write our Via, switch a large request from UDP to T
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -19,6 +18,7 @@ from typing import Final
 from zongji.sip.errors import SipParseError
 from zongji.sip.fields import Via, parse_via_list
 from zongji.sip.grammar import Params
+from zongji.sip.ids import new_tag
 from zongji.sip.message import Request, Response, response_for
 from zongji.sip.network import HostPort, TransportKind, is_ip_address, strip_brackets
 from zongji.sip.parser import DEFAULT_LIMITS, Limits, parse_message
@@ -130,7 +130,7 @@ class TransportLayer:
         response.headers.add("Warning", f'399 zongji "{error.detail[:100].replace(chr(34), "")}"')
         to = response.headers.get("to")
         if to is not None and ";tag=" not in to.replace(" ", ""):
-            response.headers.replace_first("To", f"{to};tag={secrets.token_hex(6)}")
+            response.headers.replace_first("To", f"{to};tag={new_tag()}")
         try:
             out = response_flow(response.top_via, flow)
         except SipParseError:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import secrets
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
@@ -25,12 +24,12 @@ from zongji.sip.auth.client import Credentials, DigestClient
 from zongji.sip.dialog import Dialog, DialogId
 from zongji.sip.fields import MediaType
 from zongji.sip.headers import Headers
+from zongji.sip.ids import new_branch, new_call_id, new_tag
 from zongji.sip.message import KNOWN_METHODS, Request, Response
 from zongji.sip.network import TransportKind
 from zongji.sip.parser import DEFAULT_LIMITS, Limits
 from zongji.sip.resolver import Resolver
 from zongji.sip.timers import LoopScheduler, Scheduler, TimerSettings
-from zongji.sip.transaction.client import new_branch
 from zongji.sip.transaction.layer import TransactionLayer
 from zongji.sip.transaction.server import InviteServerTransaction, ServerTransaction
 from zongji.sip.transport.base import Destination, Flow, Transport
@@ -39,7 +38,7 @@ from zongji.sip.transport.stream import StreamSettings, StreamTransport
 from zongji.sip.transport.udp import UdpTransport
 from zongji.sip.ua.outgoing import OutgoingCall, PendingRequest, ProvisionalHandler, prepare_retry
 from zongji.sip.ua.registration import Registration
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest, new_tag
+from zongji.sip.ua.requests import IncomingCall, IncomingRequest
 from zongji.sip.ua.subscription import Subscription
 from zongji.sip.uri import SipUri, TelUri, Uri, parse_uri
 
@@ -54,10 +53,6 @@ DEFAULT_ALLOW: Final = (
 )  # fmt: skip
 _DEFAULT_IN_DIALOG: Final = {"INFO": 200, "NOTIFY": 200, "OPTIONS": 200, "MESSAGE": 200,
                              "INVITE": 488, "UPDATE": 488, "REFER": 603}  # fmt: skip
-
-
-def _new_call_id() -> str:
-    return secrets.token_hex(16)
 
 
 class UserAgent:
@@ -442,7 +437,7 @@ class UserAgent:
         out.add("Max-Forwards", "70")
         out.add("From", sender)
         out.add("To", _address(to) if to is not None else NameAddress(target))
-        out.add("Call-ID", call_id or _new_call_id())
+        out.add("Call-ID", call_id or new_call_id())
         out.add("CSeq", f"{cseq} {method}")
         if contact is True:
             if method in ("INVITE", "SUBSCRIBE", "REFER", "REGISTER"):

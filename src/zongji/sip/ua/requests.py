@@ -8,12 +8,12 @@ read it, look at where it came from (`source`, for NAT handling), answer it once
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from zongji.sip.dialog import Dialog, DialogState
 from zongji.sip.fields import MediaType
+from zongji.sip.ids import new_tag
 from zongji.sip.message import Request, Response
 from zongji.sip.timers import TimerHandle
 from zongji.sip.transaction.server import InviteServerTransaction, ServerTransaction
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     from zongji.sip.ua.core import UserAgent
 
 HeaderItems = Iterable[tuple[str, object]]
-
-
-def new_tag() -> str:
-    return secrets.token_hex(6)
 
 
 class IncomingRequest:
