@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from registrar import Registrar
+from sip_registrar import Registrar
 from sipp import Sipp, require_sipp, wait_bound
 
 from zongji.sip.dialog import Dialog

@@ -7,6 +7,7 @@ retransmission and timeout can be provoked and observed exactly.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 from zongji.sip.message import Request, Response
 from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.parser import parse_message
+from zongji.sip.timers import ManualScheduler
 from zongji.sip.transport.base import ErrorCallback, Flow, Transport
+from zongji.sip.ua import UserAgent
 
 RFC4475_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "rfc4475"
 
@@ -120,3 +123,36 @@ def responses(packets: list[Packet]) -> list[Response]:
 
 def requests(packets: list[Packet]) -> list[Request]:
     return [m for m in messages(packets) if isinstance(m, Request)]
+
+
+ELEMENT_ADDRESS = HostPort("192.0.2.200", 5060)
+PEER_ADDRESS = HostPort("192.0.2.1", 5060)
+
+
+@dataclass
+class Element:
+    """A user agent on a fake network, with a tiny registrar, recording what it is asked."""
+
+    ua: UserAgent
+    transport: FakeTransport
+    network: FakeNetwork
+    clock: ManualScheduler
+    seen: list[Request] = field(default_factory=list)
+
+    async def receive(self, data: bytes, source: HostPort = PEER_ADDRESS) -> list[Response]:
+        """Deliver `data` and return every response the element sent because of it."""
+        before = len(self.transport.sent)
+        self.transport.deliver(data, source)
+        await settle(self.network)
+        return responses(self.transport.sent[before:])
+
+
+async def settle(network: FakeNetwork) -> None:
+    """Let handler tasks run and the network drain, until nothing moves."""
+    for _ in range(20):
+        moved = network.flush()
+        await asyncio.sleep(0)
+        if not moved and not network.queue:
+            await asyncio.sleep(0)
+            if not network.queue:
+                return

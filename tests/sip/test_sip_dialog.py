@@ -11,8 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
-from conftest import settle
-from sip_fakes import FakeNetwork, FakeTransport, Packet, requests
+from sip_fakes import FakeNetwork, FakeTransport, Packet, requests, settle
 
 from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.dialog import Dialog, DialogState
@@ -234,3 +233,22 @@ def _flow(world: World):  # type: ignore[no-untyped-def]
 
 
 _ = (NameAddress, Request)
+
+
+async def test_target_refresh_and_cseq_order(world: World) -> None:
+    """RFC 3261 §12.2.2: a re-INVITE's Contact replaces the remote target; CSeq must grow."""
+    dialog, (bob_dialog,) = await answered_call(world)
+    await world.run(0.1)
+    assert str(bob_dialog.remote_target) == "sip:alice@10.0.0.1:5060"
+    reinvite = dialog.create_request("INVITE")
+    reinvite.headers.set("Contact", "<sip:alice@10.0.0.1:5090>")
+    assert bob_dialog.check_request(reinvite) is None
+    assert str(bob_dialog.remote_target) == "sip:alice@10.0.0.1:5090"
+    info = dialog.create_request("INFO")
+    assert bob_dialog.check_request(info) is None
+    assert str(bob_dialog.remote_target) == "sip:alice@10.0.0.1:5090"  # INFO refreshes nothing
+    assert bob_dialog.check_request(reinvite) == 500  # an old CSeq again
+    response = reinvite.create_response(200, to_tag=bob_dialog.local_tag)
+    response.headers.add("Contact", "<sip:bob@10.0.0.2:5091>")
+    dialog._refresh_target(response)
+    assert str(dialog.remote_target) == "sip:bob@10.0.0.2:5091"

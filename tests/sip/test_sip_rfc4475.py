@@ -10,8 +10,7 @@ of an `Element` on a fake network, so the answer on the wire is what is checked.
 from __future__ import annotations
 
 import pytest
-from conftest import PEER_ADDRESS, Element
-from sip_fakes import RFC4475_DIR, FakeTransport, rfc4475
+from sip_fakes import PEER_ADDRESS, RFC4475_DIR, Element, FakeTransport, rfc4475
 
 from zongji.sip.errors import SipParseError, VersionNotSupported
 from zongji.sip.message import Request, Response

@@ -6,7 +6,7 @@ INVITE nobody picks up: each gets a response, and the tables are empty once the 
 
 from __future__ import annotations
 
-from conftest import Element, settle
+from sip_fakes import Element, settle
 
 from zongji.sip.ua import IncomingRequest
 
