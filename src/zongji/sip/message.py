@@ -204,8 +204,14 @@ class Message:
 
     # -- the fields every message has (RFC 3261 §8.1.1)
 
+    # The six fields below are read many times for every message the stack handles: their
+    # accessors look in the cache first themselves, saving a call per read.
+
     @property
     def via(self) -> list[Via]:
+        cache = self.headers._cache
+        if cache is not None and "via" in cache:
+            return cache["via"]  # type: ignore[return-value]
         return self.headers.parsed("via", _via_list)
 
     @property
@@ -217,18 +223,30 @@ class Message:
 
     @property
     def from_addr(self) -> NameAddress:
+        cache = self.headers._cache
+        if cache is not None and "from" in cache:
+            return cache["from"]  # type: ignore[return-value]
         return self.headers.parsed("from", _from)
 
     @property
     def to_addr(self) -> NameAddress:
+        cache = self.headers._cache
+        if cache is not None and "to" in cache:
+            return cache["to"]  # type: ignore[return-value]
         return self.headers.parsed("to", _to)
 
     @property
     def call_id(self) -> str:
+        cache = self.headers._cache
+        if cache is not None and "call-id" in cache:
+            return cache["call-id"]  # type: ignore[return-value]
         return self.headers.parsed("call-id", _call_id)
 
     @property
     def cseq(self) -> CSeq:
+        cache = self.headers._cache
+        if cache is not None and "cseq" in cache:
+            return cache["cseq"]  # type: ignore[return-value]
         return self.headers.parsed("cseq", _cseq)
 
     @property

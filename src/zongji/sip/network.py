@@ -42,10 +42,7 @@ class TransportKind(enum.StrEnum):
     @classmethod
     def from_text(cls, text: str) -> TransportKind | None:
         """The kind named by a Via transport or a `transport=` URI parameter, if we know it."""
-        try:
-            return cls(text.upper())
-        except ValueError:
-            return None
+        return _KINDS.get(text) or _KINDS.get(text.upper())
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +83,7 @@ def is_ip_address(host: str) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+# Enum construction by value is slow; this is read for every Via.
+_KINDS: dict[str, TransportKind] = {kind.value: kind for kind in TransportKind}
