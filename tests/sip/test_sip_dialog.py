@@ -18,7 +18,7 @@ from zongji.sip.dialog import Dialog, DialogState
 from zongji.sip.message import Request
 from zongji.sip.network import HostPort
 from zongji.sip.timers import ManualScheduler, TimerSettings
-from zongji.sip.ua import CallFailed, IncomingCall, UserAgent
+from zongji.sip.ua import CallFailed, IncomingCall, IncomingRequest, UserAgent
 from zongji.sip.uri import SipUri, parse_uri
 
 A = HostPort("10.0.0.1", 5060)
@@ -252,3 +252,46 @@ async def test_target_refresh_and_cseq_order(world: World) -> None:
     response.headers.add("Contact", "<sip:bob@10.0.0.2:5091>")
     dialog._refresh_target(response)
     assert str(dialog.remote_target) == "sip:bob@10.0.0.2:5091"
+
+
+async def test_registration_refreshes_before_expiry_and_retries_failures(world: World) -> None:
+    registers: list[Request] = []
+    fail = [False]
+
+    def registrar(incoming: IncomingRequest) -> None:
+        registers.append(incoming.request)
+        if fail[0]:
+            incoming.respond(503)
+            return
+        (contact,) = incoming.request.contacts
+        incoming.respond(200, headers=[("Contact", contact.with_params(expires="60"))])
+
+    world.bob.on_request = registrar
+    registration = world.alice.registration("sip:10.0.0.2", "sip:alice@example.com", expires=3600)
+    registration.retry_interval = 10
+    registration.start()
+    await world.run(0.2)
+    assert registration.granted == 60  # the registrar's choice, from our Contact
+    await world.run(29.5)
+    assert len(registers) == 1
+    await world.run(1.0)  # at half the granted 60 s
+    assert len(registers) == 2
+    fail[0] = True
+    await world.run(30.5)
+    assert len(registers) == 3
+    assert not registration.registered
+    await world.run(10.5)  # the retry interval after a failure
+    assert len(registers) == 4
+    fail[0] = False
+    await world.run(10.5)
+    assert len(registers) == 5
+    assert registration.registered
+    assert len({r.call_id for r in registers}) == 1
+    assert [r.cseq.number for r in registers] == [1, 2, 3, 4, 5]
+    stopping = asyncio.ensure_future(registration.stop())
+    await world.run(0.5)
+    await stopping
+    assert registers[-1].expires == 0
+    assert len(registers) == 6
+    await world.run(100)
+    assert len(registers) == 6  # no refresh after stop()

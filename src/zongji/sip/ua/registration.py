@@ -21,6 +21,7 @@ from zongji.sip.auth.client import DigestClient
 from zongji.sip.errors import SipParseError
 from zongji.sip.fields import MAX_UINT32, parse_uint
 from zongji.sip.message import Request, Response
+from zongji.sip.timers import TimerHandle
 from zongji.sip.transport.base import Destination, Flow
 from zongji.sip.uri import SipUri, Uri
 
@@ -46,6 +47,7 @@ class Registration:
         expires: int = DEFAULT_EXPIRES,
         destination: Destination | Flow | None = None,
         refresh_margin: float = 0.5,
+        retry_interval: float = 30.0,
     ) -> None:
         self.ua = ua
         self.registrar = registrar
@@ -55,12 +57,15 @@ class Registration:
         self.expires = expires
         self.destination = destination
         self.refresh_margin = refresh_margin
+        self.retry_interval = retry_interval
         self.call_id: str | None = None
         self.cseq = 0
         self.from_tag: str | None = None
         self.granted: int | None = None
         self.last_response: Response | None = None
         self._task: asyncio.Task[None] | None = None
+        self._timer: TimerHandle | None = None
+        self._active = False
 
     @property
     def registered(self) -> bool:
@@ -124,27 +129,44 @@ class Registration:
         return await self.register(0)
 
     def start(self) -> None:
-        """Register now and keep refreshing in the background until `stop()`."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._refresh_loop())
+        """Register now and keep refreshing until `stop()`: at `refresh_margin` of the granted
+        expiry, or after `retry_interval` when a REGISTER fails.
 
-    async def _refresh_loop(self) -> None:
-        delay = 0.0
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                response = await self.register()
-            except Exception as error:  # a refresh failure must not end the loop
-                log.warning("REGISTER to %s failed: %s", self.registrar, error)
-                delay = 30.0
-                continue
+        The delays run on the user agent's scheduler, so tests can drive them with a clock.
+        """
+        if not self._active:
+            self._active = True
+            self._schedule(0.0)
+
+    def _schedule(self, delay: float) -> None:
+        self._timer = self.ua.scheduler.call_later(delay, self._refresh_due)
+
+    def _refresh_due(self) -> None:
+        self._timer = None
+        if self._active:
+            self._task = asyncio.get_running_loop().create_task(self._refresh())
+
+    async def _refresh(self) -> None:
+        delay = self.retry_interval
+        try:
+            response = await self.register()
+        except Exception as error:  # a refresh failure must not end the refreshing
+            log.warning("REGISTER to %s failed: %s", self.registrar, error)
+        else:
             if response.success and self.granted:
                 delay = max(1.0, self.granted * self.refresh_margin)
             else:
                 log.warning("REGISTER to %s got %d", self.registrar, response.status)
-                delay = 30.0
+        self._task = None
+        if self._active:
+            self._schedule(delay)
 
     async def stop(self, *, unregister: bool = True) -> None:
+        """Stop refreshing; remove the binding too unless `unregister=False`."""
+        self._active = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
