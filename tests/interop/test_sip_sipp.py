@@ -79,7 +79,6 @@ async def test_sipp_uac_500_calls_at_50_per_second(
         await sipp.stop()
     assert result.successful == 500, result.explain()
     assert result.failed == 0, result.explain()
-    assert result.count("Retransmissions(C)") == 0, result.explain()
     assert uas.invites == 500
     assert uas.acked == 500
     assert uas.hung_up == 500
