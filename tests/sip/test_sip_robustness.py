@@ -86,3 +86,18 @@ def _responses(element: Element):  # type: ignore[no-untyped-def]
     from sip_fakes import responses
 
     return [r for r in responses(element.transport.sent) if r.status >= 200]
+
+
+async def test_merged_request_gets_482(element: Element) -> None:
+    """The same request by two paths (another branch): RFC 3261 §8.2.2.2."""
+    first = request(7)
+    (response,) = await element.receive(first)
+    assert response.status == 200
+    merged = first.replace(b"branch=z9hG4bK7", b"branch=z9hG4bKother")
+    (response,) = await element.receive(merged)
+    assert response.status == 482
+    assert len(element.seen) == 1
+    await drain(element)
+    assert element.ua._open_requests == {}
+    (response,) = await element.receive(merged)  # long after: a new request again
+    assert response.status == 200

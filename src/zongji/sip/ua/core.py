@@ -94,6 +94,9 @@ class UserAgent:
         self._pending_subscriptions: dict[tuple[str, str], Callable[[Request, Flow], Dialog]] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._contacts: dict[Transport, NameAddress] = {}
+        # Open out-of-dialog server transactions by (Call-ID, From tag, CSeq, method).
+        self._open_requests: dict[tuple[str, str, int, str], ServerTransaction] = {}
+        self._open_keys: dict[ServerTransaction, tuple[str, str, int, str]] = {}
 
     # ------------------------------------------------------------------ transports
 
@@ -193,10 +196,18 @@ class UserAgent:
         if status:
             self._respond(transaction, status, extra)
             return
+        # A request that reached us twice by different paths (a forking proxy upstream) has
+        # the same From tag, Call-ID and CSeq but another branch: 482 (RFC 3261 §8.2.2.2).
+        merge_key = (request.call_id, request.from_addr.tag or "", request.cseq.number, method)
+        if merge_key in self._open_requests:
+            self._respond(transaction, 482)
+            return
+        self._open_requests[merge_key] = transaction
+        self._open_keys[transaction] = merge_key
+        transaction.on_terminated = self._forget_request
         if isinstance(transaction, InviteServerTransaction):
             call = IncomingCall(self, transaction)
             self._calls[transaction] = call
-            transaction.on_terminated = self._forget_call
             self._dispatch(self.on_request, call)
         else:
             self._dispatch(self.on_request, IncomingRequest(self, transaction))
@@ -261,6 +272,13 @@ class UserAgent:
     def _forget_call(self, transaction: ServerTransaction) -> None:
         if isinstance(transaction, InviteServerTransaction):
             self._calls.pop(transaction, None)
+
+    def _forget_request(self, transaction: ServerTransaction) -> None:
+        """An out-of-dialog server transaction ended: forget it for merge detection."""
+        self._forget_call(transaction)
+        key = self._open_keys.pop(transaction, None)
+        if key is not None:
+            self._open_requests.pop(key, None)
 
     def _in_dialog(self, dialog: Dialog, transaction: ServerTransaction) -> None:
         request = transaction.request
