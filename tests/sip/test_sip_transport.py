@@ -516,3 +516,20 @@ async def test_requests_can_go_back_on_the_flow_a_request_came_from() -> None:
     finally:
         await phone.close()
         await server.close()
+
+
+async def test_tls_peer_that_never_finishes_the_handshake_is_cut_off() -> None:
+    ua, transports = await make_ua("tls", settings=StreamSettings(message_timeout=0.3))
+    address = transports["tls"].local_address
+    reader, writer = await asyncio.open_connection(address.host, address.port)  # plain TCP
+    try:
+        writer.write(b"\x16\x03\x01\x00")  # the first bytes of a ClientHello, then silence
+        assert await closed_by_peer(reader)
+        for _ in range(100):
+            if transports["tls"].connection_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert transports["tls"].connection_count == 0
+    finally:
+        writer.close()
+        await ua.close()
