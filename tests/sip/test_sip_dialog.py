@@ -16,7 +16,7 @@ from sip_fakes import FakeNetwork, FakeTransport, Packet, requests, settle
 from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.dialog import Dialog, DialogState
 from zongji.sip.message import Request
-from zongji.sip.network import HostPort
+from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.timers import ManualScheduler, TimerSettings
 from zongji.sip.ua import CallFailed, IncomingCall, IncomingRequest, UserAgent
 from zongji.sip.uri import SipUri, parse_uri
@@ -295,3 +295,30 @@ async def test_registration_refreshes_before_expiry_and_retries_failures(world: 
     assert len(registers) == 6
     await world.run(100)
     assert len(registers) == 6  # no refresh after stop()
+
+
+async def test_a_message_framed_reliable_transport_plugs_in() -> None:
+    """The WebSocket seam (RFC 7118): any Transport of kind WS carrying whole messages works
+    with the layers above unchanged (no retransmissions: the transport is reliable)."""
+    network = FakeNetwork()
+    clock = ManualScheduler()
+    alice = UserAgent(local_user="alice", scheduler=clock)
+    bob = UserAgent(local_user="bob", scheduler=clock)
+    alice.add_transport(FakeTransport(network, A, TransportKind.WS))
+    bob.add_transport(FakeTransport(network, B, TransportKind.WS))
+    bob_dialogs: list[Dialog] = []
+    bob.on_request = lambda call: bob_dialogs.append(call.answer())  # type: ignore[attr-defined, func-returns-value, return-value]
+    call = await alice.invite("sip:bob@10.0.0.2;transport=ws")
+    await settle(network)
+    dialog = await asyncio.wait_for(call.answered(), 1)
+    await settle(network)
+    assert bob_dialogs[0].ack is not None
+    (invite,) = requests([p for p in network.log if p.data.startswith(b"INVITE")])
+    assert invite.top_via.transport == "WS"
+    assert str(alice.contact_for().uri) == "sip:alice@10.0.0.1:5060;transport=ws"
+    bye = asyncio.ensure_future(dialog.bye())
+    await settle(network)
+    assert (await bye) is not None
+    clock.advance(40)
+    assert len([p for p in network.log if p.data.startswith(b"INVITE")]) == 1
+    assert alice.transactions.active == bob.transactions.active == 0
