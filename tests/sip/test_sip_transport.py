@@ -533,3 +533,35 @@ async def test_tls_peer_that_never_finishes_the_handshake_is_cut_off() -> None:
     finally:
         writer.close()
         await ua.close()
+
+
+async def test_response_after_the_connection_closed_goes_to_the_sent_by_port() -> None:
+    """RFC 3261 §18.2.2: with the request's connection gone, open one to the sent-by."""
+    ua, transports = await make_ua("tcp")
+    pending: list[IncomingRequest] = []
+    ua.on_request = pending.append
+    listener = await asyncio.start_server(lambda r, w: got.put_nowait((r, w)), "127.0.0.1", 0)
+    got: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    sent_by = listener.sockets[0].getsockname()[1]
+    address = transports["tcp"].local_address
+    reader, writer = await asyncio.open_connection(address.host, address.port)
+    try:
+        writer.write(options(f"SIP/2.0/TCP 127.0.0.1:{sent_by};branch=z9hG4bKgone"))
+        for _ in range(100):
+            if pending:
+                break
+            await asyncio.sleep(0.01)
+        pending[0].respond(100)  # while the connection is up: on it
+        assert (await read_response(reader)).status == 100
+        writer.close()
+        for _ in range(100):
+            if transports["tcp"].connection_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        pending[0].respond(200)
+        new_reader, new_writer = await asyncio.wait_for(got.get(), WAIT)
+        assert (await read_response(new_reader)).status == 200
+        new_writer.close()
+    finally:
+        listener.close()
+        await ua.close()

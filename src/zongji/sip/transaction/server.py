@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from zongji.sip.fields import Via
 from zongji.sip.message import Request, Response
 from zongji.sip.transaction.base import Transaction, TransactionState
 from zongji.sip.transport.base import Flow
@@ -29,6 +30,7 @@ class ServerTransaction(Transaction):
         "_last_data",
         "_last_response",
         "_out",
+        "_via",
         "final_status",
         "final_to_tag",
         "on_failure",
@@ -38,6 +40,7 @@ class ServerTransaction(Transaction):
     def __init__(self, layer: TransactionLayer, request: Request, flow: Flow) -> None:
         super().__init__(layer, request, flow)
         self._out: Flow | None = None
+        self._via: Via | None = None  # kept only while responses ride the request's connection
         self._last_data: bytes | None = None
         self._last_response: Response | None = None
         self.final_status = 0  # the final response's status once sent
@@ -57,10 +60,19 @@ class ServerTransaction(Transaction):
 
     @property
     def response_flow(self) -> Flow:
-        """Where responses go (RFC 3261 §18.2.2), worked out once from the request."""
+        """Where responses go (RFC 3261 §18.2.2), worked out once from the request.
+
+        If that was the request's connection and it has closed since, responses go to the
+        sent-by address over a new connection instead (§18.2.2 for reliable transports).
+        """
         out = self._out
         if out is None:
-            out = self._out = response_flow(self.request.top_via, self.flow)
+            via = self.request.top_via
+            out = self._out = response_flow(via, self.flow)
+            if out.connection is not None:
+                self._via = via
+        elif out.connection is not None and out.connection.closed and self._via is not None:
+            out = self._out = response_flow(self._via, Flow(out.transport, out.remote))
         return out
 
     def _transmit(self, response: Response) -> None:
