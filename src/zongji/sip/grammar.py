@@ -131,6 +131,13 @@ class Params(Mapping[str, str | None]):
     def __init__(self, items: Mapping[str, str | None] | Iterable[tuple[str, str | None]] = ()):
         self._items: dict[str, str | None] = dict(items)
 
+    @classmethod
+    def adopt(cls, items: dict[str, str | None]) -> Params:
+        """Wrap a dict the caller built and will not touch again (no copy: the parsers' path)."""
+        params = cls.__new__(cls)
+        params._items = items
+        return params
+
     def __getitem__(self, name: str) -> str | None:
         return self._items[name]
 
@@ -193,7 +200,7 @@ def parse_params(text: str, pos: int) -> tuple[Params, int]:
             items[name] = match.group(2)
         pos = match.end()
         match = _PARAM_RE.match(text, pos)
-    return Params(items), pos
+    return Params.adopt(items), pos
 
 
 def expect_end(text: str, pos: int, what: str) -> None:

@@ -215,7 +215,7 @@ def _parse_uri_params(text: str) -> Params:
         key = unescape(name).lower()
         if key not in items:
             items[key] = unescape(value) if eq else None
-    return Params(items)
+    return Params.adopt(items)
 
 
 def _parse_uri_headers(text: str) -> tuple[tuple[str, str], ...]:
