@@ -117,7 +117,7 @@ class TransactionLayer:
 
     def response_received(self, response: Response, flow: Flow) -> None:
         if self.discard_multiple_via and len(response.via) > 1:
-            log.info("response with %d Vias discarded", len(response.via))
+            log.debug("response with %d Vias discarded", len(response.via))
             return
         transaction = self.client_transactions.get(response_key(response))
         if transaction is not None:

@@ -17,7 +17,7 @@ from typing import Final
 
 from zongji.sip.errors import SipParseError
 from zongji.sip.fields import Via, parse_via_list
-from zongji.sip.grammar import Params
+from zongji.sip.grammar import Params, quote
 from zongji.sip.ids import new_tag
 from zongji.sip.message import Request, Response, response_for
 from zongji.sip.network import HostPort, TransportKind, is_ip_address, strip_brackets
@@ -112,7 +112,11 @@ class TransportLayer:
         self._reject(error, flow)
 
     def _reject(self, error: SipParseError, flow: Flow) -> None:
-        """Answer a malformed request if we can; drop anything else (RFC 3261 §16.3, §18.3)."""
+        """Answer a malformed request if we can; drop anything else (RFC 3261 §8.2, §18.3).
+
+        Logged at debug level only: a flood of garbage must not become a flood of log lines
+        (the counters in `stats` tell how much there was).
+        """
         headers = error.request_headers
         cseq = headers.get("cseq") if headers is not None else None
         if headers is None or not headers.get("via") or (cseq and cseq.split()[-1:] == ["ACK"]):
@@ -120,14 +124,14 @@ class TransportLayer:
             log.debug("dropped malformed message from %s: %s", flow.remote, error.detail)
             return
         self.stats.malformed_answered += 1
-        log.info(
+        log.debug(
             "answering malformed request from %s with %d: %s",
             flow.remote,
             error.status,
             error.detail,
         )
         response = response_for(headers, error.status, error.reason)
-        response.headers.add("Warning", f'399 zongji "{error.detail[:100].replace(chr(34), "")}"')
+        response.headers.add("Warning", f"399 zongji {quote(error.detail[:100])}")
         to = response.headers.get("to")
         if to is not None and ";tag=" not in to.replace(" ", ""):
             response.headers.replace_first("To", f"{to};tag={new_tag()}")
