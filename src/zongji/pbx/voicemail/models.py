@@ -1,0 +1,3 @@
+"""Tables of voicemail (filled in by the work on it)."""
+
+from __future__ import annotations
