@@ -103,6 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "http_port": args.http_port,
         "sip_port": args.sip_port,
         "sip_tls_port": args.sip_tls_port,
+        "sip_tls_cert": args.sip_tls_cert,
+        "sip_tls_key": args.sip_tls_key,
+        "sip_public_host": args.sip_public_host,
         "rtp_port_min": args.rtp_port_min,
         "rtp_port_max": args.rtp_port_max,
         "node_name": args.node_name,
@@ -345,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int)
     serve.add_argument("--sip-port", type=int)
     serve.add_argument("--sip-tls-port", type=int)
+    serve.add_argument(
+        "--sip-tls-cert", type=Path, help="PEM certificate chain: enables SIP over TLS"
+    )
+    serve.add_argument("--sip-tls-key", type=Path, help="PEM private key for --sip-tls-cert")
+    serve.add_argument("--sip-public-host", help="address phones reach us at (SDP, Contact, Via)")
     serve.add_argument("--rtp-port-min", type=int)
     serve.add_argument("--rtp-port-max", type=int)
     serve.add_argument("--node-name")

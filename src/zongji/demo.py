@@ -79,8 +79,13 @@ def demo_file(services: Services) -> Path:
     return services.settings.data_dir / "demo.json"
 
 
-async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
-    """Create what is missing of the demo, write `demo.json`, print how to log in."""
+async def ensure_demo(
+    services: Services, *, http_port: int, ports: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Create what is missing of the demo, write `demo.json`, print how to log in.
+
+    `ports` are the node's listening ports (SIP, the demo carrier …), started before the demo is
+    made so that demo.json can say where to register."""
     path = demo_file(services)
     saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     passwords = {

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     sip_port: int = Field(5060, ge=0, le=65535)
     sip_tls_port: int = Field(5061, ge=0, le=65535)
+    sip_tls_cert: Path | None = None  # PEM certificate chain; TLS listens only when set
+    sip_tls_key: Path | None = None
+    sip_public_host: str = ""  # the address phones reach us at, when `host` is a wildcard
+    sip_enabled: bool = True  # SIP and media start with the node
     rtp_port_min: int = Field(20000, ge=1024, le=65535)
     rtp_port_max: int = Field(20999, ge=1024, le=65535)
     data_dir: Path = Path("var")
