@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     client_url: str = "http://127.0.0.1:8080/app"  # the client's link, in SMS invitations
     max_request_bytes: int = Field(25 * 1024 * 1024, ge=1024)  # uploads: imports, avatars
     sip_domain_suffix: str = "zongji.local"
+    # Registrar (docs/pbx/devices.md): expiry bounds, the short expiry that keeps a NAT's UDP
+    # binding open, contacts per user, and the authentication guard.
+    sip_min_expires: int = Field(60, ge=1)
+    sip_max_expires: int = Field(3600, ge=1)
+    sip_nat_expires: int = Field(120, ge=1)
+    sip_max_contacts: int = Field(10, ge=1)
+    sip_auth_max_failures: int = Field(10, ge=1)  # within the window, then the source is blocked
+    sip_auth_failure_window: float = Field(60.0, gt=0)
+    sip_auth_block_seconds: float = Field(600.0, gt=0)
+    sip_source_rate: float = Field(50.0, gt=0)  # REGISTER/INVITE per second from one address
+    sip_source_burst: float = Field(200.0, ge=1)
     sms: SmsSettings = SmsSettings()
 
     @model_validator(mode="after")
