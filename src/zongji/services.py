@@ -122,7 +122,9 @@ def build_services(
     jobs.every("identity-purge", 3600, identity.purge_expired)
     numbers = NumberPool(db, bus, clock, journal)
     pbx = build_pbx(
-        PbxDependencies(settings, clock, db, bus, audit, files, enterprises, users, numbers)
+        PbxDependencies(
+            settings, clock, db, bus, audit, files, enterprises, users, numbers, nodes=nodes
+        )
     )
     return Services(
         settings=settings,

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: tuple[APIRouter, ...] = ()
+from zongji.pbx.records import api as records_api
+
+ROUTERS: tuple[APIRouter, ...] = (records_api.router,)

@@ -12,18 +12,20 @@ from zongji.audit.service import AuditLog
 from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.numbers import NumberPool
 from zongji.directory.users import DirectoryUsers
+from zongji.pbx.records.service import CallRecordService
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
 from zongji.platform.events import InProcessBus
 from zongji.platform.files import FileStorage
+from zongji.platform.nodes import NodeRegistry
 
 
 @dataclass
 class PbxServices:
     # fields are added by each part: view, credentials, location, guard (devices); trunks;
     # records; policy; voicemail
-    pass
+    records: CallRecordService
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,12 @@ class PbxDependencies:
     enterprises: EnterpriseService
     users: DirectoryUsers
     numbers: NumberPool
+    nodes: NodeRegistry | None = None  # the node's registry: its last heartbeat (records)
 
 
 def build_pbx(deps: PbxDependencies) -> PbxServices:
-    return PbxServices()
+    return PbxServices(
+        records=CallRecordService(
+            deps.db, deps.bus, deps.clock, deps.settings.node_name, deps.nodes
+        ),
+    )

@@ -1,0 +1,272 @@
+"""Writing call records (the `CallRecords` contract) and closing what a dead node left live.
+
+The call engine reports each call three times: opened, answered, closed. Each report is its own
+short transaction, so a record is durable from the moment the call starts: if the node dies
+mid-call, the open row (the journal, see `models.py`) survives, and the node closes it as
+INTERRUPTED when it starts again. The engine runs these writes off its hot path and in any
+order they happen to land, so every write tolerates the others being missing, late or
+repeated, and none of them raises into the engine: a record problem must never drop a call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from zongji.pbx.contracts import (
+    CallDirection,
+    CallEnd,
+    CallStart,
+    CallStatus,
+    HangupSide,
+    Party,
+)
+from zongji.pbx.records.export import CallRecordExport
+from zongji.pbx.records.models import CallRecord
+from zongji.pbx.records.search import CallRecordSearch
+from zongji.platform.clock import Clock
+from zongji.platform.db import PLATFORM, Database, TenantScope
+from zongji.platform.events import Event, EventBus
+from zongji.platform.nodes import NodeRegistry
+from zongji.platform.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+CALL_ENDED = "call.ended"
+
+
+def billable_seconds(answered_at: datetime | None, ended_at: datetime) -> int:
+    """Talk time from answer to end, whole seconds (never negative: clocks of two hosts)."""
+    if answered_at is None:
+        return 0
+    return max(0, int((ended_at - answered_at).total_seconds()))
+
+
+def billed_minutes(direction: str, seconds: int) -> int:
+    """Outbound calls are billed per started minute (61 s is 2 minutes); others are not billed."""
+    if direction != CallDirection.OUTBOUND or seconds <= 0:
+        return 0
+    return math.ceil(seconds / 60)
+
+
+def _clip(text: str | None, size: int) -> str | None:
+    return None if text is None else text[:size]
+
+
+def ended_event(row: CallRecord) -> Event:
+    """`call.ended`, for what reacts to finished calls (missed-call notifications, statistics)."""
+    return Event(
+        CALL_ENDED,
+        row.tenant_id,
+        {
+            "call_id": row.call_id,
+            "record_id": str(row.id),
+            "direction": row.direction,
+            "status": row.status,
+            "caller_number": row.caller_number,
+            "caller_user_id": str(row.caller_user_id) if row.caller_user_id else None,
+            "caller_name": row.caller_name,
+            "callee_number": row.callee_number,
+            "callee_user_id": str(row.callee_user_id) if row.callee_user_id else None,
+            "callee_name": row.callee_name,
+            "answered_by_user_id": (
+                str(row.answered_by_user_id) if row.answered_by_user_id else None
+            ),
+            "started_at": row.started_at.isoformat(),
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            "billable_seconds": row.billable_seconds,
+        },
+    )
+
+
+def _close(row: CallRecord, end: CallEnd) -> None:
+    ended_at = max(end.ended_at, row.started_at)
+    if row.answered_at is not None and ended_at < row.answered_at:
+        ended_at = row.answered_at
+    row.ended_at = ended_at
+    row.status = end.status.value
+    row.hangup_side = end.hangup_side.value if end.hangup_side else None
+    row.reason = _clip(end.reason, 255)
+    row.rule = _clip(end.rule, 64)
+    row.billable_seconds = billable_seconds(row.answered_at, ended_at)
+    row.billed_minutes = billed_minutes(row.direction, row.billable_seconds)
+
+
+class CallRecordService:
+    """The `CallRecords` implementation: one row per call, written as the call goes."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        node: str,
+        nodes: NodeRegistry | None = None,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self.node = node
+        self._nodes = nodes
+        self.search = CallRecordSearch(db)
+        self.export = CallRecordExport(self.search)
+        self._tenants: dict[str, uuid.UUID] = {}
+        """Which enterprise each live call of this node belongs to: the engine reports answers
+        and ends by call id alone."""
+
+    # --- the contract ---------------------------------------------------------------------
+
+    async def opened(self, start: CallStart) -> None:
+        try:
+            await self._open(start)
+        except Exception:
+            log.exception("call record not opened", extra={"call_id": start.call_id})
+
+    async def answered(
+        self,
+        call_id: str,
+        at: datetime,
+        answered_by: Party | None = None,
+        trunk_id: uuid.UUID | None = None,
+    ) -> None:
+        try:
+            await self._answer(call_id, at, answered_by, trunk_id)
+        except Exception:
+            log.exception("call record not answered", extra={"call_id": call_id})
+
+    async def closed(self, call_id: str, end: CallEnd) -> None:
+        try:
+            await self._finish(call_id, end)
+        except Exception:
+            log.exception("call record not closed", extra={"call_id": call_id})
+        finally:
+            self._tenants.pop(call_id, None)
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    async def recover_interrupted(self) -> int:
+        """Close every call this node left live as INTERRUPTED; return how many.
+
+        Called by the node at start, before it takes calls. The end time is the node's last
+        heartbeat of its previous run when known (the node was alive until about then), else
+        now; never before the call started or was answered."""
+        heartbeat = await self._nodes.previous_heartbeat() if self._nodes is not None else None
+        now = self._clock.now()
+        until = min(heartbeat, now) if heartbeat is not None else now
+        async with self._db.session(PLATFORM) as session:
+            live = (
+                await session.execute(
+                    select(CallRecord.tenant_id, CallRecord.call_id).where(
+                        CallRecord.node == self.node, CallRecord.ended_at.is_(None)
+                    )
+                )
+            ).all()
+        closed = 0
+        end = CallEnd(CallStatus.INTERRUPTED, until, HangupSide.SYSTEM, reason="node restarted")
+        for tenant_id, call_id in live:
+            if await self._close_in(tenant_id, call_id, end):
+                closed += 1
+        if closed:
+            log.warning(
+                "calls interrupted by a node restart closed",
+                extra={"node": self.node, "calls": closed},
+            )
+        return closed
+
+    # --- the writes ---------------------------------------------------------------------------
+
+    async def _open(self, start: CallStart) -> None:
+        uow = UnitOfWork(self._db, self._bus, TenantScope(start.tenant_id))
+        try:
+            async with uow:
+                existing = await uow.session.scalar(
+                    select(CallRecord.id).where(CallRecord.call_id == start.call_id)
+                )
+                if existing is not None:
+                    log.warning("call opened twice", extra={"call_id": start.call_id})
+                    return
+                uow.session.add(
+                    CallRecord(
+                        tenant_id=start.tenant_id,
+                        call_id=start.call_id,
+                        direction=start.direction.value,
+                        caller_number=start.caller.number[:64],
+                        caller_user_id=start.caller.user_id,
+                        caller_name=_clip(start.caller.name, 64),
+                        callee_number=start.callee.number[:64],
+                        callee_user_id=start.callee.user_id,
+                        callee_name=_clip(start.callee.name, 64),
+                        started_at=start.started_at,
+                        trunk_id=start.trunk_id,
+                        outside_number=_clip(start.outside_number, 32),
+                        billable_seconds=0,
+                        billed_minutes=0,
+                        node=self.node,
+                    )
+                )
+        except IntegrityError:
+            log.warning("call opened twice", extra={"call_id": start.call_id})
+            return
+        self._tenants[start.call_id] = start.tenant_id
+
+    async def _answer(
+        self, call_id: str, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
+    ) -> None:
+        tenant_id = await self._tenant_of(call_id)
+        if tenant_id is None:
+            return
+        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+            row = await uow.session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+            if row is None or row.ended_at is not None or row.answered_at is not None:
+                return  # gone, closed already (answer reported late), or answered twice
+            row.answered_at = max(at, row.started_at)
+            if by is not None:
+                row.answered_by_number = by.number[:64]
+                row.answered_by_user_id = by.user_id
+                row.answered_by_name = _clip(by.name, 64)
+            if trunk_id is not None:
+                row.trunk_id = trunk_id
+
+    async def _finish(self, call_id: str, end: CallEnd) -> None:
+        tenant_id = await self._tenant_of(call_id)
+        if tenant_id is not None:
+            await self._close_in(tenant_id, call_id, end)
+
+    async def _close_in(self, tenant_id: uuid.UUID, call_id: str, end: CallEnd) -> bool:
+        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+            row = await uow.session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+            if row is None or row.ended_at is not None:
+                return False  # closed twice: the first close stands
+            _close(row, end)
+            uow.publish(ended_event(row))
+        return True
+
+    async def _tenant_of(self, call_id: str) -> uuid.UUID | None:
+        """The call's enterprise: remembered at `opened`, else looked up among this node's live
+        calls (the service was rebuilt, or `opened` landed on another instance)."""
+        tenant_id = self._tenants.get(call_id)
+        if tenant_id is not None:
+            return tenant_id
+        async with self._db.session(PLATFORM) as session:
+            found: list[Any] = list(
+                (
+                    await session.scalars(
+                        select(CallRecord.tenant_id)
+                        .where(CallRecord.call_id == call_id, CallRecord.node == self.node)
+                        .order_by(CallRecord.started_at.desc())
+                        .limit(1)
+                    )
+                ).all()
+            )
+        if not found:
+            log.warning("call record not found", extra={"call_id": call_id})
+            return None
+        tenant: uuid.UUID = found[0]
+        return tenant
