@@ -5,5 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from zongji.pbx.records import api as records_api
+from zongji.pbx.voicemail import api as voicemail_api
 
-ROUTERS: tuple[APIRouter, ...] = (records_api.router,)
+ROUTERS: tuple[APIRouter, ...] = (records_api.router, voicemail_api.router)

@@ -13,6 +13,7 @@ from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.numbers import NumberPool
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.records.service import CallRecordService
+from zongji.pbx.voicemail.service import VoicemailService, build_voicemail
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
@@ -26,6 +27,7 @@ class PbxServices:
     # fields are added by each part: view, credentials, location, guard (devices); trunks;
     # records; policy; voicemail
     records: CallRecordService
+    voicemail: VoicemailService
 
 
 @dataclass(frozen=True)
@@ -48,5 +50,8 @@ def build_pbx(deps: PbxDependencies) -> PbxServices:
     return PbxServices(
         records=CallRecordService(
             deps.db, deps.bus, deps.clock, deps.settings.node_name, deps.nodes
+        ),
+        voicemail=build_voicemail(
+            deps.db, deps.bus, deps.files, deps.clock, deps.settings.data_dir
         ),
     )
