@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     sip_auth_block_seconds: float = Field(600.0, gt=0)
     sip_source_rate: float = Field(50.0, gt=0)  # REGISTER/INVITE per second from one address
     sip_source_burst: float = Field(200.0, ge=1)
+    # calls (pbx/calls): how long a callee's devices ring before voicemail / 480; RTP silence
+    # that ends a call (a phone that vanished); how long a trunk may stay silent before failover
+    ring_timeout: float = Field(30.0, gt=0)
+    media_timeout: float = Field(60.0, ge=0)  # 0: never
+    trunk_setup_timeout: float = Field(8.0, gt=0)
     sms: SmsSettings = SmsSettings()
 
     @model_validator(mode="after")
