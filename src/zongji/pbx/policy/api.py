@@ -1,0 +1,127 @@
+"""/api/v1/policy (enterprise admins) and /api/v1/me/policy (each employee).
+
+The per-user rules are directory fields, edited with the user (PATCH /api/v1/directory/users/…);
+here are the enterprise's holiday calendar and where a user's policy stands (quota used, frozen).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from zongji.api.deps import AddressDep, Employee, EnterpriseAdmin, ServicesDep
+from zongji.pbx.policy.calendar import Day
+from zongji.pbx.policy.hours import local_now
+from zongji.pbx.policy.schemas import (
+    CalendarDayIn,
+    CalendarDayOut,
+    CalendarYearIn,
+    CalendarYearOut,
+    UserPolicyOut,
+)
+from zongji.platform.errors import FieldError
+
+router = APIRouter(tags=["pbx: outbound policy"])
+
+
+def _out(day: Day) -> CalendarDayOut:
+    return CalendarDayOut(date=day.day, kind=day.kind, name=day.name)
+
+
+def _check_year(body: CalendarYearIn) -> list[Day]:
+    errors = []
+    seen: set[date] = set()
+    for i, d in enumerate(body.days):
+        if d.date.year != body.year:
+            errors.append(
+                {
+                    "field": f"days.{i}.date",
+                    "code": "date_outside_year",
+                    "message": f"{d.date} is not in {body.year}.",
+                    "message_zh": f"{d.date} 不在 {body.year} 年内。",
+                }
+            )
+        elif d.date in seen:
+            errors.append(
+                {
+                    "field": f"days.{i}.date",
+                    "code": "duplicate_date",
+                    "message": f"{d.date} is given twice.",
+                    "message_zh": f"{d.date} 重复。",
+                }
+            )
+        seen.add(d.date)
+    if errors:
+        raise FieldError(errors)
+    return [Day(d.date, d.kind, d.name) for d in body.days]
+
+
+@router.get("/api/v1/policy/calendar", response_model=CalendarYearOut)
+async def get_calendar(
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> CalendarYearOut:
+    """The year's holidays and make-up workdays (this year in the enterprise's time zone if no
+    year is given)."""
+    if year is None:
+        ent = await services.enterprises.get(admin.tenant_id)
+        year = local_now(services.clock.now(), ent.timezone).year
+    days = await services.pbx.policy.calendar.year(admin.tenant_id, year)
+    return CalendarYearOut(year=year, days=[_out(d) for d in days])
+
+
+@router.put("/api/v1/policy/calendar", response_model=CalendarYearOut)
+async def put_calendar(
+    body: CalendarYearIn, admin: EnterpriseAdmin, services: ServicesDep, address: AddressDep
+) -> CalendarYearOut:
+    """Replace a whole year: every entry of `year` becomes exactly `days`."""
+    days = _check_year(body)
+    saved = await services.pbx.policy.calendar.replace_year(
+        admin.actor(address), admin.tenant_id, body.year, days
+    )
+    return CalendarYearOut(year=body.year, days=[_out(d) for d in saved])
+
+
+@router.put("/api/v1/policy/calendar/{day}", response_model=CalendarDayOut)
+async def put_calendar_day(
+    day: date,
+    body: CalendarDayIn,
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    address: AddressDep,
+) -> CalendarDayOut:
+    saved = await services.pbx.policy.calendar.put_day(
+        admin.actor(address), admin.tenant_id, Day(day, body.kind, body.name)
+    )
+    return _out(saved)
+
+
+@router.delete("/api/v1/policy/calendar/{day}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_calendar_day(
+    day: date, admin: EnterpriseAdmin, services: ServicesDep, address: AddressDep
+) -> Response:
+    """Back to an ordinary day."""
+    await services.pbx.policy.calendar.delete_day(admin.actor(address), admin.tenant_id, day)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/v1/policy/users/{user_id}", response_model=UserPolicyOut)
+async def get_user_policy(
+    user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
+) -> UserPolicyOut:
+    """A user's outbound policy and this month's minutes: used, held by live calls, left,
+    frozen. Raise a frozen user's quota by changing `monthly_minutes` on the user."""
+    policy = await services.pbx.policy.user_policy(admin.tenant_id, user_id)
+    return UserPolicyOut(**asdict(policy))
+
+
+@router.get("/api/v1/me/policy", response_model=UserPolicyOut)
+async def get_my_policy(employee: Employee, services: ServicesDep) -> UserPolicyOut:
+    """What I may call, when, and how many minutes I have left this month."""
+    policy = await services.pbx.policy.user_policy(employee.tenant_id, employee.subject_id)
+    return UserPolicyOut(**asdict(policy))

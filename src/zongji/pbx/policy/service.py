@@ -1,0 +1,227 @@
+"""The outbound policy (`OutboundPolicy`): every call a device places is authorised here first.
+
+The checks, in order (the first that fails names the rule):
+
+1. emergency numbers (110, 119, 120, 122) always go through, with no limit and no billing;
+2. a suspended or cancelled enterprise can't call at all, internal calls included;
+3. internal calls (extensions) go through;
+4. outside calls need the user inside their validity period,
+5. a restriction level that includes the number's class (and, for international calls, the
+   operator's switch),
+6. for "workdays only" users, a working day and working hours,
+7. for users with a quota, minutes left.
+
+Everything it needs per call arrives with the call (the enterprise and the user from the
+in-memory view); the database is asked only for the day's calendar entry ("workdays only" users)
+and the month's minutes (users with a quota). What a call needs at answer and end is kept in a
+ticket on this node, where the engine handling the call also runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from zongji.audit.service import AuditLog
+from zongji.directory.enterprises import EnterpriseService
+from zongji.directory.models import EnterpriseStatus, OutboundTime
+from zongji.directory.users import DirectoryUsers
+from zongji.pbx.contracts import Dialled, NumberClass, PolicyDecision, Subscriber, TenantLine
+from zongji.pbx.policy.calendar import HolidayCalendar
+from zongji.pbx.policy.classify import area_of, classify
+from zongji.pbx.policy.hours import local_now, may_call_out
+from zongji.pbx.policy.levels import level_of, refusal
+from zongji.pbx.policy.quota import MinuteQuota
+from zongji.pbx.policy.rules import PROMPTS, Rule
+from zongji.pbx.policy.validity import within_validity
+from zongji.platform.clock import Clock
+from zongji.platform.db import Database
+from zongji.platform.events import EventBus
+
+log = logging.getLogger(__name__)
+
+TICKETS_MAX = 100_000
+TICKET_MAX_AGE = 24 * 3600.0
+
+
+def month_of(moment: datetime) -> str:
+    """The calendar month of a local time, as the usage table keys it: "2026-01"."""
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+@dataclass(frozen=True)
+class UserPolicy:
+    """A user's outbound policy and its state this month, for the console and the client."""
+
+    user_id: uuid.UUID
+    name: str
+    extension: str | None
+    enterprise_active: bool
+    outbound_restriction: str
+    international_enabled: bool  # the operator's switch for the enterprise
+    outbound_time: str
+    work_start: str
+    work_end: str
+    outside_hours_now: bool  # a "workdays only" user outside working time right now
+    valid_from: date | None
+    valid_until: date | None
+    valid_now: bool
+    month: str
+    monthly_minutes: int | None
+    used_minutes: int
+    reserved_minutes: int  # held by calls in progress
+    left_minutes: int | None  # None: unlimited
+    frozen: bool  # the month's quota is used up: no outside calls until raised or next month
+
+
+@dataclass
+class Ticket:
+    """An authorised outside call, between authorise and ended."""
+
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    timezone: str
+    quota: int | None
+    created: float  # monotonic
+    month: str | None = field(default=None)  # set at answer: the month that pays for the call
+
+
+class PolicyService:
+    """`OutboundPolicy` for one node."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        audit: AuditLog,
+        enterprises: EnterpriseService,
+        users: DirectoryUsers,
+    ) -> None:
+        self._clock = clock
+        self._enterprises = enterprises
+        self._users = users
+        self.calendar = HolidayCalendar(db, bus, clock, audit)
+        self.quota = MinuteQuota(db, clock)
+        self._tickets: dict[str, Ticket] = {}
+
+    # -- OutboundPolicy ------------------------------------------------------------------------
+
+    async def authorise(
+        self, call_id: str, tenant: TenantLine, caller: Subscriber, dialled: Dialled
+    ) -> PolicyDecision:
+        number_class = classify(dialled, area_of(tenant.area_code, tenant.city))
+        if number_class is NumberClass.EMERGENCY:
+            return PolicyDecision(True, number_class)
+        if not tenant.active:
+            return _refuse(number_class, Rule.ENTERPRISE_SUSPENDED)
+        if number_class is NumberClass.INTERNAL:
+            return PolicyDecision(True, number_class)
+        moment = local_now(self._clock.now(), tenant.timezone)
+        if not within_validity(moment.date(), caller.valid_from, caller.valid_until):
+            return _refuse(number_class, Rule.VALIDITY)
+        level_rule = refusal(level_of(caller.outbound_restriction), number_class, tenant.features)
+        if level_rule is not None:
+            return _refuse(number_class, Rule(level_rule))
+        if caller.outbound_time == OutboundTime.WORKDAYS.value:
+            override = await self.calendar.kind_of(tenant.tenant_id, moment.date())
+            if not may_call_out(
+                caller.outbound_time, moment, caller.work_start, caller.work_end, override
+            ):
+                return _refuse(number_class, Rule.OUTBOUND_TIME)
+        max_seconds: int | None = None
+        if caller.monthly_minutes is not None:
+            standing = await self.quota.standing(tenant.tenant_id, caller.user_id, month_of(moment))
+            left = standing.left(caller.monthly_minutes) or 0
+            if left <= 0:
+                return _refuse(number_class, Rule.QUOTA_EXHAUSTED)
+            max_seconds = left * 60
+        self._keep(
+            call_id,
+            Ticket(
+                tenant.tenant_id,
+                caller.user_id,
+                tenant.timezone,
+                caller.monthly_minutes,
+                self._clock.monotonic(),
+            ),
+        )
+        return PolicyDecision(True, number_class, max_seconds=max_seconds)
+
+    async def answered(self, call_id: str) -> int | None:
+        ticket = self._tickets.get(call_id)
+        if ticket is None:
+            return None  # internal or emergency: no limit
+        ticket.month = month_of(local_now(self._clock.now(), ticket.timezone))
+        if ticket.quota is None:
+            return None
+        minutes = await self.quota.reserve(
+            ticket.tenant_id, ticket.user_id, ticket.month, call_id, ticket.quota
+        )
+        return minutes * 60
+
+    async def ended(self, call_id: str, talk_seconds: int) -> None:
+        ticket = self._tickets.pop(call_id, None)
+        if ticket is None or (ticket.month is None and talk_seconds <= 0):
+            return
+        month = ticket.month or month_of(local_now(self._clock.now(), ticket.timezone))
+        billed = await self.quota.settle(
+            ticket.tenant_id, ticket.user_id, month, call_id, talk_seconds, ticket.quota
+        )
+        log.debug("call %s billed %d minute(s) of %s", call_id, billed, month)
+
+    # -- what the admin and the user see ------------------------------------------------------
+
+    async def user_policy(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserPolicy:
+        """A user's policy and where it stands now (read fresh from the directory, so a raised
+        quota shows as unfrozen at once)."""
+        ent = await self._enterprises.get(tenant_id)
+        user = await self._users.get(tenant_id, user_id)
+        moment = local_now(self._clock.now(), ent.timezone)
+        standing = await self.quota.standing(tenant_id, user_id, month_of(moment))
+        override = await self.calendar.kind_of(tenant_id, moment.date())
+        quota = user.monthly_minutes
+        return UserPolicy(
+            user_id=user.id,
+            name=user.name,
+            extension=user.extension,
+            enterprise_active=ent.status is EnterpriseStatus.ACTIVE,
+            outbound_restriction=user.outbound_restriction.value,
+            international_enabled=ent.features.international_calling,
+            outbound_time=user.outbound_time.value,
+            work_start=user.work_start,
+            work_end=user.work_end,
+            outside_hours_now=not may_call_out(
+                user.outbound_time.value, moment, user.work_start, user.work_end, override
+            ),
+            valid_from=user.valid_from,
+            valid_until=user.valid_until,
+            valid_now=within_validity(moment.date(), user.valid_from, user.valid_until),
+            month=standing.month,
+            monthly_minutes=quota,
+            used_minutes=standing.billed,
+            reserved_minutes=standing.reserved,
+            left_minutes=standing.left(quota),
+            frozen=standing.frozen(quota),
+        )
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def live_calls(self) -> int:
+        """Authorised outside calls not yet ended on this node."""
+        return len(self._tickets)
+
+    def _keep(self, call_id: str, ticket: Ticket) -> None:
+        """Remember the call until it ends; an engine that lost a call (it should never) can't
+        make the table grow without bound."""
+        if len(self._tickets) >= TICKETS_MAX:
+            oldest = ticket.created - TICKET_MAX_AGE
+            for stale in [k for k, t in self._tickets.items() if t.created < oldest]:
+                del self._tickets[stale]
+        self._tickets[call_id] = ticket
+
+
+def _refuse(number_class: NumberClass, rule: Rule) -> PolicyDecision:
+    return PolicyDecision(False, number_class, rule=rule.value, prompt=PROMPTS[rule])
