@@ -1,0 +1,351 @@
+"""Trunks at run time: registration, OPTIONS keep-alive, health, and the ways out for a call.
+
+`TrunkRuntime` implements the `Trunks` contract the call engine uses. It holds every trunk's
+settings and health in memory (a call asks it nothing that needs the database) and keeps them
+current: the node's SIP component starts it with the node's `UserAgent`, and each operator change
+(the `trunk.changed` event, or a direct `reload()`) restarts only what changed.
+
+For each enabled trunk, on this node:
+- a registration trunk keeps a binding at the carrier (`ua.registration`), refreshed at half
+  the granted expiry; a REGISTER that fails or goes unanswered takes the trunk down until one
+  succeeds (retried every `register_retry` seconds);
+- every `options_interval` seconds an OPTIONS goes to the carrier; `failures_to_down` in a row
+  without an answer (or answered 5xx) take the trunk out, the first answer brings it back;
+- the call engine reports a failed attempt with `failed()`: out for `hold_down` seconds.
+
+`dials()` lists the trunks that serve the enterprise, usable ones first in priority order, then
+those not yet checked, then those down (a last resort rather than no call at all). Numbers are
+written in the trunk's format; caller ID goes in From and P-Asserted-Identity (RFC 3325).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from zongji.pbx.contracts import TenantLine, TrunkDial
+from zongji.pbx.dialling import national_form
+from zongji.pbx.trunks.config import TrunkConfig
+from zongji.pbx.trunks.health import TrunkHealth, TrunkState
+from zongji.pbx.trunks.models import NumberFormat
+from zongji.pbx.trunks.schemas import TrunkHealthOut
+from zongji.pbx.trunks.service import TRUNK_CHANGED, TrunkService
+from zongji.platform.clock import Clock
+from zongji.platform.events import Event, EventBus
+from zongji.sip.auth.client import Credentials
+from zongji.sip.errors import SipError
+from zongji.sip.network import TransportKind
+from zongji.sip.transport.base import Destination, Flow, Transport
+from zongji.sip.ua.core import UserAgent
+from zongji.sip.ua.registration import Registration
+from zongji.sip.uri import parse_uri
+
+log = logging.getLogger(__name__)
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class _Worker:
+    """One enabled trunk's registration and keep-alive tasks on one user agent."""
+
+    def __init__(self, runtime: TrunkRuntime, config: TrunkConfig, health: TrunkHealth) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.health = health
+        self.registration: Registration | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, ua: UserAgent) -> None:
+        transport = self.runtime.transport_for(ua, self.config)
+        if transport is None:
+            self.health.no_transport = True
+            log.warning("trunk %s: we do not listen on %s", self.config.name, self.config.transport)
+            return
+        if self.config.registers:
+            self.registration = ua.registration(
+                f"sip:{self.config.domain}",
+                f"sip:{self.config.username}@{self.config.domain}",
+                contact=ua.contact_for(transport),
+                credentials=self.runtime.credentials(self.config),
+                expires=self.config.register_expires,
+                destination=None,
+            )
+            self.tasks.append(asyncio.create_task(self._keep_registered(ua)))
+        if self.config.options_interval:
+            self.tasks.append(asyncio.create_task(self._keep_alive(ua)))
+
+    def _target(self) -> str:
+        return f"sip:{self.config.uri_host}{self.config.uri_params}"
+
+    async def _keep_registered(self, ua: UserAgent) -> None:
+        registration = self.registration
+        assert registration is not None
+        runtime = self.runtime
+        registration.destination = await self._destination(ua)
+        while True:
+            delay = runtime.register_retry
+            try:
+                if registration.destination is None:
+                    registration.destination = await self._destination(ua)
+                response = await asyncio.wait_for(registration.register(), runtime.sip_timeout)
+            except (TimeoutError, SipError, OSError) as error:
+                self.health.registration_lost(runtime.now(), f"REGISTER: {error or 'timeout'}")
+                log.warning("trunk %s: REGISTER failed: %s", self.config.name, error or "timeout")
+            else:
+                if response.success and registration.granted:
+                    self.health.registration_succeeded(runtime.now())
+                    delay = max(1.0, registration.granted * runtime.refresh_margin)
+                else:
+                    self.health.registration_lost(
+                        runtime.now(), f"REGISTER: {response.status} {response.reason}"
+                    )
+                    log.warning("trunk %s: REGISTER got %d", self.config.name, response.status)
+            await asyncio.sleep(delay)
+
+    async def _destination(self, ua: UserAgent) -> Destination | None:
+        """The carrier's resolved address for REGISTER (its Request-URI is the domain)."""
+        try:
+            return await ua.resolver.resolve(parse_uri(self._target()))
+        except SipError as error:
+            log.warning("trunk %s: %s", self.config.name, error)
+            return None
+
+    async def _keep_alive(self, ua: UserAgent) -> None:
+        runtime = self.runtime
+        while True:
+            try:
+                response = await asyncio.wait_for(ua.options(self._target()), runtime.sip_timeout)
+            except (TimeoutError, SipError, OSError) as error:
+                self.health.keepalive_failed(
+                    runtime.now(), f"OPTIONS: {error or 'timeout'}", runtime.failures_to_down
+                )
+            else:
+                if 500 <= response.status < 600:
+                    self.health.keepalive_failed(
+                        runtime.now(),
+                        f"OPTIONS: {response.status} {response.reason}",
+                        runtime.failures_to_down,
+                    )
+                else:
+                    self.health.keepalive_answered(runtime.now())
+            await asyncio.sleep(self.config.options_interval)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        registration = self.registration
+        if registration is not None and registration.registered:
+            with contextlib.suppress(TimeoutError, SipError, OSError):
+                await asyncio.wait_for(registration.register(0), self.runtime.unregister_timeout)
+
+
+class TrunkRuntime:
+    """The `Trunks` contract, plus `start`/`stop` with the node and `reload` on changes."""
+
+    def __init__(
+        self,
+        service: TrunkService,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        failures_to_down: int = 3,
+        hold_down: float = 60.0,
+        sip_timeout: float = 5.0,
+        register_retry: float = 30.0,
+        refresh_margin: float = 0.5,
+        unregister_timeout: float = 2.0,
+    ) -> None:
+        self._service = service
+        self._clock = clock
+        self.failures_to_down = failures_to_down
+        self.hold_down = hold_down
+        self.sip_timeout = sip_timeout
+        self.register_retry = register_retry
+        self.refresh_margin = refresh_margin
+        self.unregister_timeout = unregister_timeout
+        self._ua: UserAgent | None = None
+        self._configs: dict[uuid.UUID, TrunkConfig] = {}
+        self._health: dict[uuid.UUID, TrunkHealth] = {}
+        self._workers: dict[uuid.UUID, _Worker] = {}
+        self._addresses: dict[uuid.UUID, frozenset[IpAddress]] = {}
+        self._lock = asyncio.Lock()
+        bus.subscribe(TRUNK_CHANGED, self._on_changed)
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._ua is not None
+
+    async def start(self, ua: UserAgent) -> None:
+        """Begin registering and checking trunks on `ua` (the node's user agent)."""
+        self._ua = ua
+        await self.reload()
+
+    async def stop(self) -> None:
+        """Stop every task and remove our registrations (best effort, bounded)."""
+        async with self._lock:
+            self._ua = None
+            workers, self._workers = list(self._workers.values()), {}
+            await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+
+    async def _on_changed(self, event: Event) -> None:
+        if self.running:
+            await self.reload()
+
+    async def reload(self) -> None:
+        """Read the trunks again; restart registration/keep-alive only where they changed."""
+        configs = {c.id: c for c in await self._service.configs()}
+        async with self._lock:
+            addresses = {c.id: await _resolve(c) for c in configs.values()}
+            stale: list[_Worker] = []
+            for trunk_id, old in list(self._configs.items()):
+                new = configs.get(trunk_id)
+                if new is None or not old.same_signalling(new):
+                    worker = self._workers.pop(trunk_id, None)
+                    if worker is not None:
+                        stale.append(worker)
+                    self._health.pop(trunk_id, None)
+            await asyncio.gather(*(w.stop() for w in stale), return_exceptions=True)
+            for trunk_id, config in configs.items():
+                health = self._health.get(trunk_id)
+                if health is None:
+                    health = self._health[trunk_id] = TrunkHealth(config)
+                else:
+                    health.config = config
+                worker = self._workers.get(trunk_id)
+                if worker is not None:
+                    worker.config = config
+                elif self._ua is not None and config.enabled:
+                    worker = self._workers[trunk_id] = _Worker(self, config, health)
+                    worker.start(self._ua)
+            self._configs = configs
+            self._addresses = addresses
+
+    # -- the Trunks contract -------------------------------------------------------------------
+
+    def dials(self, tenant: TenantLine, number: str, caller_id: str) -> Sequence[TrunkDial]:
+        now = self._clock.monotonic()
+        usable = [c for c in self._configs.values() if c.enabled and c.serves(tenant.tenant_id)]
+        usable.sort(key=lambda c: (self._health[c.id].rank(now), c.priority, c.name))
+        return [self._dial(c, number, caller_id) for c in usable]
+
+    def failed(self, trunk_id: uuid.UUID) -> None:
+        health = self._health.get(trunk_id)
+        if health is not None:
+            health.call_failed(self._clock.monotonic(), self.hold_down)
+            log.warning("trunk %s held down for %.0f s", health.config.name, self.hold_down)
+
+    def inbound_trunk(self, flow: Flow) -> uuid.UUID | None:
+        try:
+            source = ipaddress.ip_address(flow.remote.host.strip("[]"))
+        except ValueError:
+            return None
+        for config in sorted(self._configs.values(), key=lambda c: (c.priority, c.name)):
+            if not config.enabled:
+                continue
+            if source in self._addresses.get(config.id, frozenset()):
+                return config.id
+            if any(source in network for network in config.inbound_networks):
+                return config.id
+        return None
+
+    # -- for the API ---------------------------------------------------------------------------
+
+    def health(self, trunk_id: uuid.UUID) -> TrunkHealthOut:
+        health = self._health.get(trunk_id)
+        if health is None or not self.running:
+            return TrunkHealthOut(state=TrunkState.NOT_RUNNING.value)
+        now = self._clock.monotonic()
+        state, reason = health.state(now)
+        held = health.held_until - now if health.held_until > now else None
+        return TrunkHealthOut(
+            state=state.value,
+            reason=reason.value if reason else None,
+            last_error=health.last_error,
+            registered=health.registered,
+            consecutive_failures=health.consecutive_failures,
+            last_checked_at=health.last_checked_at,
+            held_for_seconds=held,
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    @staticmethod
+    def transport_for(ua: UserAgent, config: TrunkConfig) -> Transport | None:
+        return ua.transport.transport_for(TransportKind(config.transport.value.upper()))
+
+    @staticmethod
+    def credentials(config: TrunkConfig) -> Credentials | None:
+        """Answer the carrier's challenges (whatever realm it names: the request only ever goes
+        to this carrier)."""
+        if not config.registers or not config.username or not config.password:
+            return None
+        return Credentials(config.username, config.password)
+
+    def _dial(self, config: TrunkConfig, number: str, caller_id: str) -> TrunkDial:
+        def written(value: str) -> str:
+            if config.number_format is NumberFormat.NATIONAL:
+                return national_form(value)
+            return value
+
+        domain = config.from_domain or config.realm or self._our_host(config)
+        headers: list[tuple[str, str]] = []
+        if caller_id:
+            from_uri = f"sip:{written(caller_id)}@{domain}"
+            headers.append(("P-Asserted-Identity", f"<sip:{caller_id}@{domain};user=phone>"))
+        else:
+            from_uri = "sip:anonymous@anonymous.invalid"
+            headers.append(("Privacy", "id"))
+        return TrunkDial(
+            trunk_id=config.id,
+            trunk_name=config.name,
+            request_uri=f"sip:{written(number)}@{config.uri_host}{config.uri_params}",
+            from_uri=from_uri,
+            headers=tuple(headers),
+            credentials=self.credentials(config),
+            destination=None,
+        )
+
+    def _our_host(self, config: TrunkConfig) -> str:
+        ua = self._ua
+        if ua is None or not ua.transport.transports:
+            return config.host
+        transport = self.transport_for(ua, config) or ua.transport.transports[0]
+        uri = ua.contact_for(transport).uri
+        host = getattr(uri, "host", None)
+        return str(host) if host else config.host
+
+
+async def _resolve(config: TrunkConfig) -> frozenset[IpAddress]:
+    """The carrier host's addresses: calls from there are the trunk's (registration trunks
+    have no other way of saying where their calls come from)."""
+    host = config.host.strip("[]")
+    try:
+        return frozenset({ipaddress.ip_address(host)})
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, config.port, type=socket.SOCK_DGRAM)
+    except OSError as error:
+        log.warning("trunk %s: cannot resolve %s: %s", config.name, host, error)
+        return frozenset()
+    found: set[IpAddress] = set()
+    for info in infos:
+        with contextlib.suppress(ValueError):
+            found.add(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
+    return frozenset(found)
