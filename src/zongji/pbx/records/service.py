@@ -29,7 +29,7 @@ from zongji.pbx.contracts import (
 )
 from zongji.pbx.records.export import CallRecordExport
 from zongji.pbx.records.models import CallRecord
-from zongji.pbx.records.search import CallRecordSearch
+from zongji.pbx.records.search import CallFilters, CallRecordOut, CallRecordSearch
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.events import Event, EventBus
@@ -148,6 +148,11 @@ class CallRecordService:
             log.exception("call record not closed", extra={"call_id": call_id})
         finally:
             self._tenants.pop(call_id, None)
+
+    async def all_for(self, tenant_id: uuid.UUID, limit: int = 1000) -> list[CallRecordOut]:
+        """The enterprise's latest records, newest first, live ones included (tests, tools)."""
+        page = await self.search.page(tenant_id, CallFilters(), limit=limit)
+        return page.items
 
     # --- recovery ---------------------------------------------------------------------------
 
