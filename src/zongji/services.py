@@ -126,6 +126,7 @@ def build_services(
             settings, clock, db, bus, audit, files, enterprises, users, numbers, nodes=nodes
         )
     )
+    jobs.every("pbx-registrar", 15, pbx.registrar.housekeeping)
     return Services(
         settings=settings,
         clock=clock,
