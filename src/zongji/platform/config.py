@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     migrate_on_start: bool = True
     demo: bool = False
+    # The demo's carrier simulator (docs/pbx/demo.md): its own loopback address, so that its
+    # calls are told apart from phones on 127.0.0.1 (trunks are recognised by source address).
+    demo_carrier_host: str = "127.0.0.2"
+    demo_carrier_port: int = Field(5070, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     access_token_ttl: int = Field(900, ge=30)
