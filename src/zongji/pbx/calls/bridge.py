@@ -43,11 +43,15 @@ class Bridge:
     def system_reason(self) -> str:
         return self._system_reason
 
-    async def run(self) -> HangupSide:
+    async def connect(self) -> None:
+        """Relay media both ways: done before the caller gets its 200, so no first word is lost."""
         for leg in (self.caller, self.callee):
             leg.on_direction = self._reflect
             leg.on_media_timeout = lambda _leg: self.end("media timeout")
         await self.media.connect(self.caller.endpoint_id, self.callee.endpoint_id)
+
+    async def run(self) -> HangupSide:
+        """Until either side hangs up or the PBX ends the call; then the other side gets BYE."""
         ends = {
             asyncio.ensure_future(self.caller.hung_up.wait()): HangupSide.CALLER,
             asyncio.ensure_future(self.callee.hung_up.wait()): HangupSide.CALLEE,

@@ -74,6 +74,7 @@ from zongji.pbx.contracts import (
     Voicemail,
     VoicemailOffer,
 )
+from zongji.pbx.dialling import caller_id_for, parse_dialled
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.phone import to_e164
@@ -105,12 +106,7 @@ class CallServices(Protocol):
     numbers: NumberRouter
 
 
-# The dial plan and the main-number IVR are other parts' modules; they are looked up when first
-# used so that the engine does not depend on their import order.
-def _dialling() -> Any:
-    return importlib.import_module("zongji.pbx.dialling")
-
-
+# The main-number IVR is looked up when first used (it imports the engine's leg types).
 def _ivr() -> Any:
     return importlib.import_module("zongji.pbx.calls.ivr")
 
@@ -154,9 +150,9 @@ class CallEngine:
         self.router = MediaEventRouter(media)
         self.calls: dict[str, LiveCall] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.ring_timeout = float(getattr(settings, "ring_timeout", 30.0))
-        self.media_timeout: float | None = getattr(settings, "media_timeout", 60.0) or None
-        self.trunk_setup_timeout = float(getattr(settings, "trunk_setup_timeout", 8.0))
+        self.ring_timeout = settings.ring_timeout
+        self.media_timeout: float | None = settings.media_timeout or None
+        self.trunk_setup_timeout = settings.trunk_setup_timeout
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -238,7 +234,7 @@ class CallEngine:
             incoming.reject(488, _reason(error))
             return
         try:
-            dialled: Dialled = _dialling().parse_dialled(uri.user, tenant)
+            dialled: Dialled = parse_dialled(uri.user, tenant)
         except DialError as error:
             status = 484 if "incomplete" in error.code or "short" in error.code else 404
             incoming.reject(status, _reason(error.reason))
@@ -375,10 +371,11 @@ class CallEngine:
         await call.log.answered(None, call.log.start.trunk_id)
         ivr = _ivr()
         choice = await ivr.main_number_ivr(leg, tenant, self.pbx.view)
-        if leg.hung_up.is_set() or call.gone.is_set():
+        subscriber: Subscriber | None = choice.subscriber
+        abandoned = subscriber is None and not choice.receptionists
+        if abandoned or leg.hung_up.is_set() or call.gone.is_set():
             await self._finish(call, CallStatus.CANCELLED, self._side_of(call))
             return
-        subscriber: Subscriber | None = getattr(choice, "subscriber", None)
         if subscriber is not None:
             users: Sequence[Subscriber] = [subscriber]
         else:
@@ -517,7 +514,7 @@ class CallEngine:
         caller_party: Party,
         dialled: Dialled,
     ) -> None:
-        caller_id = _dialling().caller_id_for(caller, tenant)
+        caller_id = caller_id_for(caller, tenant)
         dials = list(self.pbx.trunk_runtime.dials(tenant, dialled.number, caller_id or ""))
         caller_leg = await self._caller_leg(call, offer)
         if not dials:
@@ -690,13 +687,14 @@ class CallEngine:
             await self._finish(call, CallStatus.CANCELLED, HangupSide.CALLER)
             return
         await caller_leg.stop_playing()
+        bridge = Bridge(self.media, caller_leg, callee_leg)
+        call.bridge = bridge
+        await bridge.connect()
         if not call.caller_answered:
             dialog = call.incoming.answer(caller_leg.answer_body)
             caller_leg.attach(dialog)
             call.caller_answered = True
         await call.log.answered(answered_by, trunk_id)
-        bridge = Bridge(self.media, caller_leg, callee_leg)
-        call.bridge = bridge
         limit: TalkLimit | None = None
         if call.authorised:
             seconds = await self.pbx.policy.answered(call.call_id)
