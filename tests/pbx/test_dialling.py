@@ -230,12 +230,11 @@ def test_anything_accepted_is_an_extension_an_emergency_code_or_valid_e164(
 ) -> None:
     tenant = replace(NANJING, extension_length=length)
     codes = {"empty", "too_long", "invalid_characters", "incomplete", "invalid_number"}
+    refused_with: str | None = None
     try:
         dialled = parse_dialled(raw, tenant)
     except DialError as error:
         refused_with = error.code
-    else:
-        refused_with = None
     if refused_with is not None:
         assert refused_with in codes
         return

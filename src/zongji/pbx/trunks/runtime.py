@@ -207,7 +207,7 @@ class TrunkRuntime:
         """Read the trunks again; restart registration/keep-alive only where they changed."""
         configs = {c.id: c for c in await self._service.configs()}
         async with self._lock:
-            addresses = {c.id: await _resolve(c) for c in configs.values()}
+            addresses = {c.id: await _resolve(c) for c in configs.values() if _by_host(c)}
             stale: list[_Worker] = []
             for trunk_id, old in list(self._configs.items()):
                 new = configs.get(trunk_id)
@@ -328,6 +328,14 @@ class TrunkRuntime:
         uri = ua.contact_for(transport).uri
         host = getattr(uri, "host", None)
         return str(host) if host else config.host
+
+
+def _by_host(config: TrunkConfig) -> bool:
+    """Are calls from the carrier's signalling host this trunk's? For a registration trunk,
+    always (its registrar is where its calls come from); for an IP trunk only when no source
+    addresses are listed, since listing them is how an operator says exactly where calls come
+    from."""
+    return config.registers or not config.inbound_networks
 
 
 async def _resolve(config: TrunkConfig) -> frozenset[IpAddress]:
