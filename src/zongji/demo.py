@@ -20,6 +20,7 @@ from zongji.directory.favourites import FavouriteIn, TargetKind
 from zongji.directory.numbers import NumberState
 from zongji.directory.schemas import AdminAccountCreate, EnterpriseCreate, EnterpriseFeatures
 from zongji.directory.user_schemas import UserChange, UserCreate, UserOut
+from zongji.pbx.demo_setup import ensure_demo_telephony
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 
@@ -124,6 +125,8 @@ async def ensure_demo(
             ),
         )
     users = await _ensure_directory(services, enterprise.id)
+    telephony = await ensure_demo_telephony(services, enterprise.id, users, saved, ports)
+    sip_of = telephony.pop("users", {})
     base = f"http://{services.settings.host}:{http_port}"
     demo = {
         "http": base,
@@ -147,9 +150,11 @@ async def ensure_demo(
                 "contact_manager": u.is_admin,
                 "receptionist": u.is_receptionist,
                 "login": "mobile + SMS code (the code is printed on the node's console)",
+                **({"sip": sip_of[u.mobile]} if u.mobile in sip_of else {}),
             }
             for u in users
         ],
+        **({"sip": telephony} if telephony else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2) + "\n")
@@ -216,6 +221,21 @@ def _flatten(nodes: list[DepartmentOut]) -> list[DepartmentOut]:
     return [n for node in nodes for n in (node, *_flatten(node.children))]
 
 
+def _sip_lines(demo: dict[str, Any]) -> str:
+    sip = demo["users"][0].get("sip")
+    if not sip:
+        return ""
+    carrier = demo.get("sip", {}).get("carrier")
+    lines = f"""
+  softphone:         {demo["users"][0]["name"]}: register {sip["username"]}@{sip["domain"]}, \
+password {sip["password"]}, registrar {sip["registrar"]} (UDP/TCP)"""
+    if carrier:
+        lines += f"""
+  carrier simulator: {carrier["address"]} (the demo trunk); call in with
+                     `zongji demo call {demo["enterprise"]["main_number"]} --digits 8001`"""
+    return lines
+
+
 def _announce(demo: dict[str, Any], path: Path) -> None:
     first = demo["users"][0]
     print(
@@ -225,7 +245,7 @@ Zongji demo (云总机演示) — every account is in {path}
   operator console:  {demo["operator"]["account"]} / {demo["operator"]["password"]}
   enterprise admin:  {demo["enterprise_admin"]["account"]} / {demo["enterprise_admin"]["password"]}
   employee login:    {first["name"]} {first["mobile"]}: POST /api/v1/auth/code, then
-                     POST /api/v1/auth/code-login; the SMS code is printed here.
+                     POST /api/v1/auth/code-login; the SMS code is printed here.{_sip_lines(demo)}
 """,
         file=sys.stderr,
         flush=True,

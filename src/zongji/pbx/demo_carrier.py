@@ -25,7 +25,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zongji.media import LocalMediaServer
 from zongji.media.api import EndpointSpec, MediaError, Prompt
@@ -45,6 +45,9 @@ from zongji.sip.sdp import parse_sdp
 from zongji.sip.ua.core import UserAgent
 from zongji.sip.ua.registration import parse_register
 from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+
+if TYPE_CHECKING:
+    from zongji.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +281,7 @@ class DemoCarrier:
                 await media.destroy_endpoint(info.id)
 
 
-async def start_demo_carrier(services: Any, ports: dict[str, Any]) -> DemoCarrier:
+async def start_demo_carrier(services: Services, ports: dict[str, Any]) -> DemoCarrier:
     """Start the carrier for a demo node (`PbxComponent` calls this when `settings.demo`).
 
     The carrier knows the demo trunk's password by asking the trunk service, as a carrier's

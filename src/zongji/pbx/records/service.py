@@ -154,6 +154,17 @@ class CallRecordService:
         page = await self.search.page(tenant_id, CallFilters(), limit=limit)
         return page.items
 
+    async def by_call_id(self, call_id: str) -> CallRecordOut | None:
+        """The record of a SIP Call-ID in any enterprise (platform tools: `zongji demo call`)."""
+        async with self._db.session(PLATFORM) as session:
+            row = await session.scalar(
+                select(CallRecord)
+                .where(CallRecord.call_id == call_id)
+                .order_by(CallRecord.started_at.desc())
+                .limit(1)
+            )
+        return CallRecordOut.of(row) if row is not None else None
+
     # --- recovery ---------------------------------------------------------------------------
 
     async def recover_interrupted(self) -> int:
