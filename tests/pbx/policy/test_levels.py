@@ -117,7 +117,8 @@ async def test_international_goes_through_once_the_operator_enables_it(
     assert (refused.allowed, refused.rule) == (False, "international_disabled")
     assert refused.number_class is NumberClass.INTERNATIONAL
     allowed = await policy.authorise("i2", on, caller, outside(INTERNATIONAL))
-    assert allowed.allowed and allowed.number_class is NumberClass.INTERNATIONAL
+    assert allowed.allowed
+    assert allowed.number_class is NumberClass.INTERNATIONAL
     # the switch alone isn't enough: the user's level must include international calls
     domestic = subscriber(on, outbound_restriction="domestic")
     still = await policy.authorise("i3", on, domestic, outside(INTERNATIONAL))
@@ -171,7 +172,8 @@ async def test_emergency_goes_through_whatever_the_policy(
         valid_until=date(2025, 12, 31),
     )
     decision = await policy.authorise("sos", tenant, caller, emergency("119"))
-    assert decision.allowed and decision.number_class is NumberClass.EMERGENCY
+    assert decision.allowed
+    assert decision.number_class is NumberClass.EMERGENCY
     assert decision.max_seconds is None
     assert await policy.answered("sos") is None  # no limit, nothing billed
     await policy.ended("sos", 3600)

@@ -60,7 +60,8 @@ async def test_a_quota_used_up_freezes_outside_calls(policy: PolicyService) -> N
     tenant = nanjing()
     caller = subscriber(tenant, monthly_minutes=3)
     first = await policy.authorise("a", tenant, caller, outside(LOCAL_LANDLINE))
-    assert first.allowed and first.max_seconds == 180
+    assert first.allowed
+    assert first.max_seconds == 180
     assert await policy.answered("a") == 180  # the whole quota is this call's
     await policy.ended("a", 61)  # two started minutes
     assert await used(policy, tenant, caller) == 2
@@ -88,7 +89,8 @@ async def test_raising_the_quota_or_a_new_month_unfreezes(
 
     raised = subscriber(tenant, user_id=caller.user_id, monthly_minutes=5)
     decision = await policy.authorise("y", tenant, raised, outside(LOCAL_LANDLINE))
-    assert decision.allowed and decision.max_seconds == 4 * 60
+    assert decision.allowed
+    assert decision.max_seconds == 4 * 60
     await policy.ended("y", 0)
 
     set_local(clock, "2026-02-01 00:00:01")  # the month turns in the enterprise's time zone
@@ -135,7 +137,8 @@ async def test_a_second_call_gets_what_the_first_left(policy: PolicyService) -> 
     assert (standing.billed, standing.reserved) == (0, 5)
     await policy.ended("a", 90)  # two minutes billed, three released at once
     decision = await policy.authorise("b", tenant, caller, outside(LOCAL_LANDLINE))
-    assert decision.allowed and decision.max_seconds == 180
+    assert decision.allowed
+    assert decision.max_seconds == 180
     assert await policy.answered("b") == 180
     await policy.ended("b", 180)
     standing = await policy.quota.standing(tenant.tenant_id, caller.user_id, "2026-01")
