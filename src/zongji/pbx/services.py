@@ -48,6 +48,7 @@ class PbxServices:
     policy: PolicyService
     trunks: TrunkService
     trunk_runtime: TrunkRuntime
+    numbers: NumberPool  # the directory's number pool: inbound calls route by called number
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def build_pbx(deps: PbxDependencies) -> PbxServices:
     return PbxServices(
         trunks=trunks,
         trunk_runtime=trunk_runtime,
+        numbers=deps.numbers,
         view=devices.view,
         credentials=devices.credentials,
         location=devices.location,
