@@ -136,8 +136,12 @@ async def test_bad_input_is_refused_with_stable_codes(
     r = await client.post(URL, json=_registration(username="bad user@x"), headers=auth)
     assert _codes(r) == {"username": "invalid_username"}
 
-    r = await client.post(URL, json=_ip(inbound_addresses=["10.0.0.1", "nope/33"]), headers=auth)
-    assert _codes(r) == {"inbound_addresses.1": "invalid_address"}
+    sources = ["10.0.0.1", "nope/33", "10.0.0.0/8:5060", "10.0.0.1:0", "[::1]x", "1.2.3.4:x"]
+    r = await client.post(URL, json=_ip(inbound_addresses=sources), headers=auth)
+    assert _codes(r) == {f"inbound_addresses.{i}": "invalid_address" for i in range(1, 6)}
+    fine = ["10.0.0.1", "10.0.0.0/8", "10.0.0.1:5060", "2001:db8::/32", "[2001:db8::1]:5060"]
+    r = await client.post(URL, json=_ip(name="fine", inbound_addresses=fine), headers=auth)
+    assert r.status_code == 201, r.text
 
     r = await client.post(URL, json=_ip(all_enterprises=False), headers=auth)
     assert _codes(r) == {"enterprise_ids": "enterprises_required"}

@@ -318,13 +318,27 @@ async def test_inbound_requests_are_matched_to_trunks_by_source(
     await edge.ua.options(f"sip:zongji@{HOST}:{port}")
     assert seen[-1] is None
 
-    # a registration trunk's calls come from its registrar's address (the host, resolved)
+    # a registration trunk's calls come from its registrar (the host, resolved, and its port)
     reg_edge = await carrier(carriers, passwords={USERNAME: PASSWORD})
     reg = await registration_trunk(services, "reg", reg_edge.port, host="localhost")
     await runtime.reload()
     assert reg_edge.ua is not None
     await reg_edge.ua.options(f"sip:zongji@{HOST}:{port}")
     assert seen[-1] == reg
+
+    # a phone on the same address but another port is not the carrier
+    phone = await carrier(carriers)
+    assert phone.ua is not None
+    await phone.ua.options(f"sip:zongji@{HOST}:{port}")
+    assert seen[-1] is None
+
+    # unless the operator lists that exact source
+    await services.pbx.trunks.change(
+        SYSTEM, by_cidr, TrunkChange(inbound_addresses=[f"{HOST}:{phone.port}"])
+    )
+    await runtime.reload()
+    await phone.ua.options(f"sip:zongji@{HOST}:{port}")
+    assert seen[-1] == by_cidr
 
 
 async def test_operator_changes_reach_the_running_trunks(

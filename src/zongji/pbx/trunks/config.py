@@ -14,6 +14,19 @@ from dataclasses import dataclass
 from zongji.pbx.trunks.models import NumberFormat, Trunk, TrunkMode, TrunkTransport
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a trunk's inbound requests may come from: an address or CIDR block, and optionally
+    one source port (`203.0.113.5:5060`), for a carrier that shares its address with others."""
+
+    network: Network
+    port: int | None = None
+
+    def matches(self, address: IpAddress, port: int) -> bool:
+        return address in self.network and (self.port is None or self.port == port)
 
 
 @dataclass(frozen=True)
@@ -29,7 +42,7 @@ class TrunkConfig:
     realm: str | None
     register_expires: int
     from_domain: str | None
-    inbound_networks: tuple[Network, ...]
+    inbound_sources: tuple[Source, ...]
     priority: int
     enabled: bool
     options_interval: int
@@ -51,7 +64,7 @@ class TrunkConfig:
             realm=trunk.realm,
             register_expires=trunk.register_expires,
             from_domain=trunk.from_domain,
-            inbound_networks=tuple(parse_network(a) for a in trunk.inbound_addresses),
+            inbound_sources=tuple(parse_source(a) for a in trunk.inbound_addresses),
             priority=trunk.priority,
             enabled=trunk.enabled,
             options_interval=trunk.options_interval,
@@ -92,6 +105,28 @@ _SIGNALLING += ("realm",)
 _SIGNALLING += ("register_expires", "options_interval", "enabled")
 
 
-def parse_network(text: str) -> Network:
-    """An address (`203.0.113.5`) or a CIDR (`203.0.113.0/28`); host bits are tolerated."""
-    return ipaddress.ip_network(text.strip(), strict=False)
+def parse_source(text: str) -> Source:
+    """`203.0.113.5`, `203.0.113.0/28` (host bits tolerated), `203.0.113.5:5060`, `2001:db8::/32`
+    or `[2001:db8::1]:5060`. Raises ValueError for anything else."""
+    text = text.strip()
+    port: int | None = None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"not an address: {text}")
+            port = _port(rest[1:])
+        text = host
+    elif text.count(":") == 1:
+        text, _, port_text = text.partition(":")
+        port = _port(port_text)
+    network = ipaddress.ip_network(text, strict=False)
+    if port is not None and network.num_addresses != 1:
+        raise ValueError(f"a port goes with one address, not a block: {text}")
+    return Source(network, port)
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"not a port: {text}")
+    return int(text)

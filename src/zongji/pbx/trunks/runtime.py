@@ -16,6 +16,10 @@ For each enabled trunk, on this node:
 `dials()` lists the trunks that serve the enterprise, usable ones first in priority order, then
 those not yet checked, then those down (a last resort rather than no call at all). Numbers are
 written in the trunk's format; caller ID goes in From and P-Asserted-Identity (RFC 3325).
+
+`inbound_trunk()` says whether a request came from a trunk, by its source: the addresses, blocks
+or address:port the operator listed, else (and always for registration trunks) the carrier's
+host and port. Only such a request is an outside call.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ import ipaddress
 import logging
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from zongji.pbx.contracts import TenantLine, TrunkDial
 from zongji.pbx.dialling import national_form
-from zongji.pbx.trunks.config import TrunkConfig
+from zongji.pbx.trunks.config import IpAddress, Source, TrunkConfig
 from zongji.pbx.trunks.health import TrunkHealth, TrunkState
 from zongji.pbx.trunks.models import NumberFormat
 from zongji.pbx.trunks.schemas import TrunkHealthOut
@@ -47,8 +51,6 @@ from zongji.sip.ua.registration import Registration
 from zongji.sip.uri import parse_uri
 
 log = logging.getLogger(__name__)
-
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class _Worker:
@@ -177,7 +179,7 @@ class TrunkRuntime:
         self._configs: dict[uuid.UUID, TrunkConfig] = {}
         self._health: dict[uuid.UUID, TrunkHealth] = {}
         self._workers: dict[uuid.UUID, _Worker] = {}
-        self._addresses: dict[uuid.UUID, frozenset[IpAddress]] = {}
+        self._inbound: list[tuple[uuid.UUID, Source]] = []
         self._lock = asyncio.Lock()
         bus.subscribe(TRUNK_CHANGED, self._on_changed)
 
@@ -207,7 +209,7 @@ class TrunkRuntime:
         """Read the trunks again; restart registration/keep-alive only where they changed."""
         configs = {c.id: c for c in await self._service.configs()}
         async with self._lock:
-            addresses = {c.id: await _resolve(c) for c in configs.values() if _by_host(c)}
+            inbound = await _inbound_sources(configs.values())
             stale: list[_Worker] = []
             for trunk_id, old in list(self._configs.items()):
                 new = configs.get(trunk_id)
@@ -230,7 +232,7 @@ class TrunkRuntime:
                     worker = self._workers[trunk_id] = _Worker(self, config, health)
                     worker.start(self._ua)
             self._configs = configs
-            self._addresses = addresses
+            self._inbound = inbound
 
     # -- the Trunks contract -------------------------------------------------------------------
 
@@ -248,16 +250,13 @@ class TrunkRuntime:
 
     def inbound_trunk(self, flow: Flow) -> uuid.UUID | None:
         try:
-            source = ipaddress.ip_address(flow.remote.host.strip("[]"))
+            address = ipaddress.ip_address(flow.remote.host.strip("[]"))
         except ValueError:
             return None
-        for config in sorted(self._configs.values(), key=lambda c: (c.priority, c.name)):
-            if not config.enabled:
-                continue
-            if source in self._addresses.get(config.id, frozenset()):
-                return config.id
-            if any(source in network for network in config.inbound_networks):
-                return config.id
+        port = flow.remote.port
+        for trunk_id, source in self._inbound:
+            if source.matches(address, port):
+                return trunk_id
         return None
 
     # -- for the API ---------------------------------------------------------------------------
@@ -330,17 +329,36 @@ class TrunkRuntime:
         return str(host) if host else config.host
 
 
-def _by_host(config: TrunkConfig) -> bool:
-    """Are calls from the carrier's signalling host this trunk's? For a registration trunk,
-    always (its registrar is where its calls come from); for an IP trunk only when no source
-    addresses are listed, since listing them is how an operator says exactly where calls come
-    from."""
-    return config.registers or not config.inbound_networks
+async def _inbound_sources(configs: Iterable[TrunkConfig]) -> list[tuple[uuid.UUID, Source]]:
+    """Every enabled trunk's inbound sources, most specific first: an address with its port,
+    then single addresses, then wider blocks; among equals, by priority.
+
+    A trunk's listed sources are what the operator said. Without a list (and always for a
+    registration trunk, whose calls come from its registrar) the carrier's signalling host and
+    port count: the port too, so that a phone on the same address (a carrier's NAT, or a test
+    on loopback) is not taken for the carrier."""
+    found: list[tuple[uuid.UUID, Source, TrunkConfig]] = []
+    for config in configs:
+        if not config.enabled:
+            continue
+        found.extend((config.id, source, config) for source in config.inbound_sources)
+        if config.registers or not config.inbound_sources:
+            for address in await _resolve(config):
+                source = Source(ipaddress.ip_network(address), config.port)
+                found.append((config.id, source, config))
+    found.sort(
+        key=lambda item: (
+            item[1].port is None,
+            -item[1].network.prefixlen,
+            item[2].priority,
+            item[2].name,
+        )
+    )
+    return [(trunk_id, source) for trunk_id, source, _ in found]
 
 
 async def _resolve(config: TrunkConfig) -> frozenset[IpAddress]:
-    """The carrier host's addresses: calls from there are the trunk's (registration trunks
-    have no other way of saying where their calls come from)."""
+    """The carrier host's addresses."""
     host = config.host.strip("[]")
     try:
         return frozenset({ipaddress.ip_address(host)})

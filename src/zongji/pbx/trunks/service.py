@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from zongji.audit.models import AuditLevel
 from zongji.audit.service import AuditLog, Target, changes
 from zongji.directory.enterprises import EnterpriseService
-from zongji.pbx.trunks.config import TrunkConfig, parse_network
+from zongji.pbx.trunks.config import TrunkConfig, parse_source
 from zongji.pbx.trunks.models import NumberFormat, Trunk, TrunkMode, TrunkTransport
 from zongji.pbx.trunks.schemas import TrunkChange, TrunkCreate, TrunkOut
 from zongji.platform.actor import Actor
@@ -204,14 +204,14 @@ class TrunkService:
             )
         for index, text in enumerate(values.get("inbound_addresses") or []):
             try:
-                parse_network(text)
+                parse_source(text)
             except ValueError:
                 errors.append(
                     _error(
                         f"inbound_addresses.{index}",
                         "invalid_address",
-                        f"Not an IP address or CIDR block: {text}",
-                        f"不是有效的 IP 地址或网段：{text}",
+                        f"Not an IP address, CIDR block or address:port: {text}",
+                        f"不是有效的 IP 地址、网段或 地址:端口：{text}",
                     )
                 )
         ids = values.get("enterprise_ids") or []
