@@ -1,9 +1,9 @@
 """The main number's flow (CALL-5, IVR-4, ADM-10), driven over real RTP.
 
 The caller's phone keys digits as RFC 4733 telephone-events or as in-band key tones into a real
-`LocalMediaServer` endpoint; the IVR hears them through an `AnsweredLeg`, looks the extension up
-in the telephony view built from users made through the directory service, and says where the
-call goes. Prompts are the shipped catalogue's, played for real (their length is why some tests
+`LocalMediaServer` endpoint; the IVR hears them through the engine's leg (`CallLeg`), looks the
+extension up in the PBX's telephony view (`view.py`) of users made through the directory
+service, and says where the call goes. Prompts are the shipped catalogue's, played for real (their length is why some tests
 take a few seconds).
 """
 
@@ -16,7 +16,6 @@ import pytest
 
 from tests.conftest import World
 from tests.pbx.outside.outside_leg import answered_call
-from tests.pbx.outside.outside_view import telephony_view
 from zongji.media.api import PlaybackEnd, Prompt
 from zongji.pbx.calls import ivr
 from zongji.pbx.calls.ivr import IvrChoice, main_number_ivr
@@ -34,7 +33,7 @@ async def _enterprise(
             tenant, "前台", "13900000003", extension="8000", is_receptionist=True
         ),
     }
-    view = await telephony_view(world.services)
+    view = world.services.pbx.view
     line = await view.tenant(tenant.id)
     assert line is not None
     return view, line, users
@@ -141,14 +140,14 @@ async def test_an_extension_of_another_enterprise_is_not_found(world: World) -> 
     view, line, _ = await _enterprise(world, "acme")
     other = await world.enterprise("other")
     await world.user(other, "外人", "13900000009", extension="8005")
-    view = await telephony_view(world.services)
+    assert await view.by_extension(other.id, "8005") is not None
     async with answered_call() as (leg, caller):
         flow = asyncio.create_task(main_number_ivr(leg, line, view))
         await asyncio.sleep(0.6)
         await caller.key("8005")
         await leg.until_played(1)
         await asyncio.sleep(0.3)
-        await leg.hangup()
+        leg.caller_hangs_up()
         choice = await asyncio.wait_for(flow, 5)
     assert choice.abandoned
     assert _names(leg.played[1][0]) == ["invalid_number", "dial_extension"]
@@ -159,7 +158,7 @@ async def test_caller_hanging_up_in_the_greeting_stops_the_flow_at_once(world: W
     async with answered_call() as (leg, _caller):
         flow = asyncio.create_task(main_number_ivr(leg, line, view))
         await asyncio.sleep(0.5)
-        await leg.hangup()
+        leg.caller_hangs_up()
         choice = await asyncio.wait_for(flow, 0.5)
     assert choice is IvrChoice.ABANDONED
     assert choice.abandoned
@@ -171,7 +170,7 @@ async def test_caller_hanging_up_while_keying_stops_the_flow_at_once(world: Worl
         flow = asyncio.create_task(main_number_ivr(leg, line, view))
         await asyncio.sleep(0.5)
         await caller.key("80")
-        await leg.hangup()
+        leg.caller_hangs_up()
         choice = await asyncio.wait_for(flow, 0.5)
     assert choice.abandoned
 
