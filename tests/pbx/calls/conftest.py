@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import clear_tables, make_settings
 from tests.pbx.calls.rig import CallRig
+from zongji.pbx.devices.presence import PresencePublisher
 from zongji.platform.clock import SystemClock
 from zongji.services import build_services
 
@@ -24,4 +25,8 @@ async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[CallRig]:
         yield running
     finally:
         await running.stop()
+        # registrations publish presence in the background: let that finish before closing
+        presence = services.pbx.location.on_presence
+        if isinstance(presence, PresencePublisher):
+            await presence.drain()
         await services.close()

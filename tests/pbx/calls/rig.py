@@ -19,22 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from zongji.directory.numbers import NumberPool
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserCreate
 from zongji.media.server import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
-from zongji.pbx.contracts import (
-    CallRecords,
-    DeviceAuth,
-    Location,
-    OutboundPolicy,
-    TelephonyView,
-    TenantLine,
-    TrunkDial,
-    Trunks,
-    Voicemail,
-)
 from zongji.pbx.records.search import CallFilters, CallRecordOut
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
@@ -43,40 +31,13 @@ from zongji.sip.dialog import Dialog
 from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.offer_answer import LocalMedia, SdpSession
 from zongji.sip.sdp import Direction, parse_sdp
-from zongji.sip.transport.base import Destination, Flow
+from zongji.sip.transport.base import Destination
 from zongji.sip.ua.core import UserAgent
 from zongji.sip.ua.outgoing import OutgoingCall
 from zongji.sip.ua.requests import IncomingCall, IncomingRequest
 
 HOST = "127.0.0.1"
 _mobiles = itertools.count(13900000001)
-
-
-class NoTrunks:
-    """Until the trunks part is in `PbxServices`: no trunk, no way out (extension calls only)."""
-
-    def dials(self, tenant: TenantLine, number: str, caller_id: str) -> list[TrunkDial]:
-        return []
-
-    def failed(self, trunk_id: uuid.UUID) -> None:
-        pass
-
-    def inbound_trunk(self, flow: Flow) -> uuid.UUID | None:
-        return None
-
-
-@dataclass
-class Parts:
-    """The `CallServices` the engine is given: the node's own services."""
-
-    view: TelephonyView
-    device_auth: DeviceAuth
-    location: Location
-    trunk_runtime: Trunks
-    records: CallRecords
-    policy: OutboundPolicy
-    voicemail: Voicemail
-    numbers: NumberPool
 
 
 @dataclass(frozen=True)
@@ -110,18 +71,8 @@ class CallRig:
         await self.ua.listen("tcp", HOST, self.port)
         self.media = LocalMediaServer(host=HOST, port_min=30000, port_max=39999)
         await self.media.start()
-        parts = Parts(
-            view=pbx.view,
-            device_auth=pbx.device_auth,
-            location=pbx.location,
-            trunk_runtime=getattr(pbx, "trunk_runtime", None) or NoTrunks(),
-            records=pbx.records,
-            policy=pbx.policy,
-            voicemail=pbx.voicemail,
-            numbers=self.services.numbers,
-        )
         self.engine = CallEngine(
-            self.ua, self.media, parts, self.services.settings, self.services.clock
+            self.ua, self.media, pbx, self.services.settings, self.services.clock
         )
         await self.engine.start()
         self.ua.on_request = self.dispatch

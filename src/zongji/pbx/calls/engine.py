@@ -94,16 +94,25 @@ class NumberRouter(Protocol):
 
 
 class CallServices(Protocol):
-    """The parts of `PbxServices` the engine uses (each built by its own part)."""
+    """The parts of `PbxServices` the engine uses (each built by its own part). Read-only
+    members, so a `PbxServices` holding the concrete services satisfies it."""
 
-    view: TelephonyView
-    device_auth: DeviceAuth
-    location: Location
-    trunk_runtime: Trunks
-    records: CallRecords
-    policy: OutboundPolicy
-    voicemail: Voicemail
-    numbers: NumberRouter
+    @property
+    def view(self) -> TelephonyView: ...
+    @property
+    def device_auth(self) -> DeviceAuth: ...
+    @property
+    def location(self) -> Location: ...
+    @property
+    def trunk_runtime(self) -> Trunks: ...
+    @property
+    def records(self) -> CallRecords: ...
+    @property
+    def policy(self) -> OutboundPolicy: ...
+    @property
+    def voicemail(self) -> Voicemail: ...
+    @property
+    def numbers(self) -> NumberRouter: ...
 
 
 # The main-number IVR is looked up when first used (it imports the engine's leg types).
