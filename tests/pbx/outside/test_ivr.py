@@ -3,8 +3,8 @@
 The caller's phone keys digits as RFC 4733 telephone-events or as in-band key tones into a real
 `LocalMediaServer` endpoint; the IVR hears them through the engine's leg (`CallLeg`), looks the
 extension up in the PBX's telephony view (`view.py`) of users made through the directory
-service, and says where the call goes. Prompts are the shipped catalogue's, played for real (their length is why some tests
-take a few seconds).
+service, and says where the call goes. Prompts are the shipped catalogue's, played for real
+(their length is why some tests take a few seconds).
 """
 
 from __future__ import annotations
