@@ -16,7 +16,9 @@ from zongji.services import build_services
 
 @pytest.fixture
 async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[CallRig]:
-    settings = make_settings(database_url, tmp_path, ring_timeout=3.0, media_timeout=0)
+    settings = make_settings(
+        database_url, tmp_path, ring_timeout=3.0, media_timeout=0, trunk_setup_timeout=1.0
+    )
     services = build_services(settings, clock=SystemClock())
     await clear_tables(services)
     running = CallRig(services)

@@ -24,6 +24,7 @@ from zongji.directory.user_schemas import UserCreate
 from zongji.media.server import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
 from zongji.pbx.records.search import CallFilters, CallRecordOut
+from zongji.pbx.trunks.schemas import TrunkCreate
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 from zongji.sip.auth.client import Credentials
@@ -76,8 +77,10 @@ class CallRig:
         )
         await self.engine.start()
         self.ua.on_request = self.dispatch
+        await self.services.pbx.trunk_runtime.start(self.ua)
 
     async def stop(self) -> None:
+        await self.services.pbx.trunk_runtime.stop()
         for phone in self.phones:
             await phone.stop()
         if self.engine is not None:
@@ -128,6 +131,27 @@ class CallRig:
         if register:
             await phone.register()
         return phone
+
+    async def carrier(self, mode: str = "answer") -> Phone:
+        """A carrier's SIP edge: a peer with RTP that answers (or refuses) what the PBX sends it
+        and can call the PBX from outside."""
+        carrier = Phone(self, Credential("carrier", "", "carrier.example.com"))
+        carrier.mode = mode
+        await carrier.start()
+        self.phones.append(carrier)
+        return carrier
+
+    async def trunk(self, name: str, port: int, *, priority: int = 100) -> uuid.UUID:
+        """An IP-authenticated trunk to a carrier on `port`, as the operator configures it."""
+        data = TrunkCreate(
+            name=name, host=HOST, port=port, mode="ip", options_interval=0, priority=priority
+        )
+        trunk = await self.services.pbx.trunks.create(SYSTEM, data)
+        await self.services.pbx.trunk_runtime.reload()
+        return trunk.id
+
+    async def numbers(self, tenant: Tenant, *numbers: str) -> None:
+        await self.services.numbers.add(SYSTEM, tenant.id, list(numbers))
 
     # --- what the calls left ------------------------------------------------------------
 
@@ -212,6 +236,9 @@ class Phone:
         self._rtp: _Rtp = _Rtp()
         self._rtp_transport: asyncio.DatagramTransport | None = None
         self.session: SdpSession
+        self.sip_port = 0
+        self._dtmf_seq = 100
+        self._dtmf_ts = 8000
 
     @property
     def pbx(self) -> Destination:
@@ -222,7 +249,8 @@ class Phone:
         return self.credential.username
 
     async def start(self) -> None:
-        await self.ua.listen("udp", HOST, 0)
+        listener = await self.ua.listen("udp", HOST, 0)
+        self.sip_port = listener.local_address.port
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self._rtp, local_addr=(HOST, 0))
         self._rtp_transport = transport
@@ -289,17 +317,26 @@ class Phone:
             self._rtp_transport.sendto(header + bytes([0xFF]) * 160, self.remote_rtp)
 
     def send_dtmf(self, digit: int, ssrc: int = 0x4321) -> None:
-        """One RFC 4733 key press (start, continuation, three end packets)."""
-        assert self._rtp_transport is not None
-        assert self.remote_rtp is not None
+        """One RFC 4733 key press (start, continuation, three end packets), each press with its
+        own timestamp and following sequence numbers."""
+        transport, remote = self._rtp_transport, self.remote_rtp
+        assert transport is not None
+        assert remote is not None
+        self._dtmf_ts += 1600
         for n, (end, duration) in enumerate(
             [(False, 160), (False, 320), (True, 480), (True, 480), (True, 480)]
         ):
+            self._dtmf_seq += 1
             marker = 0x80 if n == 0 else 0
-            header = bytes([0x80, marker | 101]) + (100 + n).to_bytes(2, "big")
-            header += (8000).to_bytes(4, "big") + ssrc.to_bytes(4, "big")
+            header = bytes([0x80, marker | 101]) + (self._dtmf_seq & 0xFFFF).to_bytes(2, "big")
+            header += self._dtmf_ts.to_bytes(4, "big") + ssrc.to_bytes(4, "big")
             event = bytes([digit, (0x80 if end else 0) | 10]) + duration.to_bytes(2, "big")
-            self._rtp_transport.sendto(header + event, self.remote_rtp)
+            transport.sendto(header + event, remote)
+
+    async def key(self, digits: str) -> None:
+        for digit in digits:
+            self.send_dtmf(int(digit))
+            await asyncio.sleep(0.15)
 
     @property
     def rtp_received(self) -> list[bytes]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import uuid
 from collections.abc import Awaitable, Sequence
@@ -43,6 +42,7 @@ from zongji.media.api import (
 from zongji.pbx.calls.bridge import Bridge
 from zongji.pbx.calls.events import MediaEventRouter
 from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, ring
+from zongji.pbx.calls.ivr import main_number_ivr
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
 from zongji.pbx.calls.record import CallLog
@@ -113,15 +113,6 @@ class CallServices(Protocol):
     def voicemail(self) -> Voicemail: ...
     @property
     def numbers(self) -> NumberRouter: ...
-
-
-# The main-number IVR is looked up when first used (it imports the engine's leg types).
-def _ivr() -> Any:
-    return importlib.import_module("zongji.pbx.calls.ivr")
-
-
-class CallEnded(Exception):
-    """The call is over before it could go on (caller gone, PBX stopping)."""
 
 
 @dataclass
@@ -376,10 +367,10 @@ class CallEngine:
         self, call: LiveCall, tenant: TenantLine, offer: SessionDescription, caller: Party
     ) -> None:
         """The main number: answer, let the IVR find out whom to ring, ring them."""
+        # The record's answer is the person's, not the IVR's: answered_at and answered_by are
+        # set when a user picks up (the records service keeps only the first answer).
         leg = await self._answer_caller(call, offer)
-        await call.log.answered(None, call.log.start.trunk_id)
-        ivr = _ivr()
-        choice = await ivr.main_number_ivr(leg, tenant, self.pbx.view)
+        choice = await main_number_ivr(leg, tenant, self.pbx.view)
         subscriber: Subscriber | None = choice.subscriber
         abandoned = subscriber is None and not choice.receptionists
         if abandoned or leg.hung_up.is_set() or call.gone.is_set():
