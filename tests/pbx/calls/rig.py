@@ -24,6 +24,7 @@ from zongji.directory.user_schemas import UserCreate
 from zongji.media.server import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
 from zongji.pbx.records.search import CallFilters, CallRecordOut
+from zongji.pbx.trunks.models import TrunkMode
 from zongji.pbx.trunks.schemas import TrunkCreate
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
@@ -144,7 +145,12 @@ class CallRig:
     async def trunk(self, name: str, port: int, *, priority: int = 100) -> uuid.UUID:
         """An IP-authenticated trunk to a carrier on `port`, as the operator configures it."""
         data = TrunkCreate(
-            name=name, host=HOST, port=port, mode="ip", options_interval=0, priority=priority
+            name=name,
+            host=HOST,
+            port=port,
+            mode=TrunkMode.IP,
+            options_interval=0,
+            priority=priority,
         )
         trunk = await self.services.pbx.trunks.create(SYSTEM, data)
         await self.services.pbx.trunk_runtime.reload()
