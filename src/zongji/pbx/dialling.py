@@ -21,6 +21,7 @@ cannot reach 95588; documented in docs/pbx/trunks.md).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -129,11 +130,15 @@ def is_service_number(e164: str) -> bool:
     return _service_number(e164[3:]) is not None
 
 
+@functools.lru_cache(maxsize=8192)
 def national_form(number: str) -> str:
     """How a carrier that wants national numbers is sent `number` (E.164 or emergency code).
 
     `+862588886666` → `02588886666`, `+8613912345678` → `13912345678`, `+864008123123` →
-    `4008123123`, `+8695588` → `95588`, `+442079460958` → `00442079460958`, `110` → `110`."""
+    `4008123123`, `+8695588` → `95588`, `+442079460958` → `00442079460958`, `110` → `110`.
+
+    Cached: the engine asks for the same callee and caller numbers on every trunk it tries, and
+    caller IDs (main numbers, direct lines) repeat across calls."""
     if not number.startswith("+"):
         return number  # an emergency code: as dialled
     if is_service_number(number):

@@ -296,23 +296,21 @@ class TrunkRuntime:
         return Credentials(config.username, config.password)
 
     def _dial(self, config: TrunkConfig, number: str, caller_id: str) -> TrunkDial:
-        def written(value: str) -> str:
-            if config.number_format is NumberFormat.NATIONAL:
-                return national_form(value)
-            return value
-
+        national = config.number_format is NumberFormat.NATIONAL
         domain = config.from_domain or config.realm or self._our_host(config)
         headers: list[tuple[str, str]] = []
         if caller_id:
-            from_uri = f"sip:{written(caller_id)}@{domain}"
+            from_user = national_form(caller_id) if national else caller_id
+            from_uri = f"sip:{from_user}@{domain}"
             headers.append(("P-Asserted-Identity", f"<sip:{caller_id}@{domain};user=phone>"))
         else:
             from_uri = "sip:anonymous@anonymous.invalid"
             headers.append(("Privacy", "id"))
+        user = national_form(number) if national else number
         return TrunkDial(
             trunk_id=config.id,
             trunk_name=config.name,
-            request_uri=f"sip:{written(number)}@{config.uri_host}{config.uri_params}",
+            request_uri=f"sip:{user}@{config.uri_host}{config.uri_params}",
             from_uri=from_uri,
             headers=tuple(headers),
             credentials=self.credentials(config),
