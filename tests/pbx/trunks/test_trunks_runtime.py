@@ -365,3 +365,44 @@ async def test_operator_changes_reach_the_running_trunks(
     await services.pbx.trunks.delete(SYSTEM, trunk_id)
     await eventually(lambda: order(runtime) == [], what="deleted")
     await eventually(lambda: edge.bound(USERNAME) == [], what="unregistered when deleted")
+
+
+async def test_tcp_trunk_registers_over_tcp_and_a_transport_we_lack_is_reported(
+    services: Services, runtime: TrunkRuntime, carriers: list[Carrier]
+) -> None:
+    ua = UserAgent(local_user="zongji")
+    await ua.listen("udp", HOST, 0)
+    tcp = await ua.listen("tcp", HOST, 0)
+    edge = Carrier(passwords={USERNAME: PASSWORD})
+    await edge.start("tcp")
+    carriers.append(edge)
+    try:
+        over_tcp = await registration_trunk(
+            services, "tcp", edge.port, transport="tcp", options_interval=1
+        )
+        no_tls = await ip_trunk(services, "tls", 5061, transport="tls")
+        await runtime.start(ua)
+        await eventually(lambda: state(runtime, over_tcp) == "up", what="registered over TCP")
+        assert edge.bound(USERNAME) == [f"sip:zongji@{HOST}:{tcp.local_address.port};transport=tcp"]
+        assert edge.sources[0].kind.value == "TCP"
+        assert edge.options_seen >= 1
+        health = runtime.health(no_tls)
+        assert (health.state, health.reason) == ("down", "no_transport")
+        dial = runtime.dials(ACME, "+8613912345678", "+862588880000")[0]
+        assert dial.request_uri.endswith(";transport=tcp")
+    finally:
+        await runtime.stop()
+        await ua.close()
+
+
+async def test_a_registrar_that_never_answers_takes_the_trunk_down(
+    services: Services, runtime: TrunkRuntime, pbx_ua: UserAgent, carriers: list[Carrier]
+) -> None:
+    edge = await carrier(carriers, passwords={USERNAME: PASSWORD}, answering=False)
+    trunk_id = await registration_trunk(services, "silent", edge.port)
+    await runtime.start(pbx_ua)
+    assert state(runtime, trunk_id) == "unknown"  # registering
+    await eventually(lambda: state(runtime, trunk_id) == "down", what="no answer to REGISTER")
+    assert runtime.health(trunk_id).reason == "registration_failed"
+    edge.answering = True  # retried every register_retry seconds
+    await eventually(lambda: state(runtime, trunk_id) == "up", what="registered at last")
