@@ -249,7 +249,7 @@ async def test_zongji_demo_call_reaches_the_ivr_and_the_extension_keyed_in(
     assert record is not None, report
     assert record["direction"] == "inbound"
     assert record["caller_number"] == "+8613912345678"
-    assert record["answered_by_number"] == "8001"
+    assert record["answered_by_number"] == "8001", record
 
 
 async def test_a_softphone_calls_out_through_the_demo_trunk_with_its_direct_line(

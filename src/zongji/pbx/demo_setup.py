@@ -52,12 +52,16 @@ def carrier_port(ports: dict[str, Any] | None) -> int | None:
 
 async def ensure_demo_trunk(services: Services, host: str, port: int) -> TrunkOut:
     """The demo trunk: a registration trunk to the carrier simulator, for every enterprise.
-    Made on first start; pointed at the carrier again if its address changed."""
+    Made on first start; pointed at the carrier again if its address changed (a port of 0)."""
     trunks = services.pbx.trunks
+    # Calls from anywhere on the carrier's address are the carrier's: `zongji demo call` places
+    # them from a throwaway port there (the address is the carrier's alone, see demo_carrier).
+    sources = [host]
     for trunk in await trunks.all():
         if trunk.name == DEMO_TRUNK:
-            if (trunk.host, trunk.port) != (host, port):
-                trunk = await trunks.change(SYSTEM, trunk.id, TrunkChange(host=host, port=port))
+            if (trunk.host, trunk.port, trunk.inbound_addresses) != (host, port, sources):
+                change = TrunkChange(host=host, port=port, inbound_addresses=sources)
+                trunk = await trunks.change(SYSTEM, trunk.id, change)
             return trunk
     made: TrunkOut = await trunks.create(
         SYSTEM,
@@ -70,6 +74,7 @@ async def ensure_demo_trunk(services: Services, host: str, port: int) -> TrunkOu
             username=DEMO_TRUNK_USERNAME,
             password=secrets.token_urlsafe(12),
             realm=REALM,
+            inbound_addresses=sources,
             register_expires=600,
             options_interval=30,
             all_enterprises=True,

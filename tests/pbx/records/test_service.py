@@ -142,6 +142,17 @@ async def test_reports_out_of_order_or_twice_never_raise_and_the_first_close_sta
     assert rows[0].ended_at == T0 + timedelta(seconds=3)
 
 
+async def test_an_answer_that_lands_after_the_close_still_counts(services: Services) -> None:
+    records = services.pbx.records
+    call = start(ACME, "c", T0, direction=CallDirection.OUTBOUND, callee=Party("+8613912345678"))
+    await records.opened(call)
+    await records.closed("c", CallEnd(CallStatus.ANSWERED, T0 + timedelta(seconds=95), None))
+    await records.answered("c", T0 + timedelta(seconds=5), Party("+8613912345678"))
+    row = await record(services, ACME, "c")
+    assert row.answered_at == T0 + timedelta(seconds=5)
+    assert (row.billable_seconds, row.billed_minutes) == (90, 2)
+
+
 async def test_an_end_reported_before_the_start_or_answer_is_clamped(services: Services) -> None:
     records = services.pbx.records
     await records.opened(start(ACME, "c", T0))

@@ -240,9 +240,14 @@ class CallRecordService:
             return
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             row = await uow.session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
-            if row is None or row.ended_at is not None or row.answered_at is not None:
-                return  # gone, closed already (answer reported late), or answered twice
+            if row is None or row.answered_at is not None:
+                return  # gone, or answered twice: the first answer stands
+            if row.ended_at is not None and at > row.ended_at:
+                return  # an answer after the end is not one
             row.answered_at = max(at, row.started_at)
+            if row.ended_at is not None:  # the close landed first: its talk time is this long
+                row.billable_seconds = billable_seconds(row.answered_at, row.ended_at)
+                row.billed_minutes = billed_minutes(row.direction, row.billable_seconds)
             if by is not None:
                 row.answered_by_number = by.number[:64]
                 row.answered_by_user_id = by.user_id
