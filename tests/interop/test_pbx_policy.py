@@ -14,9 +14,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from tests.interop.pbx_harness import HOST, RunningPbx, SipCredential, TestTenant, running_pbx
 from tests.interop.sipp import Sipp, free_port
+
 from zongji.pbx.contracts import CallStatus
 from zongji.pbx.trunks.models import TrunkMode
 from zongji.pbx.trunks.schemas import TrunkCreate
