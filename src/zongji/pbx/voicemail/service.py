@@ -75,15 +75,22 @@ class VoicemailService:
             await self._goodbye(leg, None)
             return
         wav, seconds = recorded
-        await self.mailbox.leave(
-            tenant_id,
-            user_id,
-            caller=offer.caller,
-            call_id=offer.call_id,
-            received_at=offer.at,
-            seconds=seconds,
-            wav=wav,
-        )
+        try:
+            await self.mailbox.leave(
+                tenant_id,
+                user_id,
+                caller=offer.caller,
+                call_id=offer.call_id,
+                received_at=offer.at,
+                seconds=seconds,
+                wav=wav,
+            )
+        except Exception:
+            # storage failed (nothing half-written: `leave` removes its file); the caller must
+            # not hear "saved", and the engine still gets its leg back to close the call
+            log.exception("voicemail for %s could not be stored", user_id)
+            await self._goodbye(leg, None)
+            return
         await self._goodbye(leg, Prompt("message_saved"))
 
     async def subscribe(self, incoming: IncomingRequest, device: Device) -> None:
@@ -148,7 +155,7 @@ class VoicemailService:
         except Exception:
             log.warning("greeting %s missing from file storage; default greeting used", key)
             return None
-        await asyncio.to_thread(_write_atomically, path, data)
+        await asyncio.to_thread(_cache_greeting, path, data)
         return path
 
     @staticmethod
@@ -188,11 +195,16 @@ def _size(path: Path) -> int:
         return -1
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _cache_greeting(path: Path, data: bytes) -> None:
+    """Write the cached copy atomically, and drop the user's older ones (same key prefix)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{uuid7().hex}")
     tmp.write_bytes(data)
     tmp.replace(path)
+    prefix = path.name.rsplit("greeting-", 1)[0]
+    for old in path.parent.glob(f"{prefix}greeting-*.wav"):
+        if old != path:
+            old.unlink(missing_ok=True)
 
 
 def build_voicemail(
