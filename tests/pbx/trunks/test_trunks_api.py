@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 import httpx
 
 from tests.conftest import World, bearer
+from tests.pbx.trunks.carrier import HOST, Carrier
 from zongji.audit.models import AuditEntry
 from zongji.audit.service import AuditFilter
 from zongji.platform.db import PLATFORM, PLATFORM_TENANT
 from zongji.services import Services
+from zongji.sip.ua.core import UserAgent
 
 URL = "/api/v1/platform/trunks"
 
@@ -209,3 +212,49 @@ async def test_only_operators(client: httpx.AsyncClient, world: World) -> None:
         r = await client.request(method, url, json=body)
         assert r.status_code == 401, (method, url)
     assert (await client.get(f"{URL}/{trunk_id}", headers=auth)).json()["priority"] == 100
+
+
+async def test_the_list_shows_each_trunks_live_health(
+    client: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    """With the node's runtime running, a trunk made through the API is registered and checked
+    at once (the change event reloads it), and the API shows what the runtime sees."""
+    auth = bearer(await world.operator_token())
+    edge = await Carrier(passwords={"02588880000": "the-right-one"}).start()
+    ua = UserAgent(local_user="zongji")
+    await ua.listen("udp", HOST, 0)
+    runtime = services.pbx.trunk_runtime
+    try:
+        await runtime.start(ua)
+        r = await client.post(
+            URL, json=_ip(host=HOST, port=edge.port, options_interval=0), headers=auth
+        )
+        ip_id = r.json()["id"]
+        r = await client.post(URL, json=_registration(host=HOST, port=edge.port), headers=auth)
+        reg_id = r.json()["id"]
+
+        async def health() -> dict[str, dict[str, Any]]:
+            listed = (await client.get(URL, headers=auth)).json()
+            return {t["id"]: t["health"] for t in listed}
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await health())[reg_id]["state"] != "down":
+            assert asyncio.get_running_loop().time() < deadline, await health()
+            await asyncio.sleep(0.1)
+        seen = await health()
+        assert seen[ip_id]["state"] == "up"
+        assert seen[reg_id]["reason"] == "registration_failed"  # wrong password
+        assert seen[reg_id]["registered"] is False
+        assert "401" in seen[reg_id]["last_error"]
+
+        r = await client.patch(f"{URL}/{reg_id}", json={"password": "the-right-one"}, headers=auth)
+        assert r.status_code == 200
+        while (await health())[reg_id]["state"] != "up":
+            assert asyncio.get_running_loop().time() < deadline + 10, await health()
+            await asyncio.sleep(0.1)
+        one = (await client.get(f"{URL}/{reg_id}", headers=auth)).json()
+        assert one["health"]["registered"] is True
+    finally:
+        await runtime.stop()
+        await ua.close()
+        await edge.stop()

@@ -207,8 +207,8 @@ class TrunkRuntime:
 
     async def reload(self) -> None:
         """Read the trunks again; restart registration/keep-alive only where they changed."""
-        configs = {c.id: c for c in await self._service.configs()}
-        async with self._lock:
+        async with self._lock:  # one at a time, each reading the latest settings
+            configs = {c.id: c for c in await self._service.configs()}
             inbound = await _inbound_sources(configs.values())
             stale: list[_Worker] = []
             for trunk_id, old in list(self._configs.items()):
