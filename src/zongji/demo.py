@@ -18,9 +18,16 @@ from zongji.directory.contacts import ContactIn
 from zongji.directory.departments import DepartmentCreate, DepartmentOut
 from zongji.directory.favourites import FavouriteIn, TargetKind
 from zongji.directory.numbers import NumberState
-from zongji.directory.schemas import AdminAccountCreate, EnterpriseCreate, EnterpriseFeatures
+from zongji.directory.schemas import (
+    AdminAccountCreate,
+    EnterpriseChange,
+    EnterpriseCreate,
+    EnterpriseFeatures,
+    EnterpriseFeaturesChange,
+)
 from zongji.directory.user_schemas import UserChange, UserCreate, UserOut
 from zongji.pbx.demo_setup import ensure_demo_telephony
+from zongji.pbx.policy.demo import ensure_demo_calendar
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 
@@ -57,13 +64,15 @@ MORE_USERS: list[dict[str, Any]] = [
     {"name": "解晓东", "mobile": "+8613800000006", "extension": "8006", "department": "客服部",
      "is_receptionist": True, "title": "客服专员"},
     {"name": "区志强", "mobile": "+8613800000007", "extension": "8007",
-     "department": "研发部/平台组", "title": "架构师", "conference_allowed": True},
+     "department": "研发部/平台组", "title": "架构师", "conference_allowed": True,
+     "monthly_minutes": 3},  # a small quota: frozen after three outside minutes
     {"name": "查良镛", "mobile": "+8613800000008", "extension": "8008", "department": "总经办",
      "title": "顾问", "conference_allowed": False, "valid_until": "2027-12-31"},
     {"name": "朴树", "mobile": "+8613800000009", "extension": "8009",
      "department": "市场部/华东区", "outbound_restriction": "internal"},
     {"name": "Alice Wang", "mobile": "+8613800000010", "extension": "8010",
-     "department": "市场部", "email": "alice@demo.example", "title": "Marketing"},
+     "department": "市场部", "email": "alice@demo.example", "title": "Marketing",
+     "outbound_restriction": "international"},
 ]  # fmt: skip
 DEMO_CONTACTS = [  # 张三's personal address book (DIR-7)
     ContactIn(name="王老师", phones=["13900001111"], company="南京大学"),
@@ -116,7 +125,10 @@ async def ensure_demo(
                 main_number="025-84000000",
                 access_number="025-84000099",
                 features=EnterpriseFeatures(
-                    ivr_customer_service=True, ivr_welcome_ring=True, callback=True
+                    ivr_customer_service=True,
+                    ivr_welcome_ring=True,
+                    callback=True,
+                    international_calling=True,  # so that one demo user shows that level
                 ),
                 max_users=500,
                 admin=AdminAccountCreate(
@@ -124,7 +136,14 @@ async def ensure_demo(
                 ),
             ),
         )
+    elif not enterprise.features.international_calling:  # a demo made before it was on
+        enterprise = await services.enterprises.change(
+            SYSTEM,
+            enterprise.id,
+            EnterpriseChange(features=EnterpriseFeaturesChange(international_calling=True)),
+        )
     users = await _ensure_directory(services, enterprise.id)
+    await ensure_demo_calendar(services.pbx.policy.calendar, enterprise.id)
     telephony = await ensure_demo_telephony(services, enterprise.id, users, saved, ports)
     sip_of = telephony.pop("users", {})
     base = f"http://{services.settings.host}:{http_port}"
