@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     sip_auth_block_seconds: float = Field(600.0, gt=0)
     sip_source_rate: float = Field(50.0, gt=0)  # REGISTER/INVITE per second from one address
     sip_source_burst: float = Field(200.0, ge=1)
+    # Phones whose Digest code fails outright when any challenge is SHA-256 (libre before 2.0):
+    # User-Agent prefixes that are challenged with MD5 alone (docs/pbx/devices.md).
+    sip_md5_only_user_agents: tuple[str, ...] = ("baresip v0.", "baresip v1.")
     # calls (pbx/calls): how long a callee's devices ring before voicemail / 480; RTP silence
     # that ends a call (a phone that vanished); how long a trunk may stay silent before failover
     ring_timeout: float = Field(30.0, gt=0)

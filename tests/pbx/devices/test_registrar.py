@@ -7,6 +7,7 @@ from tests.pbx.devices.conftest import Phone, SipServer, new_phone
 from zongji.platform.actor import SYSTEM
 from zongji.sip.auth.client import Credentials, DigestClient
 from zongji.sip.network import TransportKind
+from zongji.sip.ua.core import UserAgent
 
 
 async def test_md5_challenge_then_200_with_the_binding(sip: SipServer, phones: list[Phone]) -> None:
@@ -273,4 +274,19 @@ async def test_repeated_failures_block_the_source(sip: SipServer, phones: list[P
     # now even the right password is refused, before any challenge
     assert (await phone.register(cred)).status == 403
     assert guard.unblock("127.0.0.1")
+    assert (await phone.register(cred)).status == 200
+
+
+async def test_phones_that_fail_on_sha256_challenges_get_md5_alone(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    old = UserAgent(local_user="phone", user_agent="baresip v1.0.0 (x86_64/linux)")
+    await old.listen("udp", "127.0.0.1", 0)
+    phones.append(Phone(old, sip, TransportKind.UDP))
+    phone = phones[-1]
+    challenge = await phone.send(phone.register_request(acme.domain, cred.username))
+    assert [c.params["algorithm"] for c in challenge.www_authenticate] == ["MD5"]
     assert (await phone.register(cred)).status == 200

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 
 from zongji.pbx.contracts import Device, TenantLine
 from zongji.pbx.devices.credentials import CredentialRecord, DeviceCredentials
@@ -26,6 +27,7 @@ from zongji.pbx.devices.guard import AuthGuard
 from zongji.sip.auth.digest import DigestAlgorithm
 from zongji.sip.auth.server import AuthOutcome, DigestAuthenticator, DigestSecret
 from zongji.sip.errors import SipParseError
+from zongji.sip.message import Response
 from zongji.sip.ua.requests import IncomingRequest
 
 ALGORITHMS = (DigestAlgorithm.MD5, DigestAlgorithm.SHA256)
@@ -35,11 +37,17 @@ class DeviceAuthenticator:
     """`DeviceAuth`: verifies a request's credentials and answers it when they fall short."""
 
     def __init__(
-        self, credentials: DeviceCredentials, guard: AuthGuard, *, nonce_lifetime: float = 300.0
+        self,
+        credentials: DeviceCredentials,
+        guard: AuthGuard,
+        *,
+        nonce_lifetime: float = 300.0,
+        md5_only_agents: Sequence[str] = (),
     ) -> None:
         self._credentials = credentials
         self._guard = guard
         self._nonce_lifetime = nonce_lifetime
+        self._md5_only_agents = tuple(md5_only_agents)
         self._key = secrets.token_bytes(32)  # one key: nonces of all realms
         self._authenticators: dict[uuid.UUID, DigestAuthenticator] = {}
 
@@ -101,12 +109,10 @@ class DeviceAuthenticator:
                 self._guard.failed(host)
                 incoming.respond(403, "Forbidden (wrong realm)")
                 return None
-            incoming.send(authenticator.challenge(request, proxy=proxy, to_tag=incoming.to_tag))
+            incoming.send(self._challenge(incoming, authenticator, proxy=proxy))
             return None
         if result.outcome is AuthOutcome.STALE:
-            incoming.send(
-                authenticator.challenge(request, stale=True, proxy=proxy, to_tag=incoming.to_tag)
-            )
+            incoming.send(self._challenge(incoming, authenticator, proxy=proxy, stale=True))
             return None
         # FAILED: wrong password, unknown username, replayed nonce-count, nonce not ours
         now_blocked = self._guard.failed(host)
@@ -118,8 +124,33 @@ class DeviceAuthenticator:
         ):
             incoming.respond(403, "Forbidden (credential of another domain)")
             return None
-        incoming.send(authenticator.challenge(request, proxy=proxy, to_tag=incoming.to_tag))
+        incoming.send(self._challenge(incoming, authenticator, proxy=proxy))
         return None
+
+    def _challenge(
+        self,
+        incoming: IncomingRequest,
+        authenticator: DigestAuthenticator,
+        *,
+        proxy: bool,
+        stale: bool = False,
+    ) -> Response:
+        """A 401/407 with MD5 and SHA-256 challenges, or MD5 alone for a phone known to fail
+        on any SHA-256 challenge (its User-Agent starts with one of `md5_only_agents`). Either
+        way the answer is verified by the same authenticator, so nonces and their counts are
+        shared and a changed User-Agent header cannot replay anything."""
+        request = incoming.request
+        agent = request.headers.get("User-Agent") or ""
+        if not agent.startswith(self._md5_only_agents):
+            return authenticator.challenge(
+                request, stale=stale, proxy=proxy, to_tag=incoming.to_tag
+            )
+        response = request.create_response(407 if proxy else 401, to_tag=incoming.to_tag)
+        header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+        for challenge in authenticator.challenges(stale=stale):
+            if challenge.params.get("algorithm") == DigestAlgorithm.MD5.value:
+                response.headers.add(header, challenge)
+        return response
 
 
 def _foreign_realm(incoming: IncomingRequest, proxy: bool, realm: str) -> bool:

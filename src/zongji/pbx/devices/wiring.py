@@ -52,7 +52,9 @@ def build_devices(
         rate=settings.sip_source_rate,
         burst=settings.sip_source_burst,
     )
-    device_auth = DeviceAuthenticator(credentials, guard)
+    device_auth = DeviceAuthenticator(
+        credentials, guard, md5_only_agents=settings.sip_md5_only_user_agents
+    )
     presence = PresencePublisher(db, bus, users)
     location = LocationService(on_presence=presence)
     credentials.on_revoke.append(location.drop_credentials)
