@@ -41,6 +41,7 @@ async def test_outbound_call_leaves_with_the_enterprise_number(rig: CallRig) -> 
     record = await rig.wait_record(acme)
     assert (record.direction, record.status, record.trunk_id) == ("outbound", "answered", trunk)
     assert (record.caller_user_id, record.callee_number) == (alice, "+8613912345678")
+    assert record.outside_number == MAIN
     await rig.idle()
 
 

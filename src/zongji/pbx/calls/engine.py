@@ -250,6 +250,8 @@ class CallEngine:
             callee.user_id if callee else None,
             callee.name if callee else None,
         )
+        # the enterprise number an outside callee will see: recorded as the outside line's
+        caller_id = None if internal else caller_id_for(caller, tenant)
         call = self._new_call(
             incoming,
             CallLog.new(
@@ -260,6 +262,7 @@ class CallEngine:
                 direction=CallDirection.INTERNAL if internal else CallDirection.OUTBOUND,
                 caller=caller_party,
                 callee=callee_party,
+                outside_number=caller_id,
             ),
         )
         await call.log.open()
@@ -282,7 +285,7 @@ class CallEngine:
                     call, tenant, offer, [callee], caller_party, voicemail_for=callee
                 )
             else:
-                await self._outbound(call, tenant, offer, caller, caller_party, dialled)
+                await self._outbound(call, tenant, offer, caller_id, dialled)
         finally:
             with contextlib.suppress(Exception):
                 await self.pbx.policy.ended(call.call_id, call.log.talk_seconds)
@@ -510,11 +513,9 @@ class CallEngine:
         call: LiveCall,
         tenant: TenantLine,
         offer: SessionDescription,
-        caller: Subscriber,
-        caller_party: Party,
+        caller_id: str | None,
         dialled: Dialled,
     ) -> None:
-        caller_id = caller_id_for(caller, tenant)
         dials = list(self.pbx.trunk_runtime.dials(tenant, dialled.number, caller_id or ""))
         caller_leg = await self._caller_leg(call, offer)
         if not dials:
