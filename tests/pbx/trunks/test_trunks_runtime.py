@@ -171,6 +171,7 @@ async def test_a_carrier_that_stops_answering_is_taken_out_and_comes_back(
     await eventually(lambda: state(runtime, a) == "down", within=15, what="a taken out")
     health = runtime.health(a)
     assert health.reason == "options_unanswered"
+    assert health.last_error == "OPTIONS: no answer"
     assert health.consecutive_failures >= 2
     assert order(runtime) == ["b-second", "a-first"]
     assert state(runtime, b) == "up"
@@ -404,5 +405,6 @@ async def test_a_registrar_that_never_answers_takes_the_trunk_down(
     assert state(runtime, trunk_id) == "unknown"  # registering
     await eventually(lambda: state(runtime, trunk_id) == "down", what="no answer to REGISTER")
     assert runtime.health(trunk_id).reason == "registration_failed"
+    assert runtime.health(trunk_id).last_error == "REGISTER: no answer"
     edge.answering = True  # retried every register_retry seconds
     await eventually(lambda: state(runtime, trunk_id) == "up", what="registered at last")

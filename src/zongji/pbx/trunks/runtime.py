@@ -30,7 +30,7 @@ import ipaddress
 import logging
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from zongji.pbx.contracts import TenantLine, TrunkDial
@@ -97,18 +97,34 @@ class _Worker:
                     registration.destination = await self._destination(ua)
                 response = await asyncio.wait_for(registration.register(), runtime.sip_timeout)
             except (TimeoutError, SipError, OSError) as error:
-                self.health.registration_lost(runtime.now(), f"REGISTER: {error or 'timeout'}")
-                log.warning("trunk %s: REGISTER failed: %s", self.config.name, error or "timeout")
+                with self._noting():
+                    self.health.registration_lost(runtime.now(), f"REGISTER: {_why(error)}")
             else:
-                if response.success and registration.granted:
-                    self.health.registration_succeeded(runtime.now())
-                    delay = max(1.0, registration.granted * runtime.refresh_margin)
-                else:
-                    self.health.registration_lost(
-                        runtime.now(), f"REGISTER: {response.status} {response.reason}"
-                    )
-                    log.warning("trunk %s: REGISTER got %d", self.config.name, response.status)
+                with self._noting():
+                    if response.success and registration.granted:
+                        self.health.registration_succeeded(runtime.now())
+                        delay = max(1.0, registration.granted * runtime.refresh_margin)
+                    else:
+                        self.health.registration_lost(
+                            runtime.now(), f"REGISTER: {response.status} {response.reason}"
+                        )
             await asyncio.sleep(delay)
+
+    @contextlib.contextmanager
+    def _noting(self) -> Iterator[None]:
+        """Log the trunk going down or coming back (what an operator looks for in the logs)."""
+        now = self.runtime.clock_monotonic()
+        before, _ = self.health.state(now)
+        yield
+        after, reason = self.health.state(now)
+        if after is before:
+            return
+        if after is TrunkState.DOWN:
+            log.warning(
+                "trunk %s is down (%s): %s", self.config.name, reason, self.health.last_error
+            )
+        else:
+            log.info("trunk %s is %s", self.config.name, after.value)
 
     async def _destination(self, ua: UserAgent) -> Destination | None:
         """The carrier's resolved address for REGISTER (its Request-URI is the domain)."""
@@ -124,16 +140,14 @@ class _Worker:
             try:
                 response = await asyncio.wait_for(ua.options(self._target()), runtime.sip_timeout)
             except (TimeoutError, SipError, OSError) as error:
-                self.health.keepalive_failed(
-                    runtime.now(), f"OPTIONS: {error or 'timeout'}", runtime.failures_to_down
-                )
+                why = f"OPTIONS: {_why(error)}"
             else:
+                why = ""
                 if 500 <= response.status < 600:
-                    self.health.keepalive_failed(
-                        runtime.now(),
-                        f"OPTIONS: {response.status} {response.reason}",
-                        runtime.failures_to_down,
-                    )
+                    why = f"OPTIONS: {response.status} {response.reason}"
+            with self._noting():
+                if why:
+                    self.health.keepalive_failed(runtime.now(), why, runtime.failures_to_down)
                 else:
                     self.health.keepalive_answered(runtime.now())
             await asyncio.sleep(self.config.options_interval)
@@ -283,6 +297,9 @@ class TrunkRuntime:
     def now(self) -> datetime:
         return self._clock.now()
 
+    def clock_monotonic(self) -> float:
+        return self._clock.monotonic()
+
     @staticmethod
     def transport_for(ua: UserAgent, config: TrunkConfig) -> Transport | None:
         return ua.transport.transport_for(TransportKind(config.transport.value.upper()))
@@ -325,6 +342,13 @@ class TrunkRuntime:
         uri = ua.contact_for(transport).uri
         host = getattr(uri, "host", None)
         return str(host) if host else config.host
+
+
+def _why(error: BaseException) -> str:
+    """A failure's text for the health view; a timeout's own text is empty."""
+    if str(error):
+        return str(error)
+    return "no answer" if isinstance(error, TimeoutError) else type(error).__name__
 
 
 async def _inbound_sources(configs: Iterable[TrunkConfig]) -> list[tuple[uuid.UUID, Source]]:
