@@ -209,7 +209,7 @@ async def test_main_number_with_an_extension_keyed_reaches_the_registered_callee
     sipp = await carrier(
         carriers, "carrier_uac_dtmf.xml", pbx.address,
         "-key", "called", MAIN, "-key", "caller", OUTSIDE_CALLER, "-key", "keys", "8123",
-        "-d", "3000", "-m", "1", "-timeout", "40s",
+        "-d", "5000", "-m", "1", "-timeout", "40s",
     )  # fmt: skip
     ringing = await bob_phone.next_call(within=15)
     result = await sipp.wait(within=45)
@@ -244,7 +244,7 @@ async def test_zero_rings_every_receptionist_at_once_and_the_first_answer_wins(
     sipp = await carrier(
         carriers, "carrier_uac_dtmf.xml", pbx.address,
         "-key", "called", MAIN, "-key", "caller", OUTSIDE_CALLER, "-key", "keys", "0",
-        "-d", "4000", "-m", "1", "-timeout", "40s",
+        "-d", "9000", "-m", "1", "-timeout", "40s",
     )  # fmt: skip
     first = await one.next_call(within=15)
     second = await two.next_call(within=2)  # both ring together
@@ -266,11 +266,12 @@ async def test_no_input_goes_to_the_receptionists(
     desk = await pbx.user(acme, "前台", "8000", is_receptionist=True)
     desk_phone = await phone(pbx, phones, acme, desk, "answer")
 
-    # greeting, 8 s for the first key, "transferring you": then the front desk rings
+    # greeting (7 s), 8 s for the first key, "transferring you" (4 s): then the front desk
+    # rings; the caller holds on for 26 s
     sipp = await carrier(
         carriers, "carrier_uac_dtmf.xml", pbx.address,
         "-key", "called", MAIN, "-key", "caller", OUTSIDE_CALLER, "-key", "keys", "none",
-        "-d", "22000", "-m", "1", "-timeout", "60s",
+        "-d", "26000", "-m", "1", "-timeout", "60s",
     )  # fmt: skip
     await desk_phone.next_call(within=30)
     result = await sipp.wait(within=60)
