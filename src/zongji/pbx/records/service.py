@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from zongji.pbx.contracts import (
@@ -86,17 +86,45 @@ def ended_event(row: CallRecord) -> Event:
     )
 
 
-def _close(row: CallRecord, end: CallEnd) -> None:
+def _close_values(row: CallRecord, end: CallEnd) -> dict[str, Any]:
+    """What closing `row` with `end` writes: the end never before the start or the answer."""
     ended_at = max(end.ended_at, row.started_at)
     if row.answered_at is not None and ended_at < row.answered_at:
         ended_at = row.answered_at
-    row.ended_at = ended_at
-    row.status = end.status.value
-    row.hangup_side = end.hangup_side.value if end.hangup_side else None
-    row.reason = _clip(end.reason, 255)
-    row.rule = _clip(end.rule, 64)
-    row.billable_seconds = billable_seconds(row.answered_at, ended_at)
-    row.billed_minutes = billed_minutes(row.direction, row.billable_seconds)
+    seconds = billable_seconds(row.answered_at, ended_at)
+    return {
+        "ended_at": ended_at,
+        "status": end.status.value,
+        "hangup_side": end.hangup_side.value if end.hangup_side else None,
+        "reason": _clip(end.reason, 255),
+        "rule": _clip(end.rule, 64),
+        "billable_seconds": seconds,
+        "billed_minutes": billed_minutes(row.direction, seconds),
+    }
+
+
+def _answer_values(
+    row: CallRecord, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"answered_at": max(at, row.started_at)}
+    if by is not None:
+        values["answered_by_number"] = by.number[:64]
+        values["answered_by_user_id"] = by.user_id
+        values["answered_by_name"] = _clip(by.name, 64)
+    if trunk_id is not None:
+        values["trunk_id"] = trunk_id
+    return values
+
+
+async def _update(uow: UnitOfWork, values: dict[str, Any], *where: Any) -> bool:
+    """One ORM UPDATE (so the tenant scope applies) of the row matching `where`; did it?"""
+    result = await uow.session.execute(
+        update(CallRecord)
+        .where(*where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 class CallRecordService:
@@ -117,9 +145,10 @@ class CallRecordService:
         self._nodes = nodes
         self.search = CallRecordSearch(db)
         self.export = CallRecordExport(self.search)
-        self._tenants: dict[str, uuid.UUID] = {}
-        """Which enterprise each live call of this node belongs to: the engine reports answers
-        and ends by call id alone."""
+        self._live: dict[str, CallRecord] = {}
+        """The live calls this service opened, as written (detached rows): the engine reports
+        answers and ends by call id alone, and with these each is one UPDATE, without reading
+        the row back. A call opened elsewhere (a rebuilt service) takes the slower path."""
 
     # --- the contract ---------------------------------------------------------------------
 
@@ -147,7 +176,7 @@ class CallRecordService:
         except Exception:
             log.exception("call record not closed", extra={"call_id": call_id})
         finally:
-            self._tenants.pop(call_id, None)
+            self._live.pop(call_id, None)
 
     async def all_for(self, tenant_id: uuid.UUID, limit: int = 1000) -> list[CallRecordOut]:
         """The enterprise's latest records, newest first, live ones included (tests, tools)."""
@@ -199,42 +228,57 @@ class CallRecordService:
     # --- the writes ---------------------------------------------------------------------------
 
     async def _open(self, start: CallStart) -> None:
-        uow = UnitOfWork(self._db, self._bus, TenantScope(start.tenant_id))
+        row = CallRecord(
+            tenant_id=start.tenant_id,
+            call_id=start.call_id,
+            direction=start.direction.value,
+            caller_number=start.caller.number[:64],
+            caller_user_id=start.caller.user_id,
+            caller_name=_clip(start.caller.name, 64),
+            callee_number=start.callee.number[:64],
+            callee_user_id=start.callee.user_id,
+            callee_name=_clip(start.callee.name, 64),
+            started_at=start.started_at,
+            trunk_id=start.trunk_id,
+            outside_number=_clip(start.outside_number, 32),
+            billable_seconds=0,
+            billed_minutes=0,
+            node=self.node,
+        )
         try:
-            async with uow:
-                existing = await uow.session.scalar(
-                    select(CallRecord.id).where(CallRecord.call_id == start.call_id)
-                )
-                if existing is not None:
-                    log.warning("call opened twice", extra={"call_id": start.call_id})
-                    return
-                uow.session.add(
-                    CallRecord(
-                        tenant_id=start.tenant_id,
-                        call_id=start.call_id,
-                        direction=start.direction.value,
-                        caller_number=start.caller.number[:64],
-                        caller_user_id=start.caller.user_id,
-                        caller_name=_clip(start.caller.name, 64),
-                        callee_number=start.callee.number[:64],
-                        callee_user_id=start.callee.user_id,
-                        callee_name=_clip(start.callee.name, 64),
-                        started_at=start.started_at,
-                        trunk_id=start.trunk_id,
-                        outside_number=_clip(start.outside_number, 32),
-                        billable_seconds=0,
-                        billed_minutes=0,
-                        node=self.node,
-                    )
-                )
-        except IntegrityError:
+            async with UnitOfWork(self._db, self._bus, TenantScope(start.tenant_id)) as uow:
+                uow.session.add(row)
+        except IntegrityError:  # (tenant, call_id) is unique
             log.warning("call opened twice", extra={"call_id": start.call_id})
             return
-        self._tenants[start.call_id] = start.tenant_id
+        self._live[start.call_id] = row  # detached now, its values as written
 
     async def _answer(
         self, call_id: str, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
     ) -> None:
+        live = self._live.get(call_id)
+        if live is None:
+            await self._answer_unknown(call_id, at, by, trunk_id)
+            return
+        if live.answered_at is not None:
+            return  # answered twice: the first answer stands
+        values = _answer_values(live, at, by, trunk_id)
+        async with UnitOfWork(self._db, self._bus, TenantScope(live.tenant_id)) as uow:
+            changed = await _update(
+                uow,
+                values,
+                CallRecord.call_id == call_id,
+                CallRecord.answered_at.is_(None),
+                CallRecord.ended_at.is_(None),
+            )
+        if changed:
+            for key, value in values.items():
+                setattr(live, key, value)
+
+    async def _answer_unknown(
+        self, call_id: str, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
+    ) -> None:
+        """An answer for a call this service did not open, or one already closed."""
         tenant_id = await self._tenant_of(call_id)
         if tenant_id is None:
             return
@@ -244,37 +288,41 @@ class CallRecordService:
                 return  # gone, or answered twice: the first answer stands
             if row.ended_at is not None and at > row.ended_at:
                 return  # an answer after the end is not one
-            row.answered_at = max(at, row.started_at)
+            for key, value in _answer_values(row, at, by, trunk_id).items():
+                setattr(row, key, value)
             if row.ended_at is not None:  # the close landed first: its talk time is this long
                 row.billable_seconds = billable_seconds(row.answered_at, row.ended_at)
                 row.billed_minutes = billed_minutes(row.direction, row.billable_seconds)
-            if by is not None:
-                row.answered_by_number = by.number[:64]
-                row.answered_by_user_id = by.user_id
-                row.answered_by_name = _clip(by.name, 64)
-            if trunk_id is not None:
-                row.trunk_id = trunk_id
 
     async def _finish(self, call_id: str, end: CallEnd) -> None:
-        tenant_id = await self._tenant_of(call_id)
-        if tenant_id is not None:
-            await self._close_in(tenant_id, call_id, end)
+        live = self._live.get(call_id)
+        if live is None:
+            tenant_id = await self._tenant_of(call_id)
+            if tenant_id is not None:
+                await self._close_in(tenant_id, call_id, end)
+            return
+        values = _close_values(live, end)
+        async with UnitOfWork(self._db, self._bus, TenantScope(live.tenant_id)) as uow:
+            if await _update(
+                uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None)
+            ):
+                for key, value in values.items():
+                    setattr(live, key, value)
+                uow.publish(ended_event(live))
 
     async def _close_in(self, tenant_id: uuid.UUID, call_id: str, end: CallEnd) -> bool:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             row = await uow.session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
             if row is None or row.ended_at is not None:
                 return False  # closed twice: the first close stands
-            _close(row, end)
+            for key, value in _close_values(row, end).items():
+                setattr(row, key, value)
             uow.publish(ended_event(row))
         return True
 
     async def _tenant_of(self, call_id: str) -> uuid.UUID | None:
-        """The call's enterprise: remembered at `opened`, else looked up among this node's live
-        calls (the service was rebuilt, or `opened` landed on another instance)."""
-        tenant_id = self._tenants.get(call_id)
-        if tenant_id is not None:
-            return tenant_id
+        """The enterprise of a call this service does not remember (it was rebuilt, or the call
+        is closed already), looked up among this node's records."""
         async with self._db.session(PLATFORM) as session:
             found: list[Any] = list(
                 (
