@@ -254,3 +254,29 @@ async def test_policy_edits_are_validated(
     ], r.json()
     after = (await admin.call("GET", f"{USERS}/{user['id']}")).json()
     assert {k: after[k] for k in change} == {k: user[k] for k in change}  # nothing written
+
+
+async def test_the_admin_lists_who_is_frozen(admin: Admin, world: World) -> None:
+    ids = []
+    for i, minutes in enumerate((1, None, 1, 5)):
+        r = await admin.call(
+            "POST",
+            USERS,
+            json={"name": f"用户{i}", "mobile": f"1380000001{i}", "monthly_minutes": minutes},
+        )
+        ids.append(r.json()["id"])
+    policy = world.services.pbx.policy
+    for user_id in (ids[0], ids[3]):
+        tenant, caller = _line(admin, (await admin.call("GET", f"{USERS}/{user_id}")).json())
+        assert (await policy.authorise(user_id, tenant, caller, outside(OTHER_CITY_MOBILE))).allowed
+        await policy.answered(user_id)
+        await policy.ended(user_id, 30)
+
+    r = await admin.call("GET", "/api/v1/policy/users", params={"limit": 3})
+    page = r.json()
+    assert [p["used_minutes"] for p in page["items"]] == [1, 0, 0]
+    assert page["next_cursor"]
+    r = await admin.call("GET", "/api/v1/policy/users", params={"cursor": page["next_cursor"]})
+    assert [(p["used_minutes"], p["left_minutes"]) for p in r.json()["items"]] == [(1, 4)]
+    r = await admin.call("GET", "/api/v1/policy/users", params={"frozen": "true"})
+    assert [p["user_id"] for p in r.json()["items"]] == [ids[0]]

@@ -22,6 +22,7 @@ from zongji.pbx.policy.schemas import (
     CalendarYearIn,
     CalendarYearOut,
     UserPolicyOut,
+    UserPolicyPage,
 )
 from zongji.platform.errors import FieldError
 
@@ -108,6 +109,24 @@ async def delete_calendar_day(
     """Back to an ordinary day."""
     await services.pbx.policy.calendar.delete_day(admin.actor(address), admin.tenant_id, day)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/v1/policy/users", response_model=UserPolicyPage)
+async def list_user_policies(
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    frozen: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> UserPolicyPage:
+    """Every user's policy and month, in directory order; `frozen=true` shows who has used up
+    their minutes (a filtered page may be short: follow `next_cursor` to the end)."""
+    items, next_cursor = await services.pbx.policy.user_policies(
+        admin.tenant_id, limit=limit, cursor=cursor, frozen=frozen
+    )
+    return UserPolicyPage(
+        items=[UserPolicyOut(**asdict(p)) for p in items], next_cursor=next_cursor
+    )
 
 
 @router.get("/api/v1/policy/users/{user_id}", response_model=UserPolicyOut)

@@ -64,3 +64,8 @@ class UserPolicyOut(BaseModel):
     reserved_minutes: int
     left_minutes: int | None
     frozen: bool
+
+
+class UserPolicyPage(BaseModel):
+    items: list[UserPolicyOut]
+    next_cursor: str | None

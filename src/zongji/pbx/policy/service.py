@@ -27,13 +27,16 @@ from datetime import date, datetime
 from zongji.audit.service import AuditLog
 from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.models import EnterpriseStatus, OutboundTime
+from zongji.directory.schemas import EnterpriseOut
+from zongji.directory.user_schemas import UserOut
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.contracts import Dialled, NumberClass, PolicyDecision, Subscriber, TenantLine
 from zongji.pbx.policy.calendar import HolidayCalendar
 from zongji.pbx.policy.classify import area_of, classify
 from zongji.pbx.policy.hours import local_now, may_call_out
 from zongji.pbx.policy.levels import level_of, refusal
-from zongji.pbx.policy.quota import MinuteQuota
+from zongji.pbx.policy.models import DayKind
+from zongji.pbx.policy.quota import MinuteQuota, Standing
 from zongji.pbx.policy.rules import PROMPTS, Rule
 from zongji.pbx.policy.validity import within_validity
 from zongji.platform.clock import Clock
@@ -182,30 +185,29 @@ class PolicyService:
         moment = local_now(self._clock.now(), ent.timezone)
         standing = await self.quota.standing(tenant_id, user_id, month_of(moment))
         override = await self.calendar.kind_of(tenant_id, moment.date())
-        quota = user.monthly_minutes
-        return UserPolicy(
-            user_id=user.id,
-            name=user.name,
-            extension=user.extension,
-            enterprise_active=ent.status is EnterpriseStatus.ACTIVE,
-            outbound_restriction=user.outbound_restriction.value,
-            international_enabled=ent.features.international_calling,
-            outbound_time=user.outbound_time.value,
-            work_start=user.work_start,
-            work_end=user.work_end,
-            outside_hours_now=not may_call_out(
-                user.outbound_time.value, moment, user.work_start, user.work_end, override
-            ),
-            valid_from=user.valid_from,
-            valid_until=user.valid_until,
-            valid_now=within_validity(moment.date(), user.valid_from, user.valid_until),
-            month=standing.month,
-            monthly_minutes=quota,
-            used_minutes=standing.billed,
-            reserved_minutes=standing.reserved,
-            left_minutes=standing.left(quota),
-            frozen=standing.frozen(quota),
+        return _policy_of(ent, user, moment, standing, override)
+
+    async def user_policies(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        frozen: bool | None = None,
+    ) -> tuple[list[UserPolicy], str | None]:
+        """A page of users (directory order) with their month; `frozen` filters the page, so a
+        filtered page may hold fewer than `limit` users while `next_cursor` goes on."""
+        ent = await self._enterprises.get(tenant_id)
+        page = await self._users.page(tenant_id, limit=limit, cursor=cursor)
+        moment = local_now(self._clock.now(), ent.timezone)
+        standings = await self.quota.standings(
+            tenant_id, [u.id for u in page.items], month_of(moment)
         )
+        override = await self.calendar.kind_of(tenant_id, moment.date())
+        found = [_policy_of(ent, u, moment, standings[u.id], override) for u in page.items]
+        if frozen is not None:
+            found = [p for p in found if p.frozen is frozen]
+        return found, page.next_cursor
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -221,6 +223,39 @@ class PolicyService:
             for stale in [k for k, t in self._tickets.items() if t.created < oldest]:
                 del self._tickets[stale]
         self._tickets[call_id] = ticket
+
+
+def _policy_of(
+    ent: EnterpriseOut,
+    user: UserOut,
+    moment: datetime,
+    standing: Standing,
+    override: DayKind | None,
+) -> UserPolicy:
+    quota = user.monthly_minutes
+    return UserPolicy(
+        user_id=user.id,
+        name=user.name,
+        extension=user.extension,
+        enterprise_active=ent.status is EnterpriseStatus.ACTIVE,
+        outbound_restriction=user.outbound_restriction.value,
+        international_enabled=ent.features.international_calling,
+        outbound_time=user.outbound_time.value,
+        work_start=user.work_start,
+        work_end=user.work_end,
+        outside_hours_now=not may_call_out(
+            user.outbound_time.value, moment, user.work_start, user.work_end, override
+        ),
+        valid_from=user.valid_from,
+        valid_until=user.valid_until,
+        valid_now=within_validity(moment.date(), user.valid_from, user.valid_until),
+        month=standing.month,
+        monthly_minutes=quota,
+        used_minutes=standing.billed,
+        reserved_minutes=standing.reserved,
+        left_minutes=standing.left(quota),
+        frozen=standing.frozen(quota),
+    )
 
 
 def _refuse(number_class: NumberClass, rule: Rule) -> PolicyDecision:
