@@ -206,7 +206,14 @@ async def test_credentials_stay_across_restarts_and_are_reissued_when_demo_json_
 
 
 async def _zongji_demo_call(pbx: RunningPbx, *args: str) -> dict[str, Any]:
-    """`zongji demo call …` in its own process, as a newcomer runs it."""
+    """`zongji demo call … --json` in its own process, as a newcomer runs it."""
+    out = await _zongji_demo_call_text(pbx, "--json", *args)
+    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return report
+
+
+async def _zongji_demo_call_text(pbx: RunningPbx, *args: str) -> str:
+    """`zongji demo call …` in its own process; what it printed."""
     settings = pbx.services.settings
     env = {**os.environ, "ZONGJI_SECRET_KEY": settings.secret_key.get_secret_value()}
     process = await asyncio.create_subprocess_exec(
@@ -219,7 +226,6 @@ async def _zongji_demo_call(pbx: RunningPbx, *args: str) -> dict[str, Any]:
         str(settings.data_dir),
         "--database-url",
         settings.database_url,
-        "--json",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -228,8 +234,7 @@ async def _zongji_demo_call(pbx: RunningPbx, *args: str) -> dict[str, Any]:
     )
     out, err = await asyncio.wait_for(process.communicate(), 90)
     assert out, err.decode()
-    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return report
+    return out.decode()
 
 
 async def test_zongji_demo_call_reaches_the_ivr_and_the_extension_keyed_in(
@@ -270,3 +275,19 @@ async def test_a_softphone_calls_out_through_the_demo_trunk_with_its_direct_line
         tenant, lambda r: r.direction == "outbound" and r.status == "answered"
     )
     assert record.billed_minutes == 1
+
+
+async def test_zongji_demo_call_to_a_direct_line_rings_its_user_and_says_so(
+    demo_pbx: RunningPbx,
+) -> None:
+    demo = demo_json(demo_pbx)
+    [wang] = [u for u in demo["users"] if u["extension"] == "8003"]
+    assert wang["direct_line"] == "+862584000102"
+    async with phone(wang["sip"]) as phone_of_wang:
+        assert await phone_of_wang.register() == 200
+        printed = await _zongji_demo_call_text(demo_pbx, "025-84000102", "--hold", "2")
+        assert len(phone_of_wang.calls) == 1
+    lines = printed.splitlines()
+    assert lines[0].startswith("→ INVITE sip:+862584000102@")
+    assert "← 200 OK: answered" in lines
+    assert lines[-1].startswith("call record: inbound +8613912345678 → 王五; answered by 王五")
