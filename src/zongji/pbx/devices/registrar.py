@@ -24,6 +24,7 @@ from zongji.pbx.contracts import Device, TelephonyView
 from zongji.pbx.devices.auth import DeviceAuthenticator
 from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.location import LocationService, NewBinding
+from zongji.pbx.devices.presence import PresencePublisher
 from zongji.sip.errors import SipParseError
 from zongji.sip.network import TransportKind
 from zongji.sip.transport.base import Flow
@@ -46,7 +47,9 @@ class Registrar:
         max_expires: int = 3600,
         nat_expires: int = 120,
         max_contacts: int = 10,
+        presence: PresencePublisher | None = None,
     ) -> None:
+        self._presence = presence
         self._view = view
         self._auth = auth
         self._credentials = credentials
@@ -60,6 +63,12 @@ class Registrar:
         """A job: purge expired bindings (reporting users who went offline), and write when each
         device last registered."""
         self._location.sweep()
+        await self._credentials.flush_seen()
+
+    async def close(self) -> None:
+        """The node stops: write what is still queued (presence, last registration times)."""
+        if self._presence is not None:
+            await self._presence.drain()
         await self._credentials.flush_seen()
 
     async def handle(self, incoming: IncomingRequest) -> None:

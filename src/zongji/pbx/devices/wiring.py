@@ -74,5 +74,6 @@ def build_devices(
         max_expires=settings.sip_max_expires,
         nat_expires=settings.sip_nat_expires,
         max_contacts=settings.sip_max_contacts,
+        presence=presence,
     )
     return DeviceParts(view, credentials, guard, device_auth, location, registrar, presence)
