@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
-from zongji.pbx.contracts import CallDirection, CallStatus
+from zongji.pbx.contracts import CallDirection, CallStatus, HangupSide
 from zongji.pbx.records.models import CallRecord
 from zongji.platform.db import Database, TenantScope
 from zongji.platform.errors import Problem
@@ -97,7 +97,7 @@ class CallRecordOut(BaseModel):
     status: CallStatus | None  # None while the call is live
     reason: str | None
     rule: str | None
-    hangup_side: str | None
+    hangup_side: HangupSide | None
 
     @classmethod
     def of(cls, row: CallRecord) -> CallRecordOut:
