@@ -204,9 +204,24 @@ class CallEngine:
             if call is not None:
                 await self._finish(call, CallStatus.FAILED, HangupSide.SYSTEM, reason="error")
         finally:
-            self.calls.pop(incoming.request.call_id, None)
+            call = self.calls.pop(incoming.request.call_id, None)
+            if call is not None:
+                await self._release(call)
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _release(self, call: LiveCall) -> None:
+        """Whatever path the call took, nothing of it outlives it: watchers, endpoints, and a
+        record left open (which would be a bug) is closed as failed."""
+        for watcher in call.watchers:
+            watcher.cancel()
+        for leg in call.legs:
+            with contextlib.suppress(Exception):
+                await leg.bye()
+            await leg.close()
+        call.legs.clear()
+        if call.log.ended is None:
+            await call.log.close(CallStatus.FAILED, HangupSide.SYSTEM, reason="internal error")
 
     # --- calls from devices --------------------------------------------------------------
 
