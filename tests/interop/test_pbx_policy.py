@@ -14,7 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.interop.pbx_harness import HOST, RunningPbx, SipCredential, TestTenant, running_pbx
+from tests.interop import pbx_harness
+from tests.interop.pbx_harness import HOST, RunningPbx, SipCredential, running_pbx
 from tests.interop.sipp import Sipp, free_port
 
 from zongji.pbx.contracts import CallStatus
@@ -34,7 +35,7 @@ async def node(database_url: str, tmp_path: Path) -> AsyncIterator[RunningPbx]:
         yield running
 
 
-async def _enterprise(pbx: RunningPbx, carrier_port: int) -> TestTenant:
+async def _enterprise(pbx: RunningPbx, carrier_port: int) -> pbx_harness.TestTenant:
     acme = await pbx.enterprise("acme", main_number="025-8888 0000")
     await pbx.services.pbx.trunks.create(
         SYSTEM,
@@ -51,7 +52,7 @@ async def _enterprise(pbx: RunningPbx, carrier_port: int) -> TestTenant:
 
 
 async def _user(
-    pbx: RunningPbx, tenant: TestTenant, name: str, ext: str, **policy: object
+    pbx: RunningPbx, tenant: pbx_harness.TestTenant, name: str, ext: str, **policy: object
 ) -> tuple[uuid.UUID, SipCredential]:
     """A user with the given policy fields, once the PBX's view has them, and a device."""
     user = await pbx.user(tenant, name, ext, **policy)
