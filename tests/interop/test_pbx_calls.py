@@ -17,6 +17,13 @@ from tests.interop.pbx_harness import HOST, RunningPbx, SipCredential, TestTenan
 from tests.interop.sipp import Sipp, SippResult, free_port
 
 from zongji.pbx.records.search import CallFilters, CallRecordOut
+from zongji.sip.auth.client import Credentials
+from zongji.sip.network import HostPort, TransportKind
+from zongji.sip.offer_answer import LocalMedia, SdpSession
+from zongji.sip.sdp import parse_sdp
+from zongji.sip.transport.base import Destination
+from zongji.sip.ua.core import UserAgent
+from zongji.sip.ua.requests import IncomingCall, IncomingRequest
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 GOOD_SDP = "0 101;0 PCMU/8000"  # field4, field5 of pbx_caller_fails.xml
@@ -151,9 +158,7 @@ def final_status(result: SippResult) -> int:
     raise AssertionError(result.explain())
 
 
-async def test_sipp_calls_baresip_answers_sipp_hangs_up_with_dtmf_passed(
-    node: RunningPbx, peers: Peers
-) -> None:
+async def test_sipp_calls_baresip_answers_sipp_hangs_up(node: RunningPbx, peers: Peers) -> None:
     acme = await node.enterprise("acme")
     alice = await node.user(acme, "张三", "8001")
     bob = await node.user(acme, "李四", "8002")
@@ -381,3 +386,54 @@ async def test_unauthenticated_invite_is_challenged_and_an_invite_flood_spares_a
     record = await wait_record(node, acme)
     assert (record.status, record.hangup_side) == ("answered", "caller")
     assert len(await records(node, acme)) == 1
+
+
+class _Ear(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.packets: list[bytes] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.packets.append(data)
+
+
+async def test_sipp_keys_reach_the_callee_as_rfc4733_events(node: RunningPbx, peers: Peers) -> None:
+    """SIPp keys 1 (the shipped RFC 4733 capture) after the answer; the callee, a softphone on
+    our own stack with a real RTP socket, receives the telephone-events through the PBX."""
+    acme = await node.enterprise("acme")
+    alice = await node.user(acme, "张三", "8001")
+    bob = await node.user(acme, "李四", "8002")
+    cred = await node.device(acme, bob)
+    loop = asyncio.get_running_loop()
+    ear = _Ear()
+    rtp, _ = await loop.create_datagram_endpoint(lambda: ear, local_addr=(HOST, 0))
+    session = SdpSession(LocalMedia(HOST, rtp.get_extra_info("sockname")[1]))
+    ua = UserAgent(local_user=cred.username)
+    await ua.listen("udp", HOST, 0)
+
+    def on_request(incoming: IncomingRequest) -> None:
+        if isinstance(incoming, IncomingCall):
+            answer, _ = session.answer(parse_sdp(incoming.offer))
+            incoming.answer(answer.encode())
+        else:
+            incoming.respond(200)
+
+    ua.on_request = on_request
+    try:
+        registration = ua.registration(
+            f"sip:{cred.domain}",
+            f"sip:{cred.username}@{cred.domain}",
+            credentials=Credentials(cred.username, cred.password),
+            destination=Destination(TransportKind.UDP, HostPort(HOST, node.udp_port)),
+        )
+        assert (await registration.register()).status == 200
+        caller = peers.caller("pbx_caller", await node.device(acme, alice), "8002")
+        await caller.start()
+        ok(await caller.wait(30))
+        events = [p for p in ear.packets if len(p) >= 16 and p[1] & 0x7F == 101]
+        assert events, f"{len(ear.packets)} RTP packets, none a telephone-event"
+        assert {p[12] for p in events} == {1}  # the key SIPp pressed
+        record = await wait_record(node, acme)
+        assert (record.status, record.answered_by_user_id) == ("answered", bob)
+    finally:
+        rtp.close()
+        await ua.close()
