@@ -275,7 +275,28 @@ async def test_a_call_answered_by_someone_else_is_in_their_incoming_history(worl
         "c7", CallEnd(CallStatus.ANSWERED, T0 + timedelta(hours=2, seconds=50), HangupSide.CALLER)
     )
     assert (await ids(world.client, "/api/v1/me/calls", o.li_auth, kind="incoming"))[0] == "c7"
-    assert await ids(world.client, "/api/v1/calls", o.admin, callee="李四") == ["c7", "c6", "c1"]
+    # an outside call to 李四's direct line that voicemail took: answered, but missed by 李四
+    await records.opened(
+        start(
+            o.tenant.id,
+            "c8",
+            T0 + timedelta(hours=3),
+            direction=CallDirection.INBOUND,
+            caller=Party("+8613912345678"),
+            callee=Party("8002", o.li, "李四"),
+        )
+    )
+    await records.answered("c8", T0 + timedelta(hours=3, seconds=30))
+    await records.closed(
+        "c8", CallEnd(CallStatus.VOICEMAIL, T0 + timedelta(hours=3, seconds=60), HangupSide.CALLER)
+    )
+    assert await ids(world.client, "/api/v1/me/calls", o.li_auth, kind="missed") == ["c8", "c6"]
+    assert await ids(world.client, "/api/v1/calls", o.admin, callee="李四") == [
+        "c8",
+        "c7",
+        "c6",
+        "c1",
+    ]
 
 
 async def test_enterprises_never_see_each_others_calls(world: World) -> None:

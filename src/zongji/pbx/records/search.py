@@ -161,11 +161,8 @@ def history_conditions(user_id: uuid.UUID, kind: HistoryKind | None) -> list[Col
     if kind is HistoryKind.INCOMING:
         return [incoming]
     if kind is HistoryKind.MISSED:
-        return [
-            incoming,
-            CallRecord.answered_at.is_(None),
-            CallRecord.status.in_([s.value for s in MISSED_STATUSES]),
-        ]
+        # not `answered_at IS NULL`: a call the IVR or voicemail answered was still missed
+        return [incoming, CallRecord.status.in_([s.value for s in MISSED_STATUSES])]
     return [or_(outgoing, incoming)]
 
 
