@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,11 @@ from tests.pbx.policy.helpers import (
     subscriber,
 )
 from zongji.pbx.contracts import Subscriber, TenantLine
-from zongji.pbx.policy.quota import billable_minutes
-from zongji.pbx.policy.service import PolicyService
+from zongji.pbx.policy.quota import MinuteQuota, billable_minutes
+from zongji.pbx.policy.service import USED_UP_EVENT, PolicyService
 from zongji.platform.clock import FakeClock
+from zongji.platform.db import Database
+from zongji.platform.events import Event
 from zongji.services import Services
 
 
@@ -180,3 +183,49 @@ async def test_a_reservation_left_by_a_dead_node_expires(
     # …until the call can't possibly still be live (its limit and a grace period)
     clock.advance(3 * 60 + 5 * 60 + 1)
     assert await talk(other, tenant, caller, 10) == 180
+
+
+async def test_using_up_the_month_is_announced(services: Services, policy: PolicyService) -> None:
+    heard: list[Event] = []
+
+    async def listen(event: Event) -> None:
+        heard.append(event)
+
+    services.bus.subscribe(USED_UP_EVENT, listen)
+    tenant = nanjing()
+    caller = subscriber(tenant, monthly_minutes=2)
+    await talk(policy, tenant, caller, 50)
+    await services.bus.drain()
+    assert heard == []  # one minute left
+    await talk(policy, tenant, caller, 50)
+    await services.bus.drain()
+    assert [(e.tenant_id, e.data) for e in heard] == [
+        (
+            tenant.tenant_id,
+            {
+                "user_id": str(caller.user_id),
+                "month": "2026-01",
+                "monthly_minutes": 2,
+                "billed_minutes": 2,
+            },
+        )
+    ]
+
+
+async def test_a_database_failure_at_answer_keeps_the_limit_known_at_authorise(
+    services: Services, policy: PolicyService, clock: FakeClock, tmp_path: Path
+) -> None:
+    tenant = nanjing()
+    caller = subscriber(tenant, monthly_minutes=4)
+    await talk(policy, tenant, caller, 61)  # two used, two left
+    assert (await policy.authorise("x", tenant, caller, outside(LOCAL_LANDLINE))).allowed
+    working = policy.quota
+    # the database goes away between authorise and answer (a file that can't be opened)
+    policy.quota = MinuteQuota(Database(f"sqlite+aiosqlite:///{tmp_path}/gone/db.sqlite"), clock)
+    try:
+        assert await policy.answered("x") == 120  # what was left at authorise, not unlimited
+    finally:
+        await policy.quota._db.dispose()
+        policy.quota = working
+    await policy.ended("x", 500)  # billing caps it at what is left
+    assert await used(policy, tenant, caller) == 4

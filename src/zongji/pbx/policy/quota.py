@@ -55,6 +55,12 @@ def billable_minutes(talk_seconds: int) -> int:
 
 
 @dataclass(frozen=True)
+class Settled:
+    minutes: int  # billed for this call
+    total: int  # billed in the month, this call included
+
+
+@dataclass(frozen=True)
 class Standing:
     """A user's month: minutes billed and minutes held by live calls."""
 
@@ -162,10 +168,9 @@ class MinuteQuota:
         call_id: str,
         talk_seconds: int,
         quota: int | None,
-    ) -> int:
+    ) -> Settled:
         """The call ended: bill it (capped at its reservation, or for a limited call that has
-        none, at what is left) and release its reservation, in one transaction. Returns the
-        minutes billed."""
+        none, at what is left) and release its reservation, in one transaction."""
         now = self._clock.now()
         minutes = billable_minutes(talk_seconds)
         async with (
@@ -187,7 +192,8 @@ class MinuteQuota:
                 usage.billed_minutes += minutes
                 usage.calls += 1
                 usage.updated_at = now
-        return minutes
+            total = usage.billed_minutes
+        return Settled(minutes, total)
 
     async def _lock(
         self,

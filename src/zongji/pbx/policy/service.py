@@ -19,6 +19,7 @@ ticket on this node, where the engine handling the call also runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -41,10 +42,15 @@ from zongji.pbx.policy.rules import PROMPTS, Rule
 from zongji.pbx.policy.validity import within_validity
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database
-from zongji.platform.events import EventBus
+from zongji.platform.events import Event, EventBus
 
 log = logging.getLogger(__name__)
 
+USED_UP_EVENT = "policy.minutes_used_up"
+"""Published when a call uses up its user's month (for notices to the user; the user is now
+frozen until the quota is raised or the month turns)."""
+SETTLE_ATTEMPTS = 3
+SETTLE_BACKOFF = 0.2  # seconds, times 5 per further attempt
 TICKETS_MAX = 100_000
 TICKET_MAX_AGE = 24 * 3600.0
 
@@ -88,6 +94,7 @@ class Ticket:
     timezone: str
     quota: int | None
     created: float  # monotonic
+    left: int | None = None  # minutes left at authorise (quota users): the fallback at answer
     month: str | None = field(default=None)  # set at answer: the month that pays for the call
 
 
@@ -104,6 +111,7 @@ class PolicyService:
         users: DirectoryUsers,
     ) -> None:
         self._clock = clock
+        self._bus = bus
         self._enterprises = enterprises
         self._users = users
         self.calendar = HolidayCalendar(db, bus, clock, audit)
@@ -149,6 +157,7 @@ class PolicyService:
                 tenant.timezone,
                 caller.monthly_minutes,
                 self._clock.monotonic(),
+                left=None if max_seconds is None else max_seconds // 60,
             ),
         )
         return PolicyDecision(True, number_class, max_seconds=max_seconds)
@@ -160,9 +169,18 @@ class PolicyService:
         ticket.month = month_of(local_now(self._clock.now(), ticket.timezone))
         if ticket.quota is None:
             return None
-        minutes = await self.quota.reserve(
-            ticket.tenant_id, ticket.user_id, ticket.month, call_id, ticket.quota
-        )
+        try:
+            minutes = await self.quota.reserve(
+                ticket.tenant_id, ticket.user_id, ticket.month, call_id, ticket.quota
+            )
+        except Exception:
+            # The database failed between authorise and answer. The call is already answered:
+            # give it what was left at authorise (billing caps it again at the end), rather than
+            # cut off the caller or let the call run without a limit.
+            log.exception(
+                "call %s: no reservation; limited to the minutes left at authorise", call_id
+            )
+            return (ticket.left or 0) * 60
         return minutes * 60
 
     async def ended(self, call_id: str, talk_seconds: int) -> None:
@@ -170,10 +188,40 @@ class PolicyService:
         if ticket is None or (ticket.month is None and talk_seconds <= 0):
             return
         month = ticket.month or month_of(local_now(self._clock.now(), ticket.timezone))
-        billed = await self.quota.settle(
-            ticket.tenant_id, ticket.user_id, month, call_id, talk_seconds, ticket.quota
-        )
-        log.debug("call %s billed %d minute(s) of %s", call_id, billed, month)
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                settled = await self.quota.settle(
+                    ticket.tenant_id, ticket.user_id, month, call_id, talk_seconds, ticket.quota
+                )
+                break
+            except Exception:
+                if attempt + 1 == SETTLE_ATTEMPTS:
+                    # its reservation (if any) expires on its own; the minutes are in this line
+                    log.exception(
+                        "call %s: not billed (user %s, %s, %d s talked)",
+                        call_id,
+                        ticket.user_id,
+                        month,
+                        talk_seconds,
+                    )
+                    return
+                await asyncio.sleep(SETTLE_BACKOFF * 5**attempt)
+        log.debug("call %s billed %d minute(s) of %s", call_id, settled.minutes, month)
+        if ticket.quota is not None and settled.minutes and settled.total >= ticket.quota:
+            await self._bus.publish(
+                [
+                    Event(
+                        USED_UP_EVENT,
+                        ticket.tenant_id,
+                        {
+                            "user_id": str(ticket.user_id),
+                            "month": month,
+                            "monthly_minutes": ticket.quota,
+                            "billed_minutes": settled.total,
+                        },
+                    )
+                ]
+            )
 
     # -- what the admin and the user see ------------------------------------------------------
 
