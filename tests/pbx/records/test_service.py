@@ -153,6 +153,26 @@ async def test_an_answer_that_lands_after_the_close_still_counts(services: Servi
     assert (row.billable_seconds, row.billed_minutes) == (90, 2)
 
 
+async def test_a_call_routed_by_the_ivr_takes_the_user_keyed_in_as_its_callee(
+    services: Services,
+) -> None:
+    records = services.pbx.records
+    zhang = Party("8001", uuid.uuid4(), "张三")
+    main = Party("+862584000000", None, "总机")
+    await records.opened(start(ACME, "ivr", T0, direction=CallDirection.INBOUND, callee=main))
+    await records.routed("ivr", zhang)
+    await records.closed("ivr", CallEnd(CallStatus.NO_ANSWER, T0 + timedelta(seconds=40), None))
+    await records.routed("ivr", Party("8002"))  # after the end: nothing changes
+    await records.routed("nobody", zhang)  # unknown: logged, not raised
+    row = await record(services, ACME, "ivr")
+    assert (row.callee_number, row.callee_user_id, row.callee_name) == (
+        "8001",
+        zhang.user_id,
+        "张三",
+    )
+    assert row.outside_number is None
+
+
 async def test_an_end_reported_before_the_start_or_answer_is_clamped(services: Services) -> None:
     records = services.pbx.records
     await records.opened(start(ACME, "c", T0))

@@ -178,6 +178,31 @@ class CallRecordService:
         finally:
             self._live.pop(call_id, None)
 
+    async def routed(self, call_id: str, callee: Party) -> None:
+        """The live call now rings `callee` (the IVR transferred it to the extension keyed in):
+        it becomes the record's callee, so an unanswered transfer is that user's missed call.
+
+        Not (yet) part of the `CallRecords` contract: the engine may call it when present."""
+        try:
+            live = self._live.get(call_id)
+            tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
+            if tenant_id is None:
+                return
+            values = {
+                "callee_number": callee.number[:64],
+                "callee_user_id": callee.user_id,
+                "callee_name": _clip(callee.name, 64),
+            }
+            async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+                changed = await _update(
+                    uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None)
+                )
+            if changed and live is not None:
+                for key, value in values.items():
+                    setattr(live, key, value)
+        except Exception:
+            log.exception("call record not routed", extra={"call_id": call_id})
+
     async def all_for(self, tenant_id: uuid.UUID, limit: int = 1000) -> list[CallRecordOut]:
         """The enterprise's latest records, newest first, live ones included (tests, tools)."""
         page = await self.search.page(tenant_id, CallFilters(), limit=limit)
