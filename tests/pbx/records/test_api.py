@@ -187,6 +187,8 @@ async def test_bad_filters_are_problems_with_stable_codes(world: World) -> None:
     assert await code({"user_id": "42"}) == (422, "validation_failed")
     assert await code({"caller": "9" * 65}) == (422, "validation_failed")
     assert await code({"limit": 0}) == (422, "validation_failed")
+    assert await code({"match": "fuzzy"}) == (422, "validation_failed")
+    assert await code({"format": "pdf"}, "/api/v1/calls/export") == (422, "validation_failed")
 
 
 async def test_export_csv_has_chinese_headers_local_times_and_no_formulas(world: World) -> None:
