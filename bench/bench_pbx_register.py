@@ -263,7 +263,7 @@ async def cache_bytes(services: Services, tenant_id: uuid.UUID, count: int) -> d
 
 async def run(args: argparse.Namespace) -> None:
     devices = 200 if args.smoke else args.devices
-    rates = [200] if args.smoke else args.rates
+    rates = [200, 400] if args.smoke else args.rates
     with tempfile.TemporaryDirectory(prefix="bench-register.") as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         await upgrade(url)
@@ -286,12 +286,20 @@ async def run(args: argparse.Namespace) -> None:
             print(
                 f"devices: {devices}, each registering once per step (REGISTER, 401, REGISTER, 200)"
             )
-            print(f"{'target/s':>9} {'ok':>7} {'failed':>7} {'achieved/s':>11} {'CPU us/reg':>11}")
+            print(
+                "(step 1 is each device's first registration: the directory then marks its user\n"
+                " registered, one operation-log entry per user, written in batches; the other\n"
+                " steps are re-registrations, the registrar's steady work)"
+            )
+            header = f"{'step':>8} {'target/s':>9} {'ok':>7} {'failed':>7}"
+            print(f"{header} {'achieved/s':>11} {'CPU us/reg':>11}")
             for step, rate in enumerate(rates):
                 result = await sipp_step(port, domain, names, rate, Path(tmp), step)
+                await services.pbx.registrar.close()  # the first step's directory writes
+                kind = "first" if step == 0 else "refresh"
                 print(
-                    f"{rate:>9} {result.ok:>7} {result.failed:>7} {result.achieved:>11.0f} "
-                    f"{result.cpu_us:>11.0f}"
+                    f"{kind:>8} {rate:>9} {result.ok:>7} {result.failed:>7} "
+                    f"{result.achieved:>11.0f} {result.cpu_us:>11.0f}"
                 )
             registered = services.pbx.location.binding_count
             rss1 = rss_kib()
@@ -320,7 +328,9 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument(
-        "--rates", type=lambda v: [int(r) for r in v.split(",")], default=[250, 500, 1000, 2000]
+        "--rates",
+        type=lambda v: [int(r) for r in v.split(",")],
+        default=[200, 500, 1000, 2000, 3000],
     )
     args = parser.parse_args()
     if not shutil.which("sipp") and not Path("/usr/bin/sipp").exists():
