@@ -1,7 +1,8 @@
 """The outbound policy on real calls: SIPp phones dial out through a running PBX to SIPp as the
 carrier. A refused call hears why (early media) and gets 403, leaving a record "refused" with the
 rule; a call whose minute quota runs out is hung up by the PBX at the limit, on both sides, is
-billed exactly the minutes it had, and the user is frozen afterwards.
+billed exactly the minutes it had, and the user is frozen afterwards; while it holds the last
+minute, the same user's second phone can't call out.
 """
 
 from __future__ import annotations
@@ -136,16 +137,35 @@ async def test_a_quota_running_out_ends_the_call_at_the_limit(
         "-mi", HOST, "-mp", str(free_port()),
         local_port=carrier_port,
     )  # fmt: skip
+    second = await node.device(acme, user, kind="desk_phone")  # the same user's other phone
+    policy = node.services.pbx.policy
     await carrier.start()
     try:
-        await _run(_phone("policy_limited", cred, "13912345678", tmp_path, node), 130)
+        limited = asyncio.create_task(
+            _run(_phone("policy_limited", cred, "13912345678", tmp_path, node), 130)
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while (await policy.user_policy(acme.id, user)).reserved_minutes != 1:
+            assert loop.time() < deadline, "the call was never answered"
+            await asyncio.sleep(0.1)
+        # while the first call holds the minute, a second call of the same user gets nothing
+        await _run(_phone("policy_refused", second, "02584123456", tmp_path, node), 60)
+        await limited
         result = await carrier.wait(20)
         assert result.successful == 1, result.explain()  # the carrier got the BYE too
     finally:
         await carrier.stop()
         carrier.cleanup()
 
-    record = await node.wait_record(acme, lambda r: r.caller_user_id == user)
+    held = await node.wait_record(
+        acme, lambda r: r.caller_user_id == user and r.status is CallStatus.REFUSED
+    )
+    assert held.rule == "quota_exhausted"
+    assert held.callee_number.endswith("84123456")
+    record = await node.wait_record(
+        acme, lambda r: r.caller_user_id == user and r.status is CallStatus.ANSWERED
+    )
     assert record.status is CallStatus.ANSWERED
     assert record.hangup_side == "system"
     assert record.answered_at is not None
@@ -153,14 +173,15 @@ async def test_a_quota_running_out_ends_the_call_at_the_limit(
     talk = (record.ended_at - record.answered_at).total_seconds()
     assert 59 <= talk <= 63, talk  # the one minute left, not a second of overrun
 
-    policy = node.services.pbx.policy
     standing = await policy.user_policy(acme.id, user)
     assert (standing.used_minutes, standing.reserved_minutes, standing.frozen) == (1, 0, True)
     assert policy.live_calls() == 0
 
     # frozen: the next outside call is refused and says so
     await _run(_phone("policy_refused", cred, "13912345678", tmp_path, node), 60)
-    refused = await node.wait_record(
-        acme, lambda r: r.caller_user_id == user and r.status is CallStatus.REFUSED
-    )
-    assert refused.rule == "quota_exhausted"
+    refusals = [
+        r
+        for r in await node.records(acme)
+        if r.status is CallStatus.REFUSED and r.ended_at is not None
+    ]
+    assert [r.rule for r in refusals] == ["quota_exhausted", "quota_exhausted"]
