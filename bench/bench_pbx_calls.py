@@ -115,9 +115,16 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         await stop.wait()
-        await asyncio.sleep(1.0)  # the last calls' records
-        records = await services.pbx.records.all_for(ent.id, limit=10_000_000)
-        statuses = Counter(str(r.status) if r.status else "live" for r in records)
+        # the last calls' records: until every call is closed and nothing changes for 2 s
+        statuses: Counter[str] = Counter()
+        deadline = loop.time() + 60
+        while loop.time() < deadline:
+            await asyncio.sleep(2.0)
+            records = await services.pbx.records.all_for(ent.id, limit=10_000_000)
+            now = Counter(str(r.status) if r.status else "live" for r in records)
+            if now == statuses and "live" not in now:
+                break
+            statuses = now
         (workdir / "records.json").write_text(json.dumps(dict(statuses)))
         await component.stop()
         await services.close()
@@ -148,11 +155,11 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(20)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -342,7 +349,7 @@ def run_pbx(rate: int, duration: float, warmup: float, hold: int, database_url: 
         ]  # fmt: skip
         drive(run, workdir, port, uas_port, [node.pid], uac_args, duration, warmup, hold)
     finally:
-        stop(node)
+        stop(node, grace=90.0)  # it waits for the last records first
         records = workdir / "records.json"
         if records.exists():
             run.records = json.loads(records.read_text())
