@@ -280,3 +280,53 @@ async def test_the_admin_lists_who_is_frozen(admin: Admin, world: World) -> None
     assert [(p["used_minutes"], p["left_minutes"]) for p in r.json()["items"]] == [(1, 4)]
     r = await admin.call("GET", "/api/v1/policy/users", params={"frozen": "true"})
     assert [p["user_id"] for p in r.json()["items"]] == [ids[0]]
+
+
+async def test_asking_before_dialling(admin: Admin, world: World, clock: FakeClock) -> None:
+    r = await admin.call(
+        "POST",
+        USERS,
+        json={"name": "甲", "mobile": "13800000001", "outbound_restriction": "local",
+              "monthly_minutes": 10},
+    )  # fmt: skip
+    user = r.json()
+    token = (await world.code_login("13800000001"))["access_token"]
+
+    async def mine(number: str) -> httpx.Response:
+        return await world.client.get(
+            "/api/v1/me/policy/check", params={"number": number}, headers=bearer(token)
+        )
+
+    r = await mine("025-8412 3456")
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "dialled": "025-8412 3456",
+        "number": "+862584123456",
+        "kind": "external",
+        "number_class": "local",
+        "allowed": True,
+        "rule": None,
+        "prompt": None,
+        "max_seconds": 600,
+    }
+    other = (await mine("１３９１２３４５６７８")).json()  # full-width digits
+    assert (other["number"], other["number_class"]) == ("+8613912345678", "domestic")
+    assert (other["allowed"], other["rule"], other["prompt"]) == (
+        False,
+        "restriction",
+        "call_not_permitted",
+    )
+    assert (await mine("110")).json()["number_class"] == "emergency"
+    r = await mine("13912abc")
+    assert r.status_code == 422
+    assert r.json()["code"] == "dial_invalid_characters"
+    assert world.services.pbx.policy.live_calls() == 0  # asking authorised no call
+
+    r = await admin.call(
+        "GET", f"/api/v1/policy/users/{user['id']}/check", params={"number": "0014155550123"}
+    )
+    assert (r.json()["number_class"], r.json()["rule"]) == ("international", "restriction")
+    other_ent = await world.enterprise("other")
+    stranger = await world.user(other_ent, "乙", "13800000002")
+    r = await admin.call("GET", f"/api/v1/policy/users/{stranger}/check", params={"number": "110"})
+    assert r.status_code == 404

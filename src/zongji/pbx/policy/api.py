@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from zongji.api.deps import AddressDep, Employee, EnterpriseAdmin, ServicesDep
+from zongji.pbx.contracts import DialError
+from zongji.pbx.dialling import parse_dialled
 from zongji.pbx.policy.calendar import Day
 from zongji.pbx.policy.hours import local_now
 from zongji.pbx.policy.schemas import (
@@ -21,10 +23,12 @@ from zongji.pbx.policy.schemas import (
     CalendarDayOut,
     CalendarYearIn,
     CalendarYearOut,
+    CheckOut,
     UserPolicyOut,
     UserPolicyPage,
 )
-from zongji.platform.errors import FieldError
+from zongji.platform.errors import FieldError, Problem, not_found
+from zongji.services import Services
 
 router = APIRouter(tags=["pbx: outbound policy"])
 
@@ -144,3 +148,52 @@ async def get_my_policy(employee: Employee, services: ServicesDep) -> UserPolicy
     """What I may call, when, and how many minutes I have left this month."""
     policy = await services.pbx.policy.user_policy(employee.tenant_id, employee.subject_id)
     return UserPolicyOut(**asdict(policy))
+
+
+Number = Annotated[str, Query(min_length=1, max_length=64, description="What would be dialled")]
+
+
+async def _check(
+    services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID, number: str
+) -> CheckOut:
+    """The call engine's own view of the enterprise and the user, the dial plan, the policy."""
+    view = services.pbx.view
+    tenant = await view.tenant(tenant_id)
+    caller = await view.subscriber(tenant_id, user_id)
+    if tenant is None or caller is None:
+        raise not_found("User", "用户")
+    try:
+        dialled = parse_dialled(number, tenant)
+    except DialError as exc:
+        raise Problem(
+            422,
+            f"dial_{exc.code}",
+            f"This can't be dialled: {exc.reason}.",
+            "无法拨打该号码。",
+        ) from exc
+    decision = await services.pbx.policy.check(tenant, caller, dialled)
+    return CheckOut(
+        dialled=number,
+        number=dialled.number,
+        kind=dialled.kind.value,
+        number_class=decision.number_class.value,
+        allowed=decision.allowed,
+        rule=decision.rule,
+        prompt=decision.prompt,
+        max_seconds=decision.max_seconds,
+    )
+
+
+@router.get("/api/v1/me/policy/check", response_model=CheckOut)
+async def check_my_call(number: Number, employee: Employee, services: ServicesDep) -> CheckOut:
+    """Could I call this number now? The same decision a call would get, without placing one
+    (`rule` and `prompt` say why not; bad dial strings are 422 `dial_<reason>`)."""
+    return await _check(services, employee.tenant_id, employee.subject_id, number)
+
+
+@router.get("/api/v1/policy/users/{user_id}/check", response_model=CheckOut)
+async def check_user_call(
+    user_id: uuid.UUID, number: Number, admin: EnterpriseAdmin, services: ServicesDep
+) -> CheckOut:
+    """Could this user call this number now (and if not, by which rule)?"""
+    return await _check(services, admin.tenant_id, user_id, number)

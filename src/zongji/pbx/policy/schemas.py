@@ -69,3 +69,16 @@ class UserPolicyOut(BaseModel):
 class UserPolicyPage(BaseModel):
     items: list[UserPolicyOut]
     next_cursor: str | None
+
+
+class CheckOut(BaseModel):
+    """Whether a number could be called now, and why not."""
+
+    dialled: str  # as given
+    number: str  # as the PBX understands it: an extension, E.164, or an emergency code
+    kind: str  # extension | external | emergency
+    number_class: str  # internal | local | domestic | international | emergency
+    allowed: bool
+    rule: str | None  # the refusing rule, as in call records
+    prompt: str | None  # what the caller would hear
+    max_seconds: int | None  # the longest the call could last now (quota); None: no limit

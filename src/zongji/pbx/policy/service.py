@@ -51,6 +51,8 @@ USED_UP_EVENT = "policy.minutes_used_up"
 frozen until the quota is raised or the month turns)."""
 SETTLE_ATTEMPTS = 3
 SETTLE_BACKOFF = 0.2  # seconds, times 5 per further attempt
+OUTSIDE = frozenset({NumberClass.LOCAL, NumberClass.DOMESTIC, NumberClass.INTERNATIONAL})
+"""The classes whose calls are billed and may be limited."""
 TICKETS_MAX = 100_000
 TICKET_MAX_AGE = 24 * 3600.0
 
@@ -123,6 +125,26 @@ class PolicyService:
     async def authorise(
         self, call_id: str, tenant: TenantLine, caller: Subscriber, dialled: Dialled
     ) -> PolicyDecision:
+        decision = await self.check(tenant, caller, dialled)
+        if decision.allowed and decision.number_class in OUTSIDE:
+            self._keep(
+                call_id,
+                Ticket(
+                    tenant.tenant_id,
+                    caller.user_id,
+                    tenant.timezone,
+                    caller.monthly_minutes,
+                    self._clock.monotonic(),
+                    left=None if decision.max_seconds is None else decision.max_seconds // 60,
+                ),
+            )
+        return decision
+
+    async def check(
+        self, tenant: TenantLine, caller: Subscriber, dialled: Dialled
+    ) -> PolicyDecision:
+        """The decision `authorise` would make now, without authorising a call (for clients
+        that ask before dialling)."""
         number_class = classify(dialled, area_of(tenant.area_code, tenant.city))
         if number_class is NumberClass.EMERGENCY:
             return PolicyDecision(True, number_class)
@@ -149,17 +171,6 @@ class PolicyService:
             if left <= 0:
                 return _refuse(number_class, Rule.QUOTA_EXHAUSTED)
             max_seconds = left * 60
-        self._keep(
-            call_id,
-            Ticket(
-                tenant.tenant_id,
-                caller.user_id,
-                tenant.timezone,
-                caller.monthly_minutes,
-                self._clock.monotonic(),
-                left=None if max_seconds is None else max_seconds // 60,
-            ),
-        )
         return PolicyDecision(True, number_class, max_seconds=max_seconds)
 
     async def answered(self, call_id: str) -> int | None:
