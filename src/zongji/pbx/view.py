@@ -38,6 +38,11 @@ INVALIDATING = (
     "enterprise.*",  # created, changed (SIP domain, numbers, features), suspended, resumed …
 )
 
+UNCHANGED_BY = frozenset({"user.register"})
+"""Directory changes that touch nothing routing reads: a user's first registration (which the
+registrar itself causes, once per user; reloading the enterprise for each would turn a
+registration storm into a reload storm)."""
+
 
 @dataclass(frozen=True)
 class TenantSnapshot:
@@ -130,6 +135,8 @@ class TelephonyDirectory:
     # -- loading -------------------------------------------------------------------------------
 
     async def _on_event(self, event: Event) -> None:
+        if event.data.get("action") in UNCHANGED_BY:
+            return
         if event.tenant_id is not None:
             self.invalidate(event.tenant_id)
         if event.name.startswith("enterprise."):

@@ -83,6 +83,15 @@ async def front_door(services: Services, incoming: IncomingRequest) -> None:
         return
     if incoming.method == "REGISTER":
         await pbx.registrar.handle(incoming)
+    elif incoming.method == "SUBSCRIBE":  # stands for any request a device must authenticate
+        uri = incoming.request.uri
+        tenant = await pbx.view.tenant_by_domain(getattr(uri, "host", ""))
+        if tenant is None:
+            incoming.respond(404)
+            return
+        device = await pbx.device_auth.authenticate(incoming, tenant)
+        if device is not None:
+            incoming.respond(200, headers=[("X-Device", device.username), ("Expires", "0")])
     else:
         incoming.respond(405, headers=[("Allow", "REGISTER")])
 

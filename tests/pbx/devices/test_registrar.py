@@ -6,6 +6,7 @@ from tests.pbx.devices.conftest import Phone, SipServer, new_phone
 
 from zongji.platform.actor import SYSTEM
 from zongji.sip.auth.client import Credentials, DigestClient
+from zongji.sip.message import Request
 from zongji.sip.network import TransportKind
 from zongji.sip.ua.core import UserAgent
 
@@ -290,3 +291,37 @@ async def test_phones_that_fail_on_sha256_challenges_get_md5_alone(
     challenge = await phone.send(phone.register_request(acme.domain, cred.username))
     assert [c.params["algorithm"] for c in challenge.www_authenticate] == ["MD5"]
     assert (await phone.register(cred)).status == 200
+
+
+async def test_other_requests_are_challenged_with_407(sip: SipServer, phones: list[Phone]) -> None:
+    acme = await sip.enterprise("acme")
+    beta = await sip.enterprise("beta")
+    alice = await sip.user(acme, "张三", "8001")
+    bob = await sip.user(beta, "李四", "8001")
+    cred = await sip.device(acme, alice)
+    betas = await sip.device(beta, bob)
+    phone = await new_phone(sip, phones)
+
+    def subscribe(domain: str, user: str) -> Request:
+        aor = f"sip:{user}@{domain}"
+        return phone.ua.create_request(
+            "SUBSCRIBE",
+            f"sip:8002@{domain}",
+            from_=aor,
+            headers=[("Event", "message-summary"), ("Expires", "0")],
+        )
+
+    challenge = await phone.send(subscribe(acme.domain, cred.username))
+    assert challenge.status == 407
+    assert [c.params["algorithm"] for c in challenge.proxy_authenticate] == ["MD5", "SHA-256"]
+    ok = await phone.send(
+        subscribe(acme.domain, cred.username),
+        DigestClient(Credentials(cred.username, cred.password)),
+    )
+    assert ok.status == 200
+    assert ok.headers.get("X-Device") == cred.username
+    refused = await phone.send(
+        subscribe(acme.domain, betas.username),
+        DigestClient(Credentials(betas.username, betas.password)),
+    )
+    assert refused.status == 403

@@ -86,10 +86,10 @@ class DeviceAuthenticator:
         """Like `authenticate`, returning the whole credential (the registrar needs its user)."""
         host = incoming.source.remote.host
         if self._guard.blocked(host):
-            incoming.respond(403, "Forbidden (source blocked)")
+            _respond(incoming, 403, "Forbidden (source blocked)")
             return None
         if not tenant.active:
-            incoming.respond(403, "Forbidden (enterprise not active)")
+            _respond(incoming, 403, "Forbidden (enterprise not active)")
             return None
         request = incoming.request
         proxy = request.method != "REGISTER"
@@ -102,29 +102,29 @@ class DeviceAuthenticator:
                 return credential
         if result.outcome is AuthOutcome.MALFORMED:
             self._guard.failed(host)
-            incoming.respond(400, "Bad Authorization")
+            _respond(incoming, 400, "Bad Authorization")
             return None
         if result.outcome is AuthOutcome.MISSING:
             if _foreign_realm(incoming, proxy, authenticator.realm):
                 self._guard.failed(host)
-                incoming.respond(403, "Forbidden (wrong realm)")
+                _respond(incoming, 403, "Forbidden (wrong realm)")
                 return None
-            incoming.send(self._challenge(incoming, authenticator, proxy=proxy))
+            _send(incoming, self._challenge(incoming, authenticator, proxy=proxy))
             return None
         if result.outcome is AuthOutcome.STALE:
-            incoming.send(self._challenge(incoming, authenticator, proxy=proxy, stale=True))
+            _send(incoming, self._challenge(incoming, authenticator, proxy=proxy, stale=True))
             return None
         # FAILED: wrong password, unknown username, replayed nonce-count, nonce not ours
         now_blocked = self._guard.failed(host)
         if now_blocked:
-            incoming.respond(403, "Forbidden (source blocked)")
+            _respond(incoming, 403, "Forbidden (source blocked)")
             return None
         if result.username and await self._credentials.other_tenants_with(
             tenant.tenant_id, result.username
         ):
-            incoming.respond(403, "Forbidden (credential of another domain)")
+            _respond(incoming, 403, "Forbidden (credential of another domain)")
             return None
-        incoming.send(self._challenge(incoming, authenticator, proxy=proxy))
+        _send(incoming, self._challenge(incoming, authenticator, proxy=proxy))
         return None
 
     def _challenge(
@@ -163,3 +163,14 @@ def _foreign_realm(incoming: IncomingRequest, proxy: bool, realm: str) -> bool:
         c.scheme.lower() == "digest" and (c.params.get("realm") or "").lower() != realm.lower()
         for c in given
     )
+
+
+def _respond(incoming: IncomingRequest, status: int, reason: str) -> None:
+    """Answer, unless the stack already did (it answers 500 for a handler that took too long)."""
+    if not incoming.answered:
+        incoming.respond(status, reason)
+
+
+def _send(incoming: IncomingRequest, response: Response) -> None:
+    if not incoming.answered:
+        incoming.send(response)

@@ -12,6 +12,7 @@ enterprise are kept in memory, loaded on first use and dropped whenever this ser
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 import uuid
@@ -100,6 +101,7 @@ class DeviceCredentials:
         self._users = users
         self._cache: dict[uuid.UUID, dict[str, CredentialRecord]] = {}
         self._generation: dict[uuid.UUID, int] = {}
+        self._loading: dict[uuid.UUID, asyncio.Future[dict[str, CredentialRecord]]] = {}
         self._seen: dict[uuid.UUID, tuple[uuid.UUID, datetime]] = {}  # id -> (tenant, when)
         self.on_revoke: list[RevokeListener] = []
         bus.subscribe(EVENT, self._on_changed)
@@ -348,14 +350,31 @@ class DeviceCredentials:
     # -- internals -----------------------------------------------------------------------------
 
     async def _load(self, tenant_id: uuid.UUID) -> dict[str, CredentialRecord]:
+        """One query per enterprise, however many requests miss the cache at once (after a
+        restart every phone re-registers within seconds)."""
+        pending = self._loading.get(tenant_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[dict[str, CredentialRecord]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._loading[tenant_id] = future
         generation = self._generation.get(tenant_id, 0)
-        async with self._db.session(TenantScope(tenant_id)) as session:
-            rows = await session.scalars(
-                select(SipCredential).where(SipCredential.revoked_at.is_(None))
-            )
-            by_name = {row.username: _record(row) for row in rows.all()}
+        try:
+            async with self._db.session(TenantScope(tenant_id)) as session:
+                rows = await session.scalars(
+                    select(SipCredential).where(SipCredential.revoked_at.is_(None))
+                )
+                by_name = {row.username: _record(row) for row in rows.all()}
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters get it
+            raise
+        finally:
+            self._loading.pop(tenant_id, None)
         if self._generation.get(tenant_id, 0) == generation:
             self._cache[tenant_id] = by_name
+        future.set_result(by_name)
         return by_name
 
     def _with_seen(self, record: CredentialRecord) -> CredentialRecord:
