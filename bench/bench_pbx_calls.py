@@ -20,8 +20,9 @@ record).
     python bench/bench_pbx_calls.py --smoke    # one short run of each (a few seconds)
 
 The PBX node is this file itself, started as `python bench/bench_pbx_calls.py --serve DIR PORT`.
-Everything binds free ports on 127.0.0.1; the database is a temporary SQLite file (or
-`--database-url`).
+Everything binds free ports on 127.0.0.1; the node's database is a temporary SQLite file, or a
+fresh database on a PostgreSQL server (`--postgres ADMIN_URL`), dropped after each run.
+`BENCH_PBX_PROFILE=path` runs the node under cProfile.
 """
 
 from __future__ import annotations
@@ -310,13 +311,36 @@ def drive(
     run.retrans = count(caller, "Retransmissions(C)") + count(callee, "Retransmissions(C)")
 
 
-def run_pbx(rate: int, duration: float, warmup: float, hold: int, database_url: str | None) -> Run:
+def _postgres(admin_url: str, statement: str) -> None:
+    import asyncio
+
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def run() -> None:
+        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def run_pbx(rate: int, duration: float, warmup: float, hold: int, postgres: str | None) -> Run:
+    """One run at `rate`; the node's database is a fresh SQLite file, or a fresh database made
+    on the PostgreSQL server of `postgres` (an admin URL) and dropped after the run."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-pbx."))
     run = Run("pbx", rate, int(rate * duration))
     port = free_udp_port()
-    url = database_url or f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
+    url = f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
+    if postgres:
+        name = f"bench_pbx_calls_{os.getpid()}_{rate}"
+        _postgres(postgres, f'CREATE DATABASE "{name}"')
+        url = f"{postgres.rpartition('/')[0]}/{name}"
+    profile = os.environ.get("BENCH_PBX_PROFILE")  # a path: cProfile the node into it
+    python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
     node = subprocess.Popen(
-        ["taskset", "-c", "1", sys.executable, str(Path(__file__).resolve()),
+        ["taskset", "-c", "1", *python, str(Path(__file__).resolve()),
          "--serve", str(workdir), str(port), "--database-url", url],
         stdout=subprocess.DEVNULL, stderr=open(workdir / "node.err", "w"),  # noqa: SIM115
     )  # fmt: skip
@@ -353,6 +377,8 @@ def run_pbx(rate: int, duration: float, warmup: float, hold: int, database_url: 
         records = workdir / "records.json"
         if records.exists():
             run.records = json.loads(records.read_text())
+        if postgres:
+            _postgres(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not KEEP:
             shutil.rmtree(workdir, ignore_errors=True)
     return run
@@ -400,7 +426,14 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)  # --serve's
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        default=None,
+        help="run the node on a fresh database of this PostgreSQL server "
+        "(postgresql+asyncpg://postgres@127.0.0.1:5432/postgres); default: a temporary SQLite file",
+    )
     parser.add_argument("--smoke", action="store_true", help="one short run of each system")
     parser.add_argument("--ladder", type=int, nargs="+", default=[50, 100, 150, 200, 250, 300])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of call arrivals")
@@ -413,7 +446,7 @@ def main() -> int:
     print(f"# {machine()}", flush=True)
     if args.smoke:
         print("# smoke: 1 run of 4 s at 20 calls/s per system", flush=True)
-        runs = [run_pbx(20, 4.0, 1.0, args.hold, args.database_url)]
+        runs = [run_pbx(20, 4.0, 1.0, args.hold, args.postgres)]
         print(runs[0].line(), flush=True)
         runs.append(run_kamailio(20, 4.0, 1.0, args.hold))
         print(runs[1].line(), flush=True)
@@ -423,7 +456,7 @@ def main() -> int:
           f"{args.ladder} until the first failure", flush=True)  # fmt: skip
     passed: list[Run] = []
     for rate in args.ladder:
-        run = run_pbx(rate, args.duration, warmup, args.hold, args.database_url)
+        run = run_pbx(rate, args.duration, warmup, args.hold, args.postgres)
         print(run.line(), flush=True)
         if not run.passed:
             break
