@@ -23,21 +23,19 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from zongji.audit.service import AuditLog
 from zongji.directory.enterprises import EnterpriseService
-from zongji.directory.models import EnterpriseStatus, OutboundTime
-from zongji.directory.schemas import EnterpriseOut
-from zongji.directory.user_schemas import UserOut
+from zongji.directory.models import OutboundTime
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.contracts import Dialled, NumberClass, PolicyDecision, Subscriber, TenantLine
 from zongji.pbx.policy.calendar import HolidayCalendar
 from zongji.pbx.policy.classify import area_of, classify
 from zongji.pbx.policy.hours import local_now, may_call_out
 from zongji.pbx.policy.levels import level_of, refusal
-from zongji.pbx.policy.models import DayKind
-from zongji.pbx.policy.quota import MinuteQuota, Standing
+from zongji.pbx.policy.overview import UserPolicy, policy_of
+from zongji.pbx.policy.quota import MinuteQuota
 from zongji.pbx.policy.rules import PROMPTS, Rule
 from zongji.pbx.policy.validity import within_validity
 from zongji.platform.clock import Clock
@@ -60,31 +58,6 @@ TICKET_MAX_AGE = 24 * 3600.0
 def month_of(moment: datetime) -> str:
     """The calendar month of a local time, as the usage table keys it: "2026-01"."""
     return f"{moment.year:04d}-{moment.month:02d}"
-
-
-@dataclass(frozen=True)
-class UserPolicy:
-    """A user's outbound policy and its state this month, for the console and the client."""
-
-    user_id: uuid.UUID
-    name: str
-    extension: str | None
-    enterprise_active: bool
-    outbound_restriction: str
-    international_enabled: bool  # the operator's switch for the enterprise
-    outbound_time: str
-    work_start: str
-    work_end: str
-    outside_hours_now: bool  # a "workdays only" user outside working time right now
-    valid_from: date | None
-    valid_until: date | None
-    valid_now: bool
-    month: str
-    monthly_minutes: int | None
-    used_minutes: int
-    reserved_minutes: int  # held by calls in progress
-    left_minutes: int | None  # None: unlimited
-    frozen: bool  # the month's quota is used up: no outside calls until raised or next month
 
 
 @dataclass
@@ -244,7 +217,7 @@ class PolicyService:
         moment = local_now(self._clock.now(), ent.timezone)
         standing = await self.quota.standing(tenant_id, user_id, month_of(moment))
         override = await self.calendar.kind_of(tenant_id, moment.date())
-        return _policy_of(ent, user, moment, standing, override)
+        return policy_of(ent, user, moment, standing, override)
 
     async def user_policies(
         self,
@@ -263,7 +236,7 @@ class PolicyService:
             tenant_id, [u.id for u in page.items], month_of(moment)
         )
         override = await self.calendar.kind_of(tenant_id, moment.date())
-        found = [_policy_of(ent, u, moment, standings[u.id], override) for u in page.items]
+        found = [policy_of(ent, u, moment, standings[u.id], override) for u in page.items]
         if frozen is not None:
             found = [p for p in found if p.frozen is frozen]
         return found, page.next_cursor
@@ -282,39 +255,6 @@ class PolicyService:
             for stale in [k for k, t in self._tickets.items() if t.created < oldest]:
                 del self._tickets[stale]
         self._tickets[call_id] = ticket
-
-
-def _policy_of(
-    ent: EnterpriseOut,
-    user: UserOut,
-    moment: datetime,
-    standing: Standing,
-    override: DayKind | None,
-) -> UserPolicy:
-    quota = user.monthly_minutes
-    return UserPolicy(
-        user_id=user.id,
-        name=user.name,
-        extension=user.extension,
-        enterprise_active=ent.status is EnterpriseStatus.ACTIVE,
-        outbound_restriction=user.outbound_restriction.value,
-        international_enabled=ent.features.international_calling,
-        outbound_time=user.outbound_time.value,
-        work_start=user.work_start,
-        work_end=user.work_end,
-        outside_hours_now=not may_call_out(
-            user.outbound_time.value, moment, user.work_start, user.work_end, override
-        ),
-        valid_from=user.valid_from,
-        valid_until=user.valid_until,
-        valid_now=within_validity(moment.date(), user.valid_from, user.valid_until),
-        month=standing.month,
-        monthly_minutes=quota,
-        used_minutes=standing.billed,
-        reserved_minutes=standing.reserved,
-        left_minutes=standing.left(quota),
-        frozen=standing.frozen(quota),
-    )
 
 
 def _refuse(number_class: NumberClass, rule: Rule) -> PolicyDecision:
