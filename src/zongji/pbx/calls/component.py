@@ -89,6 +89,7 @@ class PbxComponent:
         await pbx.trunk_runtime.stop()
         if self.engine is not None:
             await self.engine.stop()
+        await pbx.voicemail.mwi.close()  # final NOTIFYs are not owed at shutdown; stop the timers
         if self.ua is not None:
             await self.ua.close()
         if self.media is not None:
