@@ -168,9 +168,12 @@ class MinuteQuota:
         call_id: str,
         talk_seconds: int,
         quota: int | None,
+        limit: int | None = None,
     ) -> Settled:
-        """The call ended: bill it (capped at its reservation, or for a limited call that has
-        none, at what is left) and release its reservation, in one transaction."""
+        """The call ended: bill it and release its reservation, in one transaction.
+
+        Billing is capped at the call's reservation; for a limited call without one, at `limit`
+        (the minutes it was given at answer: 0 when nothing was left) and at what is left."""
         now = self._clock.now()
         minutes = billable_minutes(talk_seconds)
         async with (
@@ -188,6 +191,8 @@ class MinuteQuota:
             elif quota is not None:
                 others = await _reserved(session, user_id, month, now)
                 minutes = min(minutes, max(0, quota - usage.billed_minutes - others))
+                if limit is not None:
+                    minutes = min(minutes, limit)
             if minutes > 0:
                 usage.billed_minutes += minutes
                 usage.calls += 1

@@ -71,6 +71,7 @@ class Ticket:
     created: float  # monotonic
     left: int | None = None  # minutes left at authorise (quota users): the fallback at answer
     month: str | None = field(default=None)  # set at answer: the month that pays for the call
+    limit: int | None = None  # minutes the call was given at answer (quota users)
 
 
 class PolicyService:
@@ -164,7 +165,9 @@ class PolicyService:
             log.exception(
                 "call %s: no reservation; limited to the minutes left at authorise", call_id
             )
-            return (ticket.left or 0) * 60
+            ticket.limit = ticket.left or 0
+            return ticket.limit * 60
+        ticket.limit = minutes
         return minutes * 60
 
     async def ended(self, call_id: str, talk_seconds: int) -> None:
@@ -175,7 +178,13 @@ class PolicyService:
         for attempt in range(SETTLE_ATTEMPTS):
             try:
                 settled = await self.quota.settle(
-                    ticket.tenant_id, ticket.user_id, month, call_id, talk_seconds, ticket.quota
+                    ticket.tenant_id,
+                    ticket.user_id,
+                    month,
+                    call_id,
+                    talk_seconds,
+                    ticket.quota,
+                    ticket.limit,
                 )
                 break
             except Exception:
