@@ -234,6 +234,8 @@ async def _zongji_demo_call_text(pbx: RunningPbx, *args: str) -> str:
     )
     out, err = await asyncio.wait_for(process.communicate(), 90)
     assert out, err.decode()
+    if err:
+        print(err.decode(), file=sys.stderr)  # shown when the test fails
     return out.decode()
 
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from zongji.media import LocalMediaServer
@@ -40,23 +41,26 @@ def pbx_address(settings: Settings, given: str | None) -> str:
     return f"{sip_host(settings)}:{settings.sip_port}"
 
 
-async def _record_of(settings: Settings, call_id: str, within: float = 5.0) -> Any:
-    """The closed call record, as the node wrote it (None if the database is not reachable)."""
+async def _record_of(settings: Settings, caller: str, since: datetime, within: float = 5.0) -> Any:
+    """The record the node wrote of our call, once closed (None if the database is not
+    reachable): the newest inbound call from our number since we placed it."""
     from zongji.services import build_services
 
     try:
         services = build_services(settings)
-    except Exception:
+    except Exception as error:
+        print(f"(no call record: {error})", file=sys.stderr)
         return None
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            record = await services.pbx.records.by_call_id(call_id)
+            record = await services.pbx.records.latest_inbound(caller, since)
             if (record is not None and record.ended_at is not None) or loop.time() > deadline:
                 return record
             await asyncio.sleep(0.2)
-    except Exception:
+    except Exception as error:
+        print(f"(no call record: {error})", file=sys.stderr)
         return None
     finally:
         await services.close()
@@ -87,6 +91,7 @@ async def demo_call(
     """Place the call; 0 if it was answered, 1 if not."""
     host = settings.demo_carrier_host
     target = pbx_address(settings, pbx)
+    caller = dialled(caller)  # E.164, as a carrier presents it (and as the record will have it)
 
     def say(text: str) -> None:
         if not as_json:
@@ -99,6 +104,7 @@ async def demo_call(
     )
     await media.start()
     draining = asyncio.ensure_future(drain_events(media))
+    placed = datetime.now(UTC) - timedelta(seconds=2)  # another host's clock may differ a little
     try:
         report: CallReport = await place_call(
             ua,
@@ -116,7 +122,7 @@ async def demo_call(
         draining.cancel()
         await ua.close()
         await media.close()
-    record = await _record_of(settings, report.call_id) if report.call_id else None
+    record = await _record_of(settings, caller, placed) if report.status is not None else None
     if as_json:
         result: dict[str, Any] = asdict(report)
         result["record"] = record.model_dump(mode="json") if record is not None else None

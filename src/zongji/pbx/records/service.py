@@ -208,12 +208,18 @@ class CallRecordService:
         page = await self.search.page(tenant_id, CallFilters(), limit=limit)
         return page.items
 
-    async def by_call_id(self, call_id: str) -> CallRecordOut | None:
-        """The record of a SIP Call-ID in any enterprise (platform tools: `zongji demo call`)."""
+    async def latest_inbound(self, caller_number: str, since: datetime) -> CallRecordOut | None:
+        """The newest inbound record from `caller_number` started at or after `since`, in any
+        enterprise (platform tools: `zongji demo call` finds the record of the call it placed;
+        the engine records calls under its own ids, not the caller's Call-ID)."""
         async with self._db.session(PLATFORM) as session:
             row = await session.scalar(
                 select(CallRecord)
-                .where(CallRecord.call_id == call_id)
+                .where(
+                    CallRecord.direction == CallDirection.INBOUND.value,
+                    CallRecord.caller_number == caller_number,
+                    CallRecord.started_at >= since,
+                )
                 .order_by(CallRecord.started_at.desc())
                 .limit(1)
             )
