@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -98,7 +99,7 @@ class DemoCarrier:
         self.prompt = prompt
         self.ua: UserAgent | None = None
         self.media: LocalMediaServer | None = None
-        self.calls: list[CarrierCall] = []
+        self.calls: deque[CarrierCall] = deque(maxlen=100)  # the latest, for a look at them
         self.registrations: dict[str, str] = {}  # username -> the contact it registered
         self._auth = DigestAuthenticator(
             REALM, self._lookup, algorithms=(DigestAlgorithm.MD5, DigestAlgorithm.SHA256)
