@@ -3,9 +3,10 @@
 The call engine reports each call three times: opened, answered, closed. Each report is its own
 short transaction, so a record is durable from the moment the call starts: if the node dies
 mid-call, the open row (the journal, see `models.py`) survives, and the node closes it as
-INTERRUPTED when it starts again. The engine runs these writes off its hot path and in any
-order they happen to land, so every write tolerates the others being missing, late or
-repeated, and none of them raises into the engine: a record problem must never drop a call.
+INTERRUPTED when it starts again. The engine awaits these writes as the call proceeds, so
+they are kept to one statement each for the calls this service opened (no read-back). Every
+write tolerates the others being missing, late or repeated, and none of them raises into the
+engine: a record problem must never drop a call.
 """
 
 from __future__ import annotations
