@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.pbx.devices.conftest import Phone, SipServer, new_phone
 
 from zongji.platform.actor import SYSTEM
@@ -325,3 +327,26 @@ async def test_other_requests_are_challenged_with_407(sip: SipServer, phones: li
         DigestClient(Credentials(betas.username, betas.password)),
     )
     assert refused.status == 403
+
+
+async def test_a_flooding_source_is_throttled_and_others_are_not(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    guard = sip.services.pbx.guard
+    guard.rate, guard.burst = 1.0, 5.0
+    flooder = await new_phone(sip, phones)
+    answers = await asyncio.gather(
+        *(flooder.send(flooder.register_request(acme.domain, cred.username)) for _ in range(20))
+    )
+    statuses = sorted(r.status for r in answers)
+    assert statuses.count(401) == 5  # the burst is challenged as usual
+    assert statuses.count(403) == 15  # the rest turned away before any work
+    assert not guard.blocked("127.0.0.1")  # throttled, not blocked
+
+    other = UserAgent(local_user="phone")
+    await other.listen("udp", "127.0.0.2", 0)  # another source address
+    phones.append(Phone(other, sip, TransportKind.UDP))
+    assert (await phones[-1].register(cred)).status == 200
