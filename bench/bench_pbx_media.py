@@ -108,7 +108,13 @@ def serve(workdir: Path, database_url: str) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
-        await asyncio.sleep(1.0)  # the last records
+        # the generator has hung up every call: wait for the engine to finish them
+        engine = component.engine
+        for _ in range(200):
+            if engine is None or not engine.calls:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # the last records
         records = await services.pbx.records.all_for(ent.id, limit=100_000)
         statuses = Counter(str(r.status) if r.status else "live" for r in records)
         (workdir / "records.json").write_text(json.dumps(dict(statuses)))

@@ -148,7 +148,10 @@ class CallEngine:
         self.settings = settings
         self.clock = clock
         self.router = MediaEventRouter(media)
+        #: live calls by the engine's call id (also the record's and the policy's): our own,
+        #: never the device's Call-ID, which a device could reuse to collide with another call
         self.calls: dict[str, LiveCall] = {}
+        self._by_incoming: dict[int, LiveCall] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ring_timeout = settings.ring_timeout
         self.media_timeout: float | None = settings.media_timeout or None
@@ -182,6 +185,7 @@ class CallEngine:
                 await leg.close()
             await call.log.close(CallStatus.FAILED, HangupSide.SYSTEM, reason="shutdown")
         self.calls.clear()
+        self._by_incoming.clear()
         await self.router.stop()
 
     # --- entry ---------------------------------------------------------------------------
@@ -196,16 +200,17 @@ class CallEngine:
             else:
                 await self._from_device(incoming)
         except Exception:
-            log.exception("call %s failed", incoming.request.call_id)
+            log.exception("call with Call-ID %s failed", incoming.request.call_id)
             if not incoming.answered:
                 with contextlib.suppress(Exception):
                     incoming.reject(500)
-            call = self.calls.get(incoming.request.call_id)
+            call = self._by_incoming.get(id(incoming))
             if call is not None:
                 await self._finish(call, CallStatus.FAILED, HangupSide.SYSTEM, reason="error")
         finally:
-            call = self.calls.pop(incoming.request.call_id, None)
+            call = self._by_incoming.pop(id(incoming), None)
             if call is not None:
+                self.calls.pop(call.call_id, None)
                 await self._release(call)
             if task is not None:
                 self._tasks.discard(task)
@@ -272,7 +277,7 @@ class CallEngine:
             CallLog.new(
                 self.pbx.records,
                 self.clock,
-                call_id=request.call_id,
+                call_id=_new_call_id(),
                 tenant_id=tenant.tenant_id,
                 direction=CallDirection.INTERNAL if internal else CallDirection.OUTBOUND,
                 caller=caller_party,
@@ -365,7 +370,7 @@ class CallEngine:
             CallLog.new(
                 self.pbx.records,
                 self.clock,
-                call_id=request.call_id,
+                call_id=_new_call_id(),
                 tenant_id=tenant.tenant_id,
                 direction=CallDirection.INBOUND,
                 caller=caller_party,
@@ -614,6 +619,7 @@ class CallEngine:
     def _new_call(self, incoming: IncomingCall, record: CallLog) -> LiveCall:
         call = LiveCall(record.call_id, record, incoming)
         self.calls[call.call_id] = call
+        self._by_incoming[id(incoming)] = call
         task = asyncio.get_running_loop().create_task(incoming.cancelled.wait())
         task.add_done_callback(lambda _t: call.gone.set())
         call.watchers.append(task)
@@ -657,6 +663,10 @@ class CallEngine:
             dialog = call.incoming.answer(leg.answer_body)
             leg.attach(dialog)
             call.caller_answered = True
+            # an answered caller who hangs up (during the IVR, while we ring) is gone too
+            watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
+            watcher.add_done_callback(lambda _t: call.gone.set())
+            call.watchers.append(watcher)
         return leg
 
     async def _offering_leg(self, call: LiveCall) -> tuple[CallLeg, bytes]:
@@ -869,6 +879,10 @@ async def _play_unless_gone(
     finally:
         played.cancel()
         cancelled.cancel()
+
+
+def _new_call_id() -> str:
+    return uuid.uuid4().hex
 
 
 def _probe_session() -> SdpSession:
