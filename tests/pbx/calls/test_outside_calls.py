@@ -134,3 +134,22 @@ async def test_inbound_call_to_an_unknown_number_is_404(rig: CallRig) -> None:
         await call.answered()
     assert failed.value.response is not None
     assert failed.value.response.status == 404
+
+
+async def test_outside_caller_hanging_up_while_the_extension_rings_stops_the_ringing(
+    rig: CallRig,
+) -> None:
+    acme = await rig.enterprise("acme", main_number="025-8888 0000")
+    b = await rig.phone(acme, await rig.user(acme, "李四", "8002"))
+    carrier = await rig.carrier()
+    await rig.trunk("carrier", carrier.sip_port)
+    call = await carrier.call(MAIN, domain=HOST, authenticate=False)
+    dialog = await carrier.answered(call)
+    await carrier.wait_rtp(5)
+    await carrier.key("8002")
+    ringing = await b.next_call(within=15)
+    await dialog.bye()
+    await asyncio.wait_for(ringing.cancelled.wait(), 5)
+    record = await rig.wait_record(acme)
+    assert (record.status, record.hangup_side) == ("cancelled", "caller")
+    await rig.idle()
