@@ -97,7 +97,7 @@ async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
 async def test_a_call_whose_media_stops_is_ended(rig: CallRig) -> None:
     assert rig.engine is not None
     rig.engine.media_timeout = 1.0  # as `media_timeout` in the settings
-    acme, a, b, dialog, other = await _connected(rig)
+    acme, _, _, dialog, other = await _connected(rig)
     # neither phone sends RTP: after a second the PBX gives up on the call
     await asyncio.wait_for(dialog.wait_terminated(), 10)
     await asyncio.wait_for(other.wait_terminated(), 5)
