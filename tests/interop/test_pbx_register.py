@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from tests.interop.baresip import Baresip
-from tests.interop.pbx_harness import RunningPbx, TestTenant
+from tests.interop.pbx_harness import RunningPbx
 from tests.interop.sipp import Sipp
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -41,7 +41,7 @@ def _sipp(pbx: RunningPbx, domain: str, rows: list[str], calls: int) -> Sipp:
 
 
 async def test_sipp_registers_with_md5_digest_and_unregisters(pbx: RunningPbx) -> None:
-    acme: TestTenant = await pbx.enterprise("acme")
+    acme = await pbx.enterprise("acme")
     alice = await pbx.user(acme, "张三", "8001")
     bob = await pbx.user(acme, "李四", "8002")
     alice_cred = await pbx.device(acme, alice)
