@@ -119,11 +119,6 @@ class LocationService:
             key=lambda b: b.contact.expires_at,
         )
 
-    def registered_users(self, tenant_id: uuid.UUID) -> list[uuid.UUID]:
-        return [
-            user for (tenant, user), found in self._users.items() if tenant == tenant_id and found
-        ]
-
     def update(
         self,
         device: Device,
@@ -199,9 +194,6 @@ class LocationService:
                 self._purge(key, found, now)
             removed += before - len(found)
         return removed
-
-    async def sweep_job(self) -> None:
-        self.sweep()
 
     @property
     def binding_count(self) -> int:
