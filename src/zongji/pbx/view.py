@@ -116,6 +116,17 @@ class TelephonyDirectory:
 
     # -- beyond the contract -------------------------------------------------------------------
 
+    async def subscriber_now(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Subscriber | None:
+        """Like `subscriber`, but a miss reloads the enterprise once before saying no: for the
+        API, where a user created a moment ago must be found even if the directory's event has
+        not been delivered yet. (Not for the SIP paths: a flood of unknown ids must not become
+        a flood of reloads.)"""
+        found = await self.subscriber(tenant_id, user_id)
+        if found is None and tenant_id in self._snapshots:
+            self.invalidate(tenant_id)
+            found = await self.subscriber(tenant_id, user_id)
+        return found
+
     async def subscribers(self, tenant_id: uuid.UUID) -> Sequence[Subscriber]:
         snapshot = await self._snapshot(tenant_id)
         return () if snapshot is None else tuple(snapshot.by_id.values())

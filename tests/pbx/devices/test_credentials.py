@@ -150,3 +150,12 @@ async def _settle(sip: SipServer) -> None:
     if drain is not None:
         await drain()
     await sip.services.bus.drain()
+
+
+async def test_a_user_created_a_moment_ago_can_get_a_device_at_once(sip: SipServer) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    await sip.device(acme, alice)  # the view of acme is now loaded
+    bob = await sip.user(acme, "李四", "8002")  # its directory event not yet delivered
+    issued = await sip.device(acme, bob)
+    assert issued.username.startswith("8002-")

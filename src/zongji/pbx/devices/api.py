@@ -142,7 +142,7 @@ async def lift_sip_block(host: str, operator: Operator, services: ServicesDep) -
 
 
 async def _user_exists(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    if await services.pbx.view.subscriber(tenant_id, user_id) is None:
+    if await services.pbx.view.subscriber_now(tenant_id, user_id) is None:
         raise not_found("User", "用户")
 
 

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from zongji.audit.service import AuditLog, Target
 from zongji.directory.users import DirectoryUsers
-from zongji.pbx.contracts import TelephonyView
 from zongji.pbx.devices.models import DeviceKind, SipCredential
+from zongji.pbx.view import TelephonyDirectory
 from zongji.platform.actor import SYSTEM, Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
@@ -90,7 +90,7 @@ class DeviceCredentials:
         bus: EventBus,
         clock: Clock,
         audit: AuditLog,
-        view: TelephonyView,
+        view: TelephonyDirectory,
         users: DirectoryUsers,
     ) -> None:
         self._db = db
@@ -128,8 +128,8 @@ class DeviceCredentials:
                 "Device kind must be softphone, web or desk_phone.",
                 "设备类型只能是 softphone、web 或 desk_phone。",
             ) from None
+        subscriber = await self._view.subscriber_now(tenant_id, user_id)
         tenant = await self._view.tenant(tenant_id)
-        subscriber = await self._view.subscriber(tenant_id, user_id)
         if tenant is None or subscriber is None:
             raise not_found("User", "用户")
         if not tenant.active:
