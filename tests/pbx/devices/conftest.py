@@ -130,7 +130,9 @@ class Phone:
         star: bool = False,
         call_id: str | None = None,
         cseq: int = 1,
+        query: bool = False,
     ) -> Request:
+        """A REGISTER (`query`: without Contact, asking for the current bindings)."""
         aor = NameAddress(parse_uri(f"sip:{aor_user}@{domain}"))
         headers: list[tuple[str, object]] = []
         if expires is not None:
@@ -145,7 +147,7 @@ class Phone:
             to=aor,
             call_id=call_id,
             cseq=cseq,
-            contact=contact if not contacts else False,
+            contact=False if query or contacts else contact,
             headers=headers,
         )
         for value in contacts or []:

@@ -350,3 +350,21 @@ async def test_a_flooding_source_is_throttled_and_others_are_not(
     await other.listen("udp", "127.0.0.2", 0)  # another source address
     phones.append(Phone(other, sip, TransportKind.UDP))
     assert (await phones[-1].register(cred)).status == 200
+
+
+async def test_a_register_without_contact_lists_the_bindings(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones, TransportKind.TCP)
+    contact = f"<sip:{cred.username}@10.0.0.5:5060;transport=tcp>"
+    assert (await phone.register(cred, contacts=[contact], expires=600)).status == 200
+    query = phone.register_request(acme.domain, cred.username, expires=None, query=True)
+    response = await phone.send(query, DigestClient(Credentials(cred.username, cred.password)))
+    assert response.status == 200
+    (listed,) = response.contacts
+    assert str(listed.uri) == f"sip:{cred.username}@10.0.0.5:5060;transport=tcp"
+    assert 590 <= int(listed.params["expires"]) <= 600
+    assert len(sip.services.pbx.location.contacts(acme.id, alice)) == 1  # nothing changed
