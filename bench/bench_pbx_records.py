@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 
 from zongji.pbx.contracts import CallDirection, CallEnd, CallStart, CallStatus, HangupSide, Party
 from zongji.pbx.records.models import CallRecord
@@ -178,6 +178,8 @@ async def main() -> None:
             users = [uuid.uuid4() for _ in range(50)]
             started = time.perf_counter()
             await fill(services.db, tenant, rows, users)
+            async with services.db.engine.begin() as conn:
+                await conn.execute(text("ANALYZE call_records"))  # fresh planner statistics
             print(f"filled {rows} records in {time.perf_counter() - started:.1f} s")
             search = records.search
             cases = {

@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("call_records", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_call_records_tenant_id"), ["tenant_id"], unique=False)
-        batch_op.create_index("ix_call_records_started", ["tenant_id", "started_at"])
+        batch_op.create_index("ix_call_records_started", ["tenant_id", "started_at", "id"])
         batch_op.create_index(
             "ix_call_records_caller_user", ["tenant_id", "caller_user_id", "started_at"]
         )
