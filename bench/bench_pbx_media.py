@@ -4,15 +4,19 @@
 Every call is a real call through a running PBX node (its own process, pinned to CPU 1): the
 caller's INVITE is challenged and authenticated (MD5 Digest), the engine classifies it, passes
 the outbound policy, forks it to the callee's registered device, anchors the media on two
-endpoints bridged in the media engine, and writes the call record. The load generator (this
-process, CPU 0) plays both phones of every call with the relay benchmark's legs
-(`bench_media_relay.Leg`): each side sends a 20 ms PCMU packet every 20 ms, staggered, with its
-send time in the payload, and counts what arrives from the other side through the PBX.
+endpoints bridged in the media engine, and writes the call record.
 
-A row passes when every call was answered, not one packet was lost in the measured window
-(both directions of every call), and every call left an `answered` record. Figures: packets/s
-through the node, the node's CPU (SIP + media + records: utime+stime from /proc), one-way latency
-p50/p99 phone to phone through the PBX.
+The callee is SIPp (CPU 0): it registers its device credential with Digest, then answers every
+call (the SIP call-rate anchor's `uas.xml`) and echoes all RTP back (`-rtp_echo`). The caller is
+this process (CPU 0): one `zongji.sip` user agent placing the calls, and per call one RTP leg of
+the relay benchmark (`bench_media_relay.Leg`) sending a 20 ms PCMU packet every 20 ms, staggered,
+with its send time in the payload. Each packet crosses the PBX twice (caller → endpoint A →
+endpoint B → SIPp → B → A → caller), so the node relays 2 x 50 packets/s per call, and the
+latency measured is the round trip through both relays and SIPp's echo.
+
+A row passes when every call was answered, not one packet was lost in the measured window, and
+every call left an `answered` record. Figures: packets/s relayed by the node, the node's CPU
+(SIP + media + records: utime+stime from /proc), round-trip latency p50/p99.
 
     python bench/bench_pbx_media.py                 # 100, 250, 500 calls, 60 s of media each
     python bench/bench_pbx_media.py --smoke         # 10 calls, 2 s (CI's check that it runs)
@@ -23,9 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +56,8 @@ from bench_media_relay import (  # noqa: E402
 )
 
 AIM = 500  # concurrent calls the issue asks for
+HERE = ROOT / "bench" / "pbx"
+SHARED_UAS = ROOT / ".." / "shared" / "bench" / "sip" / "uas.xml"  # the call-rate anchor's callee
 
 # --------------------------------------------------------------------------- the PBX node
 
@@ -127,15 +136,61 @@ def serve(workdir: Path, database_url: str) -> None:
 # --------------------------------------------------------------------------- the phones
 
 
-class Phones:
-    """Both phones of every call: a caller UA (device of 8001) and the callee's registered
-    device (8002), each call leg with its own RTP socket (a `Leg` of the relay benchmark)."""
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def sipp(workdir: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
+    """A SIPp process on CPU 0 with its statistics in `workdir`."""
+    command = [
+        "taskset", "-c", "0", shutil.which("sipp") or "/usr/bin/sipp", *args, "-i", HOST,
+        "-nostdin", "-trace_stat", "-stf", str(workdir / f"{name}.csv"), "-fd", "1",
+        "-trace_err", "-error_file", str(workdir / f"{name}.err"),
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def sipp_ok(workdir: Path, name: str) -> int:
+    path = workdir / f"{name}.csv"
+    if not path.exists():
+        return 0
+    rows = [r.split(";") for r in path.read_text().splitlines() if r.strip()]
+    stats = dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
+    return int(stats.get("SuccessfulCall(C)", "0") or 0)
+
+
+def start_callee(workdir: Path, info: dict[str, Any], calls: int, limit: float) -> Any:
+    """SIPp registers the callee's device (Digest), then answers and echoes on the same port."""
+    user = info["users"]["8002"]
+    domain = info["domain"]
+    auth = f"[authentication username={user['username']} password={user['password']}]"
+    (workdir / "register.csv").write_text(f"SEQUENTIAL\n{user['username']};{domain};{auth}\n")
+    port = free_udp_port()
+    register = sipp(
+        workdir, "register", "-sf", str(HERE / "register.xml"), "-inf",
+        str(workdir / "register.csv"), "-auth_uri", domain, f"{HOST}:{info['port']}",
+        "-p", str(port), "-m", "1", "-timeout", "20s",
+    )  # fmt: skip
+    register.wait(30)
+    if sipp_ok(workdir, "register") != 1:
+        raise RuntimeError(f"the SIPp callee did not register: {workdir / 'register.err'}")
+    return sipp(
+        workdir, "callee", "-sf", str(SHARED_UAS), "-p", str(port), "-mp", str(free_udp_port()),
+        "-rtp_echo", "-m", str(calls), "-timeout", f"{limit:.0f}s",
+    )  # fmt: skip
+
+
+class Caller:
+    """The caller side of every call: one user agent (a device of 8001) and one RTP leg per
+    call."""
 
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
         self.domain: str = info["domain"]
-        self.calls: list[tuple[Leg, Leg, Any]] = []  # caller leg, callee leg, caller dialog
-        self._free_callee_legs: list[Leg] = []
+        self.legs: list[Leg] = []
+        self.dialogs: list[Any] = []
 
     async def start(self, n: int) -> None:
         from zongji.sip.auth.client import Credentials
@@ -144,93 +199,54 @@ class Phones:
         from zongji.sip.ua.core import UserAgent
 
         self.node = Destination(TransportKind.UDP, HostPort(HOST, self.info["port"]))
-        self.caller = UserAgent(local_user="caller", max_ring_time=0)
-        await self.caller.listen("udp", HOST, 0)
-        self.callee = UserAgent(local_user="callee")
-        await self.callee.listen("udp", HOST, 0)
-        self.callee.on_request = self._answer
-        callee = self.info["users"]["8002"]
-        caller = self.info["users"]["8001"]
-        self.caller_credentials = Credentials(caller["username"], caller["password"])
-        self._caller_user = caller["username"]
-        registration = self.callee.registration(
-            f"sip:{self.domain}",
-            f"sip:{callee['username']}@{self.domain}",
-            credentials=Credentials(callee["username"], callee["password"]),
-            expires=3600,
-            destination=self.node,
-        )
-        response = await registration.register()
-        if response.status != 200:
-            raise RuntimeError(f"the callee could not register: {response.status}")
-        self._free_callee_legs = await open_legs(n)
-        self._caller_legs = await open_legs(n)
-
-    def _answer(self, incoming: Any) -> None:
-        from zongji.sip.offer_answer import LocalMedia, SdpSession
-        from zongji.sip.sdp import parse_sdp
-        from zongji.sip.ua.requests import IncomingCall
-
-        if not isinstance(incoming, IncomingCall):
-            incoming.respond(200)
-            return
-        leg = self._free_callee_legs.pop()
-        session = SdpSession(LocalMedia(*leg.addr))
-        answer, negotiated = session.answer(parse_sdp(incoming.offer))
-        assert negotiated is not None
-        assert negotiated.remote_address is not None
-        leg.target = (negotiated.remote_address, negotiated.remote_port)
-        incoming.answer(answer.encode())
-        self._answered_legs.append(leg)
+        self.ua = UserAgent(local_user="caller")
+        await self.ua.listen("udp", HOST, 0)
+        user = self.info["users"]["8001"]
+        self.credentials = Credentials(user["username"], user["password"])
+        self.username = user["username"]
+        self._pool = await open_legs(n)
 
     async def place(self, n: int, rate: float) -> int:
         """Place `n` calls at `rate` per second; returns how many were answered."""
         from zongji.sip.offer_answer import LocalMedia, SdpSession
         from zongji.sip.sdp import parse_sdp
 
-        self._answered_legs: list[Leg] = []
-
-        async def one(i: int) -> bool:
-            leg = self._caller_legs[i]
+        async def one(leg: Leg) -> bool:
             session = SdpSession(LocalMedia(*leg.addr))
             try:
-                call = await self.caller.invite(
+                call = await self.ua.invite(
                     f"sip:8002@{self.domain}",
-                    from_=f"sip:{self._caller_user}@{self.domain}",
+                    from_=f"sip:{self.username}@{self.domain}",
                     body=session.offer().encode(),
                     destination=self.node,
-                    credentials=self.caller_credentials,
+                    credentials=self.credentials,
                 )
                 dialog = await call.answered()
             except Exception as error:
-                print(f"    call {i} failed: {error}", file=sys.stderr)
+                print(f"    a call failed: {error}", file=sys.stderr)
                 return False
             assert call.final_response is not None
             negotiated = session.accept_answer(parse_sdp(call.final_response.body))
             assert negotiated is not None
             assert negotiated.remote_address is not None
             leg.target = (negotiated.remote_address, negotiated.remote_port)
-            self.calls.append((leg, None, dialog))  # type: ignore[arg-type]
+            self.legs.append(leg)
+            self.dialogs.append(dialog)
             return True
 
         tasks = []
-        for i in range(n):
-            tasks.append(asyncio.ensure_future(one(i)))
+        for leg in self._pool[:n]:
+            tasks.append(asyncio.ensure_future(one(leg)))
             await asyncio.sleep(1 / rate)
-        results = await asyncio.gather(*tasks)
-        return sum(results)
-
-    def legs(self) -> list[Leg]:
-        return [c[0] for c in self.calls] + list(self._answered_legs)
+        return sum(await asyncio.gather(*tasks))
 
     async def hang_up(self) -> None:
-        await asyncio.gather(*(c[2].bye() for c in self.calls), return_exceptions=True)
+        await asyncio.gather(*(d.bye() for d in self.dialogs), return_exceptions=True)
 
     async def close(self) -> None:
-        for leg in self._caller_legs + self._free_callee_legs + self._answered_legs:
+        for leg in self._pool:
             leg.transport.close()
-        await self.caller.close()
-        await self.callee.close()
+        await self.ua.close()
 
 
 # --------------------------------------------------------------------------- one row
@@ -250,7 +266,8 @@ async def run(calls: int, seconds: float, rate: float, database_url: str | None)
     url = database_url or f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
     node = start_node(workdir, url)
     row: dict[str, Any] = {"calls": calls, "seconds": seconds}
-    phones: Phones | None = None
+    caller: Caller | None = None
+    callee: Any = None
     try:
         ready = workdir / "ready.json"
         deadline = time.time() + 120
@@ -258,38 +275,48 @@ async def run(calls: int, seconds: float, rate: float, database_url: str | None)
             if node.poll() is not None or time.time() > deadline:
                 raise RuntimeError(f"the node did not start: {(workdir / 'node.err').read_text()}")
             await asyncio.sleep(0.1)
-        phones = Phones(json.loads(ready.read_text()))
-        await phones.start(calls)
+        info = json.loads(ready.read_text())
+        callee = start_callee(workdir, info, calls, calls / rate + seconds + 60)
+        await asyncio.sleep(0.5)
+        caller = Caller(info)
+        await caller.start(calls)
         setup = time.monotonic()
-        row["answered"] = await phones.place(calls, rate)
+        row["answered"] = await caller.place(calls, rate)
         row["setup_s"] = time.monotonic() - setup
-        legs = phones.legs()
-        result = await measure("pbx", legs, calls, seconds, node.pid)
+        result = await measure("pbx", caller.legs, calls, seconds, node.pid)
         row.update(
             sent=result.sent,
             received=result.received,
             lost=result.sent - result.received,
-            pps=result.received / result.seconds,
+            pps=2 * result.received / result.seconds,
             node_cpu=(result.cpu or 0.0) / result.seconds * 100,
             p50_ms=result.p50_ms,
             p99_ms=result.p99_ms,
         )
-        await phones.hang_up()
+        await caller.hang_up()
         await asyncio.sleep(1.0)
     finally:
-        if phones is not None:
-            await phones.close()
+        if caller is not None:
+            await caller.close()
+        if callee is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                callee.wait(15)  # SIPp exits by itself after its calls (and its time-wait)
+            if callee.poll() is None:
+                callee.terminate()
+                callee.wait()
         if node.poll() is None:
             node.send_signal(signal.SIGTERM)
             try:
-                node.wait(30)
+                node.wait(60)
             except subprocess.TimeoutExpired:
                 node.kill()
                 node.wait()
+    row["callee_ok"] = sipp_ok(workdir, "callee")
     records_file = workdir / "records.json"
     row["records"] = json.loads(records_file.read_text()) if records_file.exists() else {}
     row["passed"] = (
         row.get("answered") == calls
+        and row["callee_ok"] == calls
         and row.get("lost") == 0
         and row["records"].get("answered") == calls
     )
@@ -302,9 +329,12 @@ def line(row: dict[str, Any]) -> str:
         return f"  {row['calls']:4} calls  {verdict}  answered={row.get('answered')}"
     return (
         f"  {row['calls']:4} calls  {verdict}  answered={row['answered']} "
+        f"callee_ok={row['callee_ok']} "
         f"(setup {row['setup_s']:.1f}s)  media {row['seconds']:.0f}s: sent={row['sent']} "
-        f"lost={row['lost']}  {row['pps']:.0f} pkts/s  node CPU {row['node_cpu']:.0f}% of a "
-        f"core  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  records={row['records']}"
+        f"lost={row['lost']}  {row['pps']:.0f} pkts/s relayed  "
+        f"node CPU {row['node_cpu']:.0f}% of a core  "
+        f"round trip p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms  "
+        f"records={row['records']}"
     )
 
 
@@ -315,8 +345,9 @@ async def main(args: argparse.Namespace) -> int:
     seconds = 2.0 if args.smoke else args.seconds
     print(f"PBX media benchmark on {machine()}; load average {os.getloadavg()[0]:.2f} at start")
     print(
-        f"each call: INVITE with Digest through the PBX, media anchored, 2 x 50 PCMU packets/s; "
-        f"{seconds:.0f} s of media measured per row; node on CPU 1, phones on CPU 0"
+        "each call: INVITE with Digest through the PBX to a registered SIPp callee echoing RTP, "
+        f"media anchored, 50 PCMU packets/s each way; {seconds:.0f} s of media measured per row; "
+        "node on CPU 1, caller and SIPp on CPU 0"
     )
     rows = []
     for n in counts:
