@@ -57,6 +57,7 @@ from bench_media_relay import (  # noqa: E402
 
 AIM = 500  # concurrent calls the issue asks for
 HERE = ROOT / "bench" / "pbx"
+KEEP = "--keep" in sys.argv  # keep each row's directory (SIPp statistics, the node's log)
 SHARED_UAS = ROOT / ".." / "shared" / "bench" / "sip" / "uas.xml"  # the call-rate anchor's callee
 
 # --------------------------------------------------------------------------- the PBX node
@@ -314,6 +315,8 @@ async def run(calls: int, seconds: float, rate: float, database_url: str | None)
     row["callee_ok"] = sipp_ok(workdir, "callee")
     records_file = workdir / "records.json"
     row["records"] = json.loads(records_file.read_text()) if records_file.exists() else {}
+    if not KEEP:
+        shutil.rmtree(workdir, ignore_errors=True)
     row["passed"] = (
         row.get("answered") == calls
         and row["callee_ok"] == calls
@@ -369,6 +372,7 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true", help="10 calls, 2 s")
     parser.add_argument("--calls", type=int, nargs="+", default=[100, 250, 500])
     parser.add_argument("--seconds", type=float, default=60.0, help="media per row")
+    parser.add_argument("--keep", action="store_true", help="keep each row's directory")
     parser.add_argument("--rate", type=float, default=50.0, help="call setups per second")
     arguments = parser.parse_args()
     if arguments.serve:
