@@ -6,13 +6,15 @@ caller's INVITE is challenged and authenticated (MD5 Digest), the engine classif
 the outbound policy, forks it to the callee's registered device, anchors the media on two
 endpoints bridged in the media engine, and writes the call record.
 
-The callee is SIPp (CPU 0): it registers its device credential with Digest, then answers every
-call (the SIP call-rate anchor's `uas.xml`) and echoes all RTP back (`-rtp_echo`). The caller is
-this process (CPU 0): one `zongji.sip` user agent placing the calls, and per call one RTP leg of
-the relay benchmark (`bench_media_relay.Leg`) sending a 20 ms PCMU packet every 20 ms, staggered,
-with its send time in the payload. Each packet crosses the PBX twice (caller → endpoint A →
-endpoint B → SIPp → B → A → caller), so the node relays 2 x 50 packets/s per call, and the
-latency measured is the round trip through both relays and SIPp's echo.
+The callee is our softphone in its own process (CPU 0): it registers its device credential with
+Digest, answers every call with its own RTP socket, and echoes the media back. (`--callee sipp`
+uses SIPp with `-rtp_echo` instead; SIPp echoes every call on one socket in one thread and falls
+behind from about 200 calls, so it measures SIPp, not the PBX.) The caller is this process
+(CPU 0): one `zongji.sip` user agent placing the calls, and per call one RTP leg of the relay
+benchmark (`bench_media_relay.Leg`) sending a 20 ms PCMU packet every 20 ms, staggered, with its
+send time in the payload. Each packet crosses the PBX twice (caller → endpoint A → endpoint B →
+callee → B → A → caller), so the node relays 2 x 50 packets/s per call, and the latency measured
+is the round trip through both relays and the echo.
 
 A row passes when every call was answered, not one packet was lost in the measured window, and
 every call left an `answered` record. Figures: packets/s relayed by the node, the node's CPU
@@ -49,6 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_media_relay import (  # noqa: E402
     HOST,
     Leg,
+    cpu_seconds,
     machine,
     measure,
     open_legs,
@@ -183,6 +186,90 @@ def start_callee(workdir: Path, info: dict[str, Any], calls: int, limit: float) 
     )  # fmt: skip
 
 
+class _Echo(asyncio.DatagramProtocol):
+    """One call's media at the callee: every packet goes straight back where it came from."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.transport.sendto(data, addr)
+
+
+def echo_callee(workdir: Path) -> None:
+    """The callee's phone in its own process: registers the device of 8002 with Digest, answers
+    every call with its own RTP socket and echoes the media back; on SIGTERM writes how many
+    calls it answered and saw end."""
+    from zongji.sip.auth.client import Credentials
+    from zongji.sip.network import HostPort, TransportKind
+    from zongji.sip.offer_answer import LocalMedia, SdpSession
+    from zongji.sip.sdp import parse_sdp
+    from zongji.sip.transport.base import Destination
+    from zongji.sip.ua.core import UserAgent
+    from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+
+    async def main() -> None:
+        info = json.loads((workdir / "ready.json").read_text())
+        loop = asyncio.get_running_loop()
+        counts = {"answered": 0, "ended": 0}
+        sockets: list[Any] = []
+        ua = UserAgent(local_user="callee")
+        await ua.listen("udp", HOST, 0)
+
+        async def answer(incoming: IncomingCall) -> None:
+            transport, _ = await loop.create_datagram_endpoint(_Echo, local_addr=(HOST, 0))
+            sockets.append(transport)
+            session = SdpSession(LocalMedia(HOST, transport.get_extra_info("sockname")[1]))
+            body, _ = session.answer(parse_sdp(incoming.offer))
+            dialog = incoming.answer(body.encode())
+            counts["answered"] += 1
+            await dialog.wait_terminated()
+            counts["ended"] += 1
+            transport.close()
+
+        async def on_request(incoming: IncomingRequest) -> None:
+            if isinstance(incoming, IncomingCall):
+                await answer(incoming)
+            else:
+                incoming.respond(200)
+
+        ua.on_request = on_request
+        user = info["users"]["8002"]
+        registration = ua.registration(
+            f"sip:{info['domain']}",
+            f"sip:{user['username']}@{info['domain']}",
+            credentials=Credentials(user["username"], user["password"]),
+            expires=3600,
+            destination=Destination(TransportKind.UDP, HostPort(HOST, info["port"])),
+        )
+        if (await registration.register()).status != 200:
+            raise SystemExit("the callee could not register")
+        (workdir / "callee-ready").write_text("1")
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        (workdir / "callee.json").write_text(json.dumps(counts))
+        for transport in sockets:
+            transport.close()
+        await ua.close()
+
+    uvloop.run(main())
+
+
+def start_echo_callee(workdir: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, str(Path(__file__).resolve()),
+         "--echo", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=open(workdir / "callee.err", "w"),  # noqa: SIM115
+    )  # fmt: skip
+    deadline = time.time() + 30
+    while not (workdir / "callee-ready").exists():
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"the callee did not start: {(workdir / 'callee.err').read_text()}")
+        time.sleep(0.05)
+    return process
+
+
 class Caller:
     """The caller side of every call: one user agent (a device of 8001) and one RTP leg per
     call."""
@@ -262,7 +349,9 @@ def start_node(workdir: Path, url: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-async def run(calls: int, seconds: float, rate: float, database_url: str | None) -> dict[str, Any]:
+async def run(
+    calls: int, seconds: float, rate: float, database_url: str | None, callee_kind: str
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-pbx-media."))
     url = database_url or f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
     node = start_node(workdir, url)
@@ -277,14 +366,21 @@ async def run(calls: int, seconds: float, rate: float, database_url: str | None)
                 raise RuntimeError(f"the node did not start: {(workdir / 'node.err').read_text()}")
             await asyncio.sleep(0.1)
         info = json.loads(ready.read_text())
-        callee = start_callee(workdir, info, calls, calls / rate + seconds + 60)
+        if callee_kind == "sipp":
+            callee = start_callee(workdir, info, calls, calls / rate + seconds + 60)
+        else:
+            callee = start_echo_callee(workdir)
         await asyncio.sleep(0.5)
         caller = Caller(info)
         await caller.start(calls)
         setup = time.monotonic()
         row["answered"] = await caller.place(calls, rate)
         row["setup_s"] = time.monotonic() - setup
+        generator0 = cpu_seconds(os.getpid()) + cpu_seconds(callee.pid)
+        began = time.monotonic()
         result = await measure("pbx", caller.legs, calls, seconds, node.pid)
+        generator = cpu_seconds(os.getpid()) + cpu_seconds(callee.pid) - generator0
+        row["generator_cpu"] = 100 * generator / (time.monotonic() - began)
         row.update(
             sent=result.sent,
             received=result.received,
@@ -300,6 +396,8 @@ async def run(calls: int, seconds: float, rate: float, database_url: str | None)
         if caller is not None:
             await caller.close()
         if callee is not None:
+            if callee_kind != "sipp":
+                callee.terminate()  # writes what it answered and saw end
             with contextlib.suppress(subprocess.TimeoutExpired):
                 callee.wait(15)  # SIPp exits by itself after its calls (and its time-wait)
             if callee.poll() is None:
@@ -312,7 +410,11 @@ async def run(calls: int, seconds: float, rate: float, database_url: str | None)
             except subprocess.TimeoutExpired:
                 node.kill()
                 node.wait()
-    row["callee_ok"] = sipp_ok(workdir, "callee")
+    if callee_kind == "sipp":
+        row["callee_ok"] = sipp_ok(workdir, "callee")
+    else:
+        done = workdir / "callee.json"
+        row["callee_ok"] = json.loads(done.read_text())["ended"] if done.exists() else 0
     records_file = workdir / "records.json"
     row["records"] = json.loads(records_file.read_text()) if records_file.exists() else {}
     if not KEEP:
@@ -335,7 +437,7 @@ def line(row: dict[str, Any]) -> str:
         f"callee_ok={row['callee_ok']} "
         f"(setup {row['setup_s']:.1f}s)  media {row['seconds']:.0f}s: sent={row['sent']} "
         f"lost={row['lost']}  {row['pps']:.0f} pkts/s relayed  "
-        f"node CPU {row['node_cpu']:.0f}% of a core  "
+        f"node CPU {row['node_cpu']:.0f}% of a core (phones {row['generator_cpu']:.0f}%)  "
         f"round trip p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms  "
         f"records={row['records']}"
     )
@@ -354,7 +456,7 @@ async def main(args: argparse.Namespace) -> int:
     )
     rows = []
     for n in counts:
-        row = await run(n, seconds, args.rate, args.database_url)
+        row = await run(n, seconds, args.rate, args.database_url, args.callee)
         rows.append(row)
         print(line(row), flush=True)
     best = max((r["calls"] for r in rows if r["passed"]), default=0)
@@ -372,10 +474,20 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true", help="10 calls, 2 s")
     parser.add_argument("--calls", type=int, nargs="+", default=[100, 250, 500])
     parser.add_argument("--seconds", type=float, default=60.0, help="media per row")
+    parser.add_argument(
+        "--callee",
+        choices=["echo", "sipp"],
+        default="echo",
+        help="the callee: our softphone echoing RTP in its own process (default), or SIPp with "
+        "-rtp_echo (one socket for every call: it falls behind from about 200 calls)",
+    )
+    parser.add_argument("--echo", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep each row's directory")
     parser.add_argument("--rate", type=float, default=50.0, help="call setups per second")
     arguments = parser.parse_args()
     if arguments.serve:
         serve(Path(arguments.serve), arguments.database_url)
+    elif arguments.echo:
+        echo_callee(Path(arguments.echo))
     else:
         sys.exit(uvloop.run(main(arguments)))
