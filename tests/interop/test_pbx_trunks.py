@@ -7,7 +7,8 @@ phones are softphones on our own SIP stack (`tests/pbx/calls/rig.Phone`) that re
 device credentials the platform issued. Every call is checked in the call record it leaves.
 
 - inbound to the main number: SIPp keys the extension with the shipped RFC 4733 captures → the
-  registered callee rings and answers; `0` and no input ring the receptionists in parallel;
+  registered callee rings and answers; `0` and no input ring the receptionists in parallel; a
+  caller who hangs up in the greeting rings nobody;
 - inbound to a direct line rings that user;
 - unknown called number → 404, and no record in any enterprise;
 - outbound: From and P-Asserted-Identity carry the user's direct line, else the main number
@@ -280,6 +281,29 @@ async def test_no_input_goes_to_the_receptionists(
     record = await pbx.wait_record(acme, lambda r: r.direction == CallDirection.INBOUND)
     assert record.status == CallStatus.ANSWERED
     assert record.answered_by_user_id == desk
+
+
+async def test_a_caller_hanging_up_in_the_greeting_rings_nobody(
+    pbx: RunningPbx, phones: list[TrunkPhone], carriers: list[CarrierSipp]
+) -> None:
+    acme = await enterprise(pbx)
+    await trunk(pbx, "carrier", CARRIER, free_port())
+    desk = await pbx.user(acme, "前台", "8000", is_receptionist=True)
+    desk_phone = await phone(pbx, phones, acme, desk, "answer")
+
+    sipp = await carrier(
+        carriers, "carrier_uac_dtmf.xml", pbx.address,
+        "-key", "called", MAIN, "-key", "caller", OUTSIDE_CALLER, "-key", "keys", "none",
+        "-d", "500", "-m", "1", "-timeout", "30s",
+    )  # fmt: skip
+    assert_clean(await sipp.wait(within=30))  # BYE 2 s into the greeting, answered 200
+
+    record = await pbx.wait_record(acme, lambda r: r.direction == CallDirection.INBOUND)
+    assert record.status == CallStatus.CANCELLED
+    assert record.hangup_side == "caller"
+    assert record.answered_by_user_id is None
+    await asyncio.sleep(1.0)
+    assert desk_phone.calls.empty()  # nobody was rung for a caller who is gone
 
 
 # --- inbound: direct lines and unknown numbers ---------------------------------------------
