@@ -450,9 +450,9 @@ async def main(args: argparse.Namespace) -> int:
     seconds = 2.0 if args.smoke else args.seconds
     print(f"PBX media benchmark on {machine()}; load average {os.getloadavg()[0]:.2f} at start")
     print(
-        "each call: INVITE with Digest through the PBX to a registered SIPp callee echoing RTP, "
-        f"media anchored, 50 PCMU packets/s each way; {seconds:.0f} s of media measured per row; "
-        "node on CPU 1, caller and SIPp on CPU 0"
+        f"each call: INVITE with Digest through the PBX to a registered callee ({args.callee}) "
+        f"echoing RTP, media anchored, 50 PCMU packets/s each way; {seconds:.0f} s of media "
+        "measured per row; node on CPU 1, caller and callee on CPU 0"
     )
     rows = []
     for n in counts:

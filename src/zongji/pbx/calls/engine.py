@@ -578,7 +578,6 @@ class CallEngine:
                     result,
                     Party(dialled.number),
                     dial.trunk_id,
-                    trunk_name=dial.trunk_name,
                 )
                 return
             await callee_leg.close()
@@ -626,6 +625,9 @@ class CallEngine:
         return call
 
     def _media_host(self, local_host: str) -> str:
+        """The address our SDP gives: the public one when the node is behind NAT."""
+        if self.settings.sip_public_host:
+            return self.settings.sip_public_host
         if local_host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind is not an address
             return self.settings.host
         return local_host
@@ -643,13 +645,10 @@ class CallEngine:
         )
         call.legs.append(leg)
         call.caller_leg = leg
-        try:
-            body, negotiated = answer_offer(session, offer)
-            await self.media.update_endpoint(
-                info.id, endpoint_spec(negotiated, media_timeout=self.media_timeout)
-            )
-        except (SdpRefused, MediaError):
-            raise
+        body, negotiated = answer_offer(session, offer)
+        await self.media.update_endpoint(
+            info.id, endpoint_spec(negotiated, media_timeout=self.media_timeout)
+        )
         leg.answer_body = body
         leg.hangup_handler = self._leg_hangup
         return leg
@@ -688,8 +687,6 @@ class CallEngine:
         result: ForkResult,
         answered_by: Party | None,
         trunk_id: uuid.UUID | None,
-        *,
-        trunk_name: str = "",
     ) -> None:
         """The callee answered: point its endpoint at its answer, answer the caller, bridge."""
         assert result.dialog is not None
