@@ -408,8 +408,7 @@ async def test_outbound_calls_show_the_direct_line_else_the_main_number(
     assert record.status == CallStatus.ANSWERED
     assert record.caller_user_id == alice
     assert record.callee_number == OUTSIDE_CALLER
-    # (the presented number itself is checked by the carrier above: the engine opens an
-    # outbound record before it knows the caller ID, so `outside_number` stays empty there)
+    assert record.outside_number == expected  # the line presented, as the carrier saw it
     assert record.trunk_id == trunk_id
     assert record.hangup_side == "caller"
 
