@@ -72,7 +72,8 @@ class Bridge:
             task.cancel()
         with contextlib.suppress(MediaError):
             await self.media.disconnect(self.caller.endpoint_id)
-        await asyncio.gather(self.caller.bye(), self.callee.bye(), return_exceptions=True)
+        self.caller.bye_soon()
+        self.callee.bye_soon()
         return side
 
     # --- hold ----------------------------------------------------------------------------

@@ -80,7 +80,7 @@ from zongji.platform.config import Settings
 from zongji.platform.phone import to_e164
 from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.message import Response
-from zongji.sip.offer_answer import LocalMedia, SdpSession
+from zongji.sip.offer_answer import LocalMedia, NegotiatedAudio, SdpSession
 from zongji.sip.sdp import SessionDescription
 from zongji.sip.ua.core import UserAgent
 from zongji.sip.ua.requests import IncomingCall
@@ -650,6 +650,7 @@ class CallEngine:
             info.id, endpoint_spec(negotiated, media_timeout=self.media_timeout)
         )
         leg.answer_body = body
+        leg.negotiated = negotiated
         leg.hangup_handler = self._leg_hangup
         return leg
 
@@ -659,6 +660,16 @@ class CallEngine:
     async def _answer_caller(self, call: LiveCall, offer: SessionDescription | None) -> _CallerLeg:
         leg = await self._caller_leg(call, offer)
         if not call.caller_answered:
+            # the IVR or voicemail will listen for keys: in-band too, if the caller has no
+            # telephone-event
+            leg.inband_dtmf = True
+            if leg.negotiated is not None and leg.negotiated.telephone_event is None:
+                await self.media.update_endpoint(
+                    leg.endpoint_id,
+                    endpoint_spec(
+                        leg.negotiated, media_timeout=self.media_timeout, inband_dtmf=True
+                    ),
+                )
             dialog = call.incoming.answer(leg.answer_body)
             leg.attach(dialog)
             call.caller_answered = True
@@ -717,12 +728,16 @@ class CallEngine:
             dialog = call.incoming.answer(caller_leg.answer_body)
             caller_leg.attach(dialog)
             call.caller_answered = True
+        loop = asyncio.get_running_loop()
+        answered = loop.time()
         await call.log.answered(answered_by, trunk_id)
         limit: TalkLimit | None = None
         if call.authorised:
             seconds = await self.pbx.policy.answered(call.call_id)
             if seconds is not None:
-                limit = TalkLimit(caller_leg, seconds, lambda: bridge.end("talk-time limit"))
+                # counted from the answer, not from when the policy replied (database time)
+                remaining = seconds - (loop.time() - answered)
+                limit = TalkLimit(caller_leg, remaining, lambda: bridge.end("talk-time limit"))
                 limit.start()
         try:
             side = await bridge.run()
@@ -762,19 +777,20 @@ class CallEngine:
             with contextlib.suppress(Exception):
                 call.incoming.reject(503 if call.stopping else 500)
         for leg in call.legs:
-            with contextlib.suppress(Exception):
-                await leg.bye()
-            await leg.close()
-        call.legs.clear()
+            leg.bye_soon()
         for task in call.watchers:
             task.cancel()
         await call.log.close(status, side, reason=reason, rule=rule)
+        for leg in call.legs:
+            await leg.close()
+        call.legs.clear()
 
 
 class _CallerLeg(CallLeg):
     """The caller's leg: it also holds our SDP answer to the caller's offer."""
 
     answer_body: bytes = b""
+    negotiated: NegotiatedAudio | None = None
 
 
 class _Ringing:

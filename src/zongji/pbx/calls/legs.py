@@ -72,6 +72,8 @@ class CallLeg:
         self.on_direction: Callable[[CallLeg, Direction], None] | None = None
         self.on_media_timeout: Callable[[CallLeg], None] | None = None
         self.hangup_handler: Callable[[CallLeg], Awaitable[None]] | None = None
+        #: an application listens to this leg's keys: detect in-band DTMF if need be
+        self.inband_dtmf = False
         self._router = router
         self._digits: collections.deque[str] = collections.deque()
         self._digit_arrived = asyncio.Event()
@@ -114,7 +116,11 @@ class CallLeg:
         try:
             await self.media.update_endpoint(
                 self.endpoint_id,
-                endpoint_spec(negotiated, media_timeout=self._timeout_for(negotiated.direction)),
+                endpoint_spec(
+                    negotiated,
+                    media_timeout=self._timeout_for(negotiated.direction),
+                    inband_dtmf=self.inband_dtmf,
+                ),
             )
         except MediaError:
             incoming.reject(500)
@@ -133,6 +139,16 @@ class CallLeg:
     @property
     def on_hold(self) -> bool:
         return not self.peer_direction.receives
+
+    def bye_soon(self) -> None:
+        """End the dialog now and let the BYE's transaction finish in the background: the call
+        is over at this moment (for the record and the other side), however long the peer
+        takes to answer the BYE."""
+        self.hung_up.set()
+        dialog = self.dialog
+        if dialog is not None and not dialog.terminated:
+            task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(dialog.bye())
+            dialog.ua.track(task)
 
     async def bye(self) -> None:
         dialog = self.dialog

@@ -39,11 +39,15 @@ def media_codec(negotiated: NegotiatedAudio) -> Codec:
     return Codec.PCMA if negotiated.codec.name.upper() == "PCMA" else Codec.PCMU
 
 
-def endpoint_spec(negotiated: NegotiatedAudio, *, media_timeout: float | None) -> EndpointSpec:
+def endpoint_spec(
+    negotiated: NegotiatedAudio, *, media_timeout: float | None, inband_dtmf: bool = False
+) -> EndpointSpec:
     """What one side's SDP says about where and how to send, as the media engine takes it.
 
-    A peer without telephone-event gets in-band DTMF detection, so its keys still reach the IVR
-    and are sent on to the other side as RFC 4733 events."""
+    `inband_dtmf`: the leg talks to an application (IVR, voicemail) that needs the caller's
+    keys; a peer without telephone-event then gets in-band detection. A bridged leg does not:
+    its in-band tones reach the other side as audio, and detection (Goertzel on every frame)
+    would cost CPU on every call for nothing."""
     remote = None
     if negotiated.remote_address and negotiated.remote_port:
         remote = (negotiated.remote_address, negotiated.remote_port)
@@ -52,7 +56,7 @@ def endpoint_spec(negotiated: NegotiatedAudio, *, media_timeout: float | None) -
         codec=media_codec(negotiated),
         remote=remote,
         telephone_event_pt=event.payload_type if event is not None else None,
-        inband_dtmf=event is None,
+        inband_dtmf=inband_dtmf and event is None,
         media_timeout=media_timeout,
     )
 
