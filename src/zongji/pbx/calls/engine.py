@@ -115,6 +115,10 @@ class CallServices(Protocol):
     def numbers(self) -> NumberRouter: ...
 
 
+class _CallerGone(Exception):
+    """The caller cancelled before the PBX could answer it (IVR, voicemail)."""
+
+
 @dataclass
 class LiveCall:
     """What the engine knows of one call in progress, for shutdown and for tests."""
@@ -178,7 +182,7 @@ class CallEngine:
         for call in list(self.calls.values()):
             if not call.incoming.answered:
                 with contextlib.suppress(Exception):
-                    call.incoming.reject(503, "Service Unavailable")
+                    _reject(call.incoming, 503, "Service Unavailable")
             for leg in call.legs:
                 with contextlib.suppress(Exception):
                     await leg.bye()
@@ -199,11 +203,15 @@ class CallEngine:
                 await self._from_trunk(incoming)
             else:
                 await self._from_device(incoming)
+        except _CallerGone:
+            call = self._by_incoming.get(id(incoming))
+            if call is not None:
+                await self._finish(call, CallStatus.CANCELLED, HangupSide.CALLER)
         except Exception:
             log.exception("call with Call-ID %s failed", incoming.request.call_id)
             if not incoming.answered:
                 with contextlib.suppress(Exception):
-                    incoming.reject(500)
+                    _reject(incoming, 500)
             call = self._by_incoming.get(id(incoming))
             if call is not None:
                 await self._finish(call, CallStatus.FAILED, HangupSide.SYSTEM, reason="error")
@@ -234,30 +242,30 @@ class CallEngine:
         request = incoming.request
         uri = request.uri
         if not isinstance(uri, SipUri) or not uri.user:
-            incoming.reject(404 if isinstance(uri, SipUri) else 416)
+            _reject(incoming, 404 if isinstance(uri, SipUri) else 416)
             return
         tenant = await self.pbx.view.tenant_by_domain(uri.host.lower())
         if tenant is None:
-            incoming.reject(404, "Unknown Domain")
+            _reject(incoming, 404, "Unknown Domain")
             return
         device = await self.pbx.device_auth.authenticate(incoming, tenant)
         if device is None:
             return  # challenged or refused by DeviceAuth
         caller = await self.pbx.view.subscriber(tenant.tenant_id, device.user_id)
         if caller is None:
-            incoming.reject(403, "Unknown User")
+            _reject(incoming, 403, "Unknown User")
             return
         try:
             offer = read_sdp(incoming.offer, request.headers.get("content-type"))
             answer_offer(_probe_session(), offer)
         except SdpRefused as error:
-            incoming.reject(488, _reason(error))
+            _reject(incoming, 488, _reason(error))
             return
         try:
             dialled: Dialled = parse_dialled(uri.user, tenant)
         except DialError as error:
             status = 484 if "incomplete" in error.code or "short" in error.code else 404
-            incoming.reject(status, _reason(error.reason))
+            _reject(incoming, status, _reason(error.reason))
             return
 
         internal = dialled.kind is DialKind.EXTENSION
@@ -298,7 +306,7 @@ class CallEngine:
         try:
             if internal:
                 if callee is None:
-                    incoming.reject(404, "No Such Extension")
+                    _reject(incoming, 404, "No Such Extension")
                     await call.log.close(CallStatus.FAILED, None, reason="404 no such extension")
                     return
                 await self._ring_users(
@@ -317,10 +325,10 @@ class CallEngine:
         incoming = call.incoming
         if decision.prompt:
             leg = await self._caller_leg(call, offer)
-            incoming.progress(leg.answer_body)
+            _progress(incoming, leg.answer_body)
             await _play_unless_gone(leg, [Prompt(decision.prompt)], call.gone, limit=20.0)
         if not incoming.answered:
-            incoming.reject(403, _reason(decision.rule or "Forbidden"))
+            _reject(incoming, 403, _reason(decision.rule or "Forbidden"))
         await self._finish(
             call,
             CallStatus.REFUSED,
@@ -336,28 +344,28 @@ class CallEngine:
         trunk_id = self.pbx.trunk_runtime.inbound_trunk(incoming.source)
         called = _number_of(request.uri) or _number_of(request.to_addr.uri)
         if called is None:
-            incoming.reject(404)
+            _reject(incoming, 404)
             return
         route = await self.pbx.numbers.route(called)
         tenant = await self.pbx.view.tenant(route.tenant_id) if route is not None else None
         if route is None or tenant is None:
-            incoming.reject(404, "Unknown Number")
+            _reject(incoming, 404, "Unknown Number")
             return
         if not tenant.active:
-            incoming.reject(480, "Temporarily Unavailable")
+            _reject(incoming, 480, "Temporarily Unavailable")
             return
         try:
             offer = read_sdp(incoming.offer, request.headers.get("content-type"))
             answer_offer(_probe_session(), offer)
         except SdpRefused as error:
-            incoming.reject(488, _reason(error))
+            _reject(incoming, 488, _reason(error))
             return
         caller_number = _number_of(request.from_addr.uri, tenant.area_code) or "anonymous"
         user: Subscriber | None = None
         if route.kind is RouteKind.DIRECT_LINE and route.user_id is not None:
             user = await self.pbx.view.subscriber(tenant.tenant_id, route.user_id)
             if user is None:
-                incoming.reject(404, "Unknown Number")
+                _reject(incoming, 404, "Unknown Number")
                 return
         callee_party = (
             Party(user.extension or called, user.user_id, user.name)
@@ -501,7 +509,7 @@ class CallEngine:
             await self._finish(call, status, HangupSide.SYSTEM, reason=reason)
             return
         if not call.incoming.answered:
-            call.incoming.reject(sip_status)
+            _reject(call.incoming, sip_status)
         await self._finish(call, status, None, reason=reason)
 
     async def _voicemail_accepts(self, tenant: TenantLine, user: Subscriber) -> bool:
@@ -539,7 +547,7 @@ class CallEngine:
         dials = list(self.pbx.trunk_runtime.dials(tenant, dialled.number, caller_id or ""))
         caller_leg = await self._caller_leg(call, offer)
         if not dials:
-            call.incoming.reject(503, "No Trunk Available")
+            _reject(call.incoming, 503, "No Trunk Available")
             await self._finish(call, CallStatus.FAILED, None, reason="503 no trunk")
             return
         last: ForkResult | None = None
@@ -601,16 +609,16 @@ class CallEngine:
             return
         outcome = last.outcome if last is not None else ForkOutcome.UNAVAILABLE
         if outcome is ForkOutcome.BUSY:
-            call.incoming.reject(486)
+            _reject(call.incoming, 486)
             await self._finish(call, CallStatus.BUSY, None, reason="486 busy")
         elif outcome is ForkOutcome.NO_ANSWER:
-            call.incoming.reject(480)
+            _reject(call.incoming, 480)
             await self._finish(call, CallStatus.NO_ANSWER, None, reason="480 no answer")
         else:
             status = last.status if last is not None and last.status >= 400 else 503
             if status >= 500 or status == 408:
                 status = 503
-            call.incoming.reject(status)
+            _reject(call.incoming, status)
             await self._finish(call, CallStatus.FAILED, None, reason=f"{status} trunk failure")
 
     # --- media and answer ----------------------------------------------------------------
@@ -670,6 +678,8 @@ class CallEngine:
                         leg.negotiated, media_timeout=self.media_timeout, inband_dtmf=True
                     ),
                 )
+            if call.incoming.answered:  # the caller's CANCEL came first (487 sent)
+                raise _CallerGone
             dialog = call.incoming.answer(leg.answer_body)
             leg.attach(dialog)
             call.caller_answered = True
@@ -713,7 +723,7 @@ class CallEngine:
             log.info("callee's answer on %s unusable: %s", call.call_id, error)
             await callee_leg.bye()
             if not call.incoming.answered:
-                call.incoming.reject(488, _reason(error))
+                _reject(call.incoming, 488, _reason(error))
             await self._finish(call, CallStatus.FAILED, HangupSide.SYSTEM, reason="488 callee SDP")
             return
         if call.gone.is_set() or (call.caller_answered and caller_leg.hung_up.is_set()):
@@ -775,7 +785,7 @@ class CallEngine:
             side = HangupSide.SYSTEM
         if not call.incoming.answered:
             with contextlib.suppress(Exception):
-                call.incoming.reject(503 if call.stopping else 500)
+                _reject(call.incoming, 503 if call.stopping else 500)
         for leg in call.legs:
             leg.bye_soon()
         for task in call.watchers:
@@ -850,10 +860,11 @@ class _Ringing:
             await self.caller_leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
             return
         if call.outside_caller:
-            call.incoming.progress(self.caller_leg.answer_body)
+            _progress(call.incoming, self.caller_leg.answer_body)
             await self.caller_leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
         else:
-            call.incoming.ring(180)
+            if not call.incoming.answered:
+                call.incoming.ring(180)
 
     async def _early_media(self, body: bytes) -> None:
         """The far end's own early media (a carrier's ringback or announcement) to the caller."""
@@ -868,7 +879,7 @@ class _Ringing:
         except (SdpRefused, MediaError):
             return
         if not self.call.incoming.answered and not self.rang:
-            self.call.incoming.progress(self.caller_leg.answer_body)
+            _progress(self.call.incoming, self.caller_leg.answer_body)
         self.rang = True
 
     async def stop(self) -> None:
@@ -892,6 +903,18 @@ async def _play_unless_gone(
     finally:
         played.cancel()
         cancelled.cancel()
+
+
+def _reject(incoming: IncomingCall, status: int, reason: str | None = None) -> None:
+    """A final answer, unless the caller's CANCEL already brought one (487)."""
+    if not incoming.answered:
+        incoming.reject(status, reason)
+
+
+def _progress(incoming: IncomingCall, body: bytes) -> None:
+    """183 with our SDP (early media), unless the call has its final answer already."""
+    if not incoming.answered:
+        incoming.progress(body)
 
 
 def _new_call_id() -> str:
