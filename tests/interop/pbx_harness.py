@@ -37,7 +37,7 @@ _mobiles = itertools.count(13800000001)
 
 
 @dataclass(frozen=True)
-class TestTenant:
+class PbxTenant:
     id: uuid.UUID
     code: str
     domain: str
@@ -69,15 +69,15 @@ class RunningPbx:
     def address(self) -> str:
         return f"{HOST}:{self.udp_port}"
 
-    async def enterprise(self, code: str, **fields: Any) -> TestTenant:
+    async def enterprise(self, code: str, **fields: Any) -> PbxTenant:
         """An active enterprise in Nanjing (area code 025) with 4-digit extensions."""
         data = EnterpriseCreate(
             **{"code": code, "name": f"{code} 公司", "area_code": "025", "city": "南京", **fields}
         )
         ent = await self.services.enterprises.create(SYSTEM, data)
-        return TestTenant(ent.id, ent.code, ent.sip_domain, ent.main_number)
+        return PbxTenant(ent.id, ent.code, ent.sip_domain, ent.main_number)
 
-    async def user(self, tenant: TestTenant, name: str, extension: str, **fields: Any) -> uuid.UUID:
+    async def user(self, tenant: PbxTenant, name: str, extension: str, **fields: Any) -> uuid.UUID:
         """A user with an extension; any directory field can be given (direct_line needs the
         number in the pool first: see `numbers`)."""
         fields.setdefault("mobile", str(next(_mobiles)))
@@ -86,15 +86,15 @@ class RunningPbx:
         )
         return created.id
 
-    async def change_user(self, tenant: TestTenant, user_id: uuid.UUID, **fields: Any) -> None:
+    async def change_user(self, tenant: PbxTenant, user_id: uuid.UUID, **fields: Any) -> None:
         await self.services.users.change(SYSTEM, tenant.id, user_id, UserChange(**fields))
 
-    async def numbers(self, tenant: TestTenant, *numbers: str) -> None:
+    async def numbers(self, tenant: PbxTenant, *numbers: str) -> None:
         """Give the enterprise numbers from the operator's pool (for direct lines)."""
         await self.services.numbers.add(SYSTEM, tenant.id, list(numbers))
 
     async def device(
-        self, tenant: TestTenant, user_id: uuid.UUID, kind: str = "softphone"
+        self, tenant: PbxTenant, user_id: uuid.UUID, kind: str = "softphone"
     ) -> SipCredential:
         """A SIP credential issued to one of the user's devices (the password is shown once)."""
         issued = await self.services.pbx.credentials.issue(
@@ -102,13 +102,13 @@ class RunningPbx:
         )
         return SipCredential(issued.username, issued.password, tenant.domain)
 
-    async def records(self, tenant: TestTenant) -> list[Any]:
+    async def records(self, tenant: PbxTenant) -> list[Any]:
         """Every call record of the enterprise, newest first."""
         return list(await self.services.pbx.records.all_for(tenant.id))
 
     async def wait_record(
         self,
-        tenant: TestTenant,
+        tenant: PbxTenant,
         match: Callable[[Any], bool] = lambda r: True,
         *,
         within: float = 10.0,

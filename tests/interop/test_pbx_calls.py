@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.interop.baresip import Baresip
-from tests.interop.pbx_harness import HOST, RunningPbx, SipCredential, TestTenant, running_pbx
+from tests.interop.pbx_harness import HOST, PbxTenant, RunningPbx, SipCredential, running_pbx
 from tests.interop.sipp import Sipp, SippResult, free_port
 
 from zongji.pbx.records.search import CallFilters, CallRecordOut
@@ -116,14 +116,14 @@ async def peers(node: RunningPbx, tmp_path: Path) -> AsyncIterator[Peers]:
         await made.close()
 
 
-async def records(pbx: RunningPbx, tenant: TestTenant) -> list[CallRecordOut]:
+async def records(pbx: RunningPbx, tenant: PbxTenant) -> list[CallRecordOut]:
     page = await pbx.services.pbx.records.search.page(tenant.id, CallFilters(), limit=100)
     return list(page.items)
 
 
 async def wait_record(
     pbx: RunningPbx,
-    tenant: TestTenant,
+    tenant: PbxTenant,
     match: Callable[[CallRecordOut], bool] = lambda r: True,
     within: float = 15.0,
 ) -> CallRecordOut:
@@ -137,7 +137,7 @@ async def wait_record(
         await asyncio.sleep(0.1)
 
 
-async def registered(pbx: RunningPbx, tenant: TestTenant, user: uuid.UUID, count: int = 1) -> None:
+async def registered(pbx: RunningPbx, tenant: PbxTenant, user: uuid.UUID, count: int = 1) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 15
     while len(pbx.services.pbx.location.contacts(tenant.id, user)) < count:

@@ -36,7 +36,7 @@ async def node(database_url: str, tmp_path: Path) -> AsyncIterator[RunningPbx]:
         yield running
 
 
-async def _enterprise(pbx: RunningPbx, carrier_port: int) -> pbx_harness.TestTenant:
+async def _enterprise(pbx: RunningPbx, carrier_port: int) -> pbx_harness.PbxTenant:
     acme = await pbx.enterprise("acme", main_number="025-8888 0000")
     await pbx.services.pbx.trunks.create(
         SYSTEM,
@@ -53,7 +53,7 @@ async def _enterprise(pbx: RunningPbx, carrier_port: int) -> pbx_harness.TestTen
 
 
 async def _user(
-    pbx: RunningPbx, tenant: pbx_harness.TestTenant, name: str, ext: str, **policy: object
+    pbx: RunningPbx, tenant: pbx_harness.PbxTenant, name: str, ext: str, **policy: object
 ) -> tuple[uuid.UUID, SipCredential]:
     """A user with the given policy fields, once the PBX's view has them, and a device."""
     user = await pbx.user(tenant, name, ext, **policy)

@@ -169,7 +169,7 @@ async def trunk(
 async def phone(
     pbx: RunningPbx,
     phones: list[TrunkPhone],
-    tenant: pbx_harness.TestTenant,
+    tenant: pbx_harness.PbxTenant,
     user_id: uuid.UUID,
     mode: str,
 ) -> TrunkPhone:
@@ -183,7 +183,7 @@ async def phone(
     return made
 
 
-async def enterprise(pbx: RunningPbx) -> pbx_harness.TestTenant:
+async def enterprise(pbx: RunningPbx) -> pbx_harness.PbxTenant:
     tenant = await pbx.enterprise("acme", main_number="025-8888 0000")
     assert tenant.main_number == MAIN
     return tenant
