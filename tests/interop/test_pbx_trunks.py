@@ -225,6 +225,7 @@ async def test_main_number_with_an_extension_keyed_reaches_the_registered_callee
     record = await pbx.wait_record(acme, lambda r: r.direction == CallDirection.INBOUND)
     assert record.status == CallStatus.ANSWERED
     assert record.answered_by_user_id == bob
+    assert record.callee_user_id == bob  # the extension keyed in the IVR
     assert record.caller_number == OUTSIDE_CALLER
     assert record.outside_number == MAIN
     assert record.trunk_id == trunk_id

@@ -145,6 +145,10 @@ class Dialled:
     raw: str  # what the device sent
 
 
+GREETING_FEATURE_CODE = "*97"
+"""Dialled from a device: record your own voicemail greeting (CALL-10)."""
+
+
 class DialError(ValueError):
     """A dial string that can't be a number: letters, an incomplete number … `code` is stable."""
 
@@ -292,6 +296,10 @@ class CallRecords(Protocol):
 
     async def closed(self, call_id: str, end: CallEnd) -> None: ...
 
+    async def routed(self, call_id: str, callee: Party) -> None:
+        """The call found its callee after it was opened (the main number's IVR chose one)."""
+        ...
+
 
 # --- applications on an answered leg (IVR, voicemail) -----------------------------------------
 
@@ -342,6 +350,12 @@ class Voicemail(Protocol):
 
     async def take_message(self, leg: AnsweredLeg, offer: VoicemailOffer) -> None:
         """Greeting, beep, record up to 120 s; store it; notify (MWI, event). Returns when done."""
+        ...
+
+    async def record_greeting(
+        self, leg: AnsweredLeg, tenant_id: uuid.UUID, user_id: uuid.UUID
+    ) -> None:
+        """The user dialled the greeting feature code: record their own greeting by phone."""
         ...
 
     async def subscribe(self, incoming: IncomingRequest, device: Device) -> None:

@@ -341,7 +341,7 @@ class Phone:
 
     async def key(self, digits: str) -> None:
         for digit in digits:
-            self.send_dtmf(int(digit))
+            self.send_dtmf("0123456789*#".index(digit))  # RFC 4733 event codes: * is 10, # 11
             await asyncio.sleep(0.15)
 
     @property

@@ -123,6 +123,7 @@ async def test_inbound_call_to_the_main_number_dials_an_extension(rig: CallRig) 
     record = await rig.wait_record(acme)
     assert (record.direction, record.status) == ("inbound", "answered")
     assert record.answered_by_user_id == bob
+    assert (record.callee_number, record.callee_user_id) == ("8002", bob)  # the IVR's choice
     assert record.outside_number == MAIN
 
 

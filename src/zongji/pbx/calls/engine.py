@@ -55,9 +55,11 @@ from zongji.pbx.calls.sdp import (
     read_sdp,
 )
 from zongji.pbx.contracts import (
+    GREETING_FEATURE_CODE,
     CallDirection,
     CallRecords,
     CallStatus,
+    Device,
     DeviceAuth,
     DialError,
     DialKind,
@@ -261,6 +263,9 @@ class CallEngine:
         except SdpRefused as error:
             _reject(incoming, 488, _reason(error))
             return
+        if uri.user == GREETING_FEATURE_CODE:
+            await self._record_greeting(incoming, tenant, caller, device, offer)
+            return
         try:
             dialled: Dialled = parse_dialled(uri.user, tenant)
         except DialError as error:
@@ -317,6 +322,35 @@ class CallEngine:
         finally:
             with contextlib.suppress(Exception):
                 await self.pbx.policy.ended(call.call_id, call.log.talk_seconds)
+
+    async def _record_greeting(
+        self,
+        incoming: IncomingCall,
+        tenant: TenantLine,
+        caller: Subscriber,
+        device: Device,
+        offer: SessionDescription,
+    ) -> None:
+        """The greeting feature code: answer, and let voicemail record the user's greeting."""
+        me = Party(caller.extension or device.username, caller.user_id, caller.name)
+        call = self._new_call(
+            incoming,
+            CallLog.new(
+                self.pbx.records,
+                self.clock,
+                call_id=_new_call_id(),
+                tenant_id=tenant.tenant_id,
+                direction=CallDirection.INTERNAL,
+                caller=me,
+                callee=Party(GREETING_FEATURE_CODE, name="voicemail greeting"),
+            ),
+        )
+        await call.log.open()
+        leg = await self._answer_caller(call, offer)
+        await call.log.answered()
+        with contextlib.suppress(MediaError):
+            await self.pbx.voicemail.record_greeting(leg, tenant.tenant_id, caller.user_id)
+        await self._finish(call, CallStatus.ANSWERED, self._side_of(call))
 
     async def _refuse(
         self, call: LiveCall, offer: SessionDescription, decision: PolicyDecision
@@ -408,6 +442,9 @@ class CallEngine:
             await self._finish(call, CallStatus.CANCELLED, self._side_of(call))
             return
         if subscriber is not None:
+            await call.log.routed(
+                Party(subscriber.extension or "", subscriber.user_id, subscriber.name)
+            )
             users: Sequence[Subscriber] = [subscriber]
         else:
             users = await self.pbx.view.receptionists(tenant.tenant_id)

@@ -80,6 +80,13 @@ class CallLog:
         except Exception:
             log.exception("call record for %s: answer not written", self.call_id)
 
+    async def routed(self, callee: Party) -> None:
+        """The callee became known after the record was opened (the main number's IVR)."""
+        try:
+            await self.records.routed(self.call_id, callee)
+        except Exception:
+            log.exception("call record for %s: callee not written", self.call_id)
+
     @property
     def talk_seconds(self) -> int:
         if self.answered_at is None:

@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_SECONDS = 120
 SILENCE_SECONDS = 5
 MIN_MESSAGE_SECONDS = 1.0
-GREETING_FEATURE_CODE = "*97"
-"""The dial string that records the caller's own greeting (the call engine routes it here)."""
 FILE_WAIT_SECONDS = 5.0
 """How long to wait for the media engine's file after a recording ended by hang-up."""
 
