@@ -181,9 +181,7 @@ class CallRecordService:
 
     async def routed(self, call_id: str, callee: Party) -> None:
         """The live call now rings `callee` (the IVR transferred it to the extension keyed in):
-        it becomes the record's callee, so an unanswered transfer is that user's missed call.
-
-        Not (yet) part of the `CallRecords` contract: the engine may call it when present."""
+        it becomes the record's callee, so an unanswered transfer is that user's missed call."""
         try:
             live = self._live.get(call_id)
             tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
