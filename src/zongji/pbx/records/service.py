@@ -6,19 +6,23 @@ mid-call, the open row (the journal, see `models.py`) survives, and the node clo
 INTERRUPTED when it starts again. The engine awaits these writes as the call proceeds, so
 they are kept to one statement each for the calls this service opened (no read-back). Every
 write tolerates the others being missing, late or repeated, and none of them raises into the
-engine: a record problem must never drop a call.
+engine: a record problem must never drop a call. A database that is busy (SQLite's write lock
+held past its busy timeout under overload) or briefly unreachable is retried with backoff for up
+to `RETRY_SECONDS`, so a slow database delays a record instead of losing it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from zongji.pbx.contracts import (
     CallDirection,
@@ -40,6 +44,40 @@ from zongji.platform.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 CALL_ENDED = "call.ended"
+RETRY_SECONDS = 120.0
+"""How long a record write keeps trying while the database is busy or unreachable."""
+
+
+def transient(error: Exception) -> bool:
+    """A database error worth retrying: a lock not granted in time, a dropped connection, a
+    deadlock or serialisation failure. Anything else (a bug, bad data) is not."""
+    if isinstance(error, OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        text = str(error.orig).lower()
+        return error.connection_invalidated or "deadlock" in text or "serializ" in text
+    return False
+
+
+async def persist(what: str, call_id: str, write: Callable[[], Awaitable[None]]) -> None:
+    """Run `write` until it succeeds, retrying transient database errors with backoff; log and
+    give up on anything else or after `RETRY_SECONDS` (the engine never sees an exception)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RETRY_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            await write()
+            return
+        except Exception as error:
+            if not transient(error) or loop.time() + delay > deadline:
+                log.exception("call record not %s", what, extra={"call_id": call_id})
+                return
+            log.warning(
+                "call record not %s yet (database busy); retrying", what, extra={"call_id": call_id}
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 def billable_seconds(answered_at: datetime | None, ended_at: datetime) -> int:
@@ -154,10 +192,7 @@ class CallRecordService:
     # --- the contract ---------------------------------------------------------------------
 
     async def opened(self, start: CallStart) -> None:
-        try:
-            await self._open(start)
-        except Exception:
-            log.exception("call record not opened", extra={"call_id": start.call_id})
+        await persist("opened", start.call_id, lambda: self._open(start))
 
     async def answered(
         self,
@@ -166,41 +201,36 @@ class CallRecordService:
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
     ) -> None:
-        try:
-            await self._answer(call_id, at, answered_by, trunk_id)
-        except Exception:
-            log.exception("call record not answered", extra={"call_id": call_id})
+        await persist("answered", call_id, lambda: self._answer(call_id, at, answered_by, trunk_id))
 
     async def closed(self, call_id: str, end: CallEnd) -> None:
         try:
-            await self._finish(call_id, end)
-        except Exception:
-            log.exception("call record not closed", extra={"call_id": call_id})
+            await persist("closed", call_id, lambda: self._finish(call_id, end))
         finally:
             self._live.pop(call_id, None)
 
     async def routed(self, call_id: str, callee: Party) -> None:
         """The live call now rings `callee` (the IVR transferred it to the extension keyed in):
         it becomes the record's callee, so an unanswered transfer is that user's missed call."""
-        try:
-            live = self._live.get(call_id)
-            tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
-            if tenant_id is None:
-                return
-            values = {
-                "callee_number": callee.number[:64],
-                "callee_user_id": callee.user_id,
-                "callee_name": _clip(callee.name, 64),
-            }
-            async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
-                changed = await _update(
-                    uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None)
-                )
-            if changed and live is not None:
-                for key, value in values.items():
-                    setattr(live, key, value)
-        except Exception:
-            log.exception("call record not routed", extra={"call_id": call_id})
+        await persist("routed", call_id, lambda: self._route(call_id, callee))
+
+    async def _route(self, call_id: str, callee: Party) -> None:
+        live = self._live.get(call_id)
+        tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
+        if tenant_id is None:
+            return
+        values = {
+            "callee_number": callee.number[:64],
+            "callee_user_id": callee.user_id,
+            "callee_name": _clip(callee.name, 64),
+        }
+        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+            changed = await _update(
+                uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None)
+            )
+        if changed and live is not None:
+            for key, value in values.items():
+                setattr(live, key, value)
 
     async def all_for(self, tenant_id: uuid.UUID, limit: int = 1000) -> list[CallRecordOut]:
         """The enterprise's latest records, newest first, live ones included (tests, tools)."""
