@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.pbx.lines import nanjing
 from zongji.pbx.contracts import DialError, DialKind, Subscriber, TenantLine
 from zongji.pbx.dialling import (
     EMERGENCY_CODES,
@@ -20,20 +21,7 @@ from zongji.pbx.dialling import (
     parse_dialled,
 )
 
-NANJING = TenantLine(
-    tenant_id=uuid.uuid4(),
-    code="acme",
-    name="Acme",
-    sip_domain="acme.zongji.test",
-    status="active",
-    area_code="25",
-    city="南京",
-    timezone="Asia/Shanghai",
-    main_number="+862588880000",
-    access_number=None,
-    features={},
-    extension_length=4,
-)
+NANJING = nanjing(main_number="+862588880000")
 
 E, X, EM = DialKind.EXTENSION, DialKind.EXTERNAL, DialKind.EMERGENCY
 

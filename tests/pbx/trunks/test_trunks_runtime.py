@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.pbx.lines import nanjing
 from tests.pbx.trunks.carrier import HOST, Carrier
 from zongji.pbx.contracts import TenantLine
 from zongji.pbx.trunks.models import TrunkMode
@@ -25,20 +26,7 @@ from zongji.sip.ua.core import UserAgent
 
 USERNAME, PASSWORD = "02588880000", "carrier-secret"
 
-ACME = TenantLine(
-    tenant_id=uuid.uuid4(),
-    code="acme",
-    name="Acme",
-    sip_domain="acme.zongji.test",
-    status="active",
-    area_code="025",
-    city="南京",
-    timezone="Asia/Shanghai",
-    main_number="+862588880000",
-    access_number=None,
-    features={},
-    extension_length=4,
-)
+ACME = nanjing(main_number="+862588880000")
 
 
 async def eventually(check: Callable[[], bool], within: float = 10.0, what: str = "") -> None:

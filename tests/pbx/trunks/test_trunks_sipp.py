@@ -5,14 +5,13 @@ first) and comes back when it returns."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from tests.interop.sipp import Sipp, free_port, wait_bound
-from zongji.pbx.contracts import TenantLine
+from tests.pbx.lines import nanjing
 from zongji.pbx.trunks.models import TrunkMode
 from zongji.pbx.trunks.runtime import TrunkRuntime
 from zongji.pbx.trunks.schemas import TrunkCreate
@@ -25,20 +24,7 @@ pytestmark = pytest.mark.interop
 
 SCENARIO = Path(__file__).with_name("scenarios") / "carrier_registrar.xml"
 HOST = "127.0.0.1"
-TENANT = TenantLine(
-    tenant_id=uuid.uuid4(),
-    code="acme",
-    name="Acme",
-    sip_domain="acme.zongji.test",
-    status="active",
-    area_code="025",
-    city="南京",
-    timezone="Asia/Shanghai",
-    main_number="+862588880000",
-    access_number=None,
-    features={},
-    extension_length=4,
-)
+TENANT = nanjing(main_number="+862588880000")
 
 
 async def eventually(check: Callable[[], bool], within: float, what: str) -> None:
