@@ -30,11 +30,21 @@ class RunningNode:
         self.port = free_port()
         self.log = cwd / "node.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "zongji.cli", "serve", "--http-port", str(self.port), *args],
+            [
+                sys.executable,
+                "-m",
+                "zongji.cli",
+                "serve",
+                "--http-port",
+                str(self.port),
+                "--sip-port",
+                "0",  # free ports: other suites share the machine
+                *args,
+            ],
             cwd=cwd,
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "ZONGJI_DEMO_CARRIER_PORT": "0"},
         )
         self.base = f"http://127.0.0.1:{self.port}"
 

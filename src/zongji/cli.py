@@ -103,8 +103,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "http_port": args.http_port,
         "sip_port": args.sip_port,
         "sip_tls_port": args.sip_tls_port,
+        "sip_tls_cert": args.sip_tls_cert,
+        "sip_tls_key": args.sip_tls_key,
+        "sip_public_host": args.sip_public_host,
         "rtp_port_min": args.rtp_port_min,
         "rtp_port_max": args.rtp_port_max,
+        "demo_carrier_port": args.demo_carrier_port,
         "node_name": args.node_name,
         "log_format": args.log_format,
         "migrate_on_start": False if args.no_migrate else None,
@@ -327,6 +331,23 @@ def cmd_sms_outbox(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 
+def cmd_demo_call(args: argparse.Namespace) -> int:
+    from zongji.pbx.demo_cli import demo_call
+
+    return _run(
+        demo_call(
+            _settings(args),
+            args.number,
+            digits=args.digits,
+            wait=args.wait,
+            hold=args.hold,
+            caller=args.caller,
+            pbx=args.pbx,
+            as_json=args.json,
+        )
+    )
+
+
 def _storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration file (or ZONGJI_CONFIG)")
     parser.add_argument("--data-dir", type=Path, help="state directory (default ./var)")
@@ -345,8 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int)
     serve.add_argument("--sip-port", type=int)
     serve.add_argument("--sip-tls-port", type=int)
+    serve.add_argument(
+        "--sip-tls-cert", type=Path, help="PEM certificate chain: enables SIP over TLS"
+    )
+    serve.add_argument("--sip-tls-key", type=Path, help="PEM private key for --sip-tls-cert")
+    serve.add_argument("--sip-public-host", help="address phones reach us at (SDP, Contact, Via)")
     serve.add_argument("--rtp-port-min", type=int)
     serve.add_argument("--rtp-port-max", type=int)
+    serve.add_argument("--demo-carrier-port", type=int, help="the demo carrier's SIP port (5070)")
     serve.add_argument("--node-name")
     serve.add_argument("--log-format", choices=["json", "text"])
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
@@ -446,6 +473,22 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--to")
     outbox.add_argument("--limit", type=int, default=20)
     outbox.set_defaults(func=cmd_sms_outbox)
+
+    demo = sub.add_parser("demo", help="try the demo node").add_subparsers(
+        dest="demo", required=True
+    )
+    call = demo.add_parser(
+        "call", help="an inbound call from outside (through the demo carrier) to a number"
+    )
+    _storage_options(call)
+    call.add_argument("number", help="the main number, a direct line or the access number")
+    call.add_argument("--digits", default="", help="keys to press after the greeting (RFC 4733)")
+    call.add_argument("--wait", type=float, default=3.0, help="seconds before keying the digits")
+    call.add_argument("--hold", type=float, default=30.0, help="seconds to stay on the line")
+    call.add_argument("--from", dest="caller", default="+8613912345678", help="caller number")
+    call.add_argument("--pbx", help="the node's SIP host:port (default: from demo.json)")
+    call.add_argument("--json", action="store_true", help="print one JSON report")
+    call.set_defaults(func=cmd_demo_call)
     return parser
 
 

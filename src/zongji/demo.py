@@ -18,8 +18,16 @@ from zongji.directory.contacts import ContactIn
 from zongji.directory.departments import DepartmentCreate, DepartmentOut
 from zongji.directory.favourites import FavouriteIn, TargetKind
 from zongji.directory.numbers import NumberState
-from zongji.directory.schemas import AdminAccountCreate, EnterpriseCreate, EnterpriseFeatures
+from zongji.directory.schemas import (
+    AdminAccountCreate,
+    EnterpriseChange,
+    EnterpriseCreate,
+    EnterpriseFeatures,
+    EnterpriseFeaturesChange,
+)
 from zongji.directory.user_schemas import UserChange, UserCreate, UserOut
+from zongji.pbx.demo_setup import ensure_demo_telephony
+from zongji.pbx.policy.demo import ensure_demo_calendar
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 
@@ -56,13 +64,15 @@ MORE_USERS: list[dict[str, Any]] = [
     {"name": "解晓东", "mobile": "+8613800000006", "extension": "8006", "department": "客服部",
      "is_receptionist": True, "title": "客服专员"},
     {"name": "区志强", "mobile": "+8613800000007", "extension": "8007",
-     "department": "研发部/平台组", "title": "架构师", "conference_allowed": True},
+     "department": "研发部/平台组", "title": "架构师", "conference_allowed": True,
+     "monthly_minutes": 3},  # a small quota: frozen after three outside minutes
     {"name": "查良镛", "mobile": "+8613800000008", "extension": "8008", "department": "总经办",
      "title": "顾问", "conference_allowed": False, "valid_until": "2027-12-31"},
     {"name": "朴树", "mobile": "+8613800000009", "extension": "8009",
      "department": "市场部/华东区", "outbound_restriction": "internal"},
     {"name": "Alice Wang", "mobile": "+8613800000010", "extension": "8010",
-     "department": "市场部", "email": "alice@demo.example", "title": "Marketing"},
+     "department": "市场部", "email": "alice@demo.example", "title": "Marketing",
+     "outbound_restriction": "international"},
 ]  # fmt: skip
 DEMO_CONTACTS = [  # 张三's personal address book (DIR-7)
     ContactIn(name="王老师", phones=["13900001111"], company="南京大学"),
@@ -79,8 +89,13 @@ def demo_file(services: Services) -> Path:
     return services.settings.data_dir / "demo.json"
 
 
-async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
-    """Create what is missing of the demo, write `demo.json`, print how to log in."""
+async def ensure_demo(
+    services: Services, *, http_port: int, ports: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Create what is missing of the demo, write `demo.json`, print how to log in.
+
+    `ports` are the node's listening ports (SIP, the demo carrier …), started before the demo is
+    made so that demo.json can say where to register."""
     path = demo_file(services)
     saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     passwords = {
@@ -110,7 +125,10 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
                 main_number="025-84000000",
                 access_number="025-84000099",
                 features=EnterpriseFeatures(
-                    ivr_customer_service=True, ivr_welcome_ring=True, callback=True
+                    ivr_customer_service=True,
+                    ivr_welcome_ring=True,
+                    callback=True,
+                    international_calling=True,  # so that one demo user shows that level
                 ),
                 max_users=500,
                 admin=AdminAccountCreate(
@@ -118,7 +136,16 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
                 ),
             ),
         )
+    elif not enterprise.features.international_calling:  # a demo made before it was on
+        enterprise = await services.enterprises.change(
+            SYSTEM,
+            enterprise.id,
+            EnterpriseChange(features=EnterpriseFeaturesChange(international_calling=True)),
+        )
     users = await _ensure_directory(services, enterprise.id)
+    await ensure_demo_calendar(services.pbx.policy.calendar, enterprise.id)
+    telephony = await ensure_demo_telephony(services, enterprise.id, users, saved, ports)
+    sip_of = telephony.pop("users", {})
     base = f"http://{services.settings.host}:{http_port}"
     demo = {
         "http": base,
@@ -142,9 +169,11 @@ async def ensure_demo(services: Services, *, http_port: int) -> dict[str, Any]:
                 "contact_manager": u.is_admin,
                 "receptionist": u.is_receptionist,
                 "login": "mobile + SMS code (the code is printed on the node's console)",
+                **({"sip": sip_of[u.mobile]} if u.mobile in sip_of else {}),
             }
             for u in users
         ],
+        **({"sip": telephony} if telephony else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2) + "\n")
@@ -211,6 +240,21 @@ def _flatten(nodes: list[DepartmentOut]) -> list[DepartmentOut]:
     return [n for node in nodes for n in (node, *_flatten(node.children))]
 
 
+def _sip_lines(demo: dict[str, Any]) -> str:
+    sip = demo["users"][0].get("sip")
+    if not sip:
+        return ""
+    carrier = demo.get("sip", {}).get("carrier")
+    lines = f"""
+  softphone:         {demo["users"][0]["name"]}: register {sip["username"]}@{sip["domain"]}, \
+password {sip["password"]}, registrar {sip["registrar"]} (UDP/TCP)"""
+    if carrier:
+        lines += f"""
+  carrier simulator: {carrier["address"]} (the demo trunk); call in with
+                     `zongji demo call {demo["enterprise"]["main_number"]} --digits 8001`"""
+    return lines
+
+
 def _announce(demo: dict[str, Any], path: Path) -> None:
     first = demo["users"][0]
     print(
@@ -220,7 +264,7 @@ Zongji demo (云总机演示) — every account is in {path}
   operator console:  {demo["operator"]["account"]} / {demo["operator"]["password"]}
   enterprise admin:  {demo["enterprise_admin"]["account"]} / {demo["enterprise_admin"]["password"]}
   employee login:    {first["name"]} {first["mobile"]}: POST /api/v1/auth/code, then
-                     POST /api/v1/auth/code-login; the SMS code is printed here.
+                     POST /api/v1/auth/code-login; the SMS code is printed here.{_sip_lines(demo)}
 """,
         file=sys.stderr,
         flush=True,

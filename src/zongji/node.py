@@ -52,6 +52,10 @@ class Node:
         self.services = services or build_services(settings)
         self.app = create_app(self.services)
         self.components: list[Component] = []
+        if settings.sip_enabled:
+            from zongji.pbx.calls.component import PbxComponent
+
+            self.components.append(PbxComponent(self.services))
         self.ports: dict[str, Any] = {}
         self._http: _HttpServer | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -63,12 +67,12 @@ class Node:
             await migrate.upgrade(settings.effective_database_url)
         await self.services.nodes.announce({}, NodeState.STARTING)
         self.ports["http"] = await self._start_http()
+        for component in self.components:
+            self.ports[component.name] = await component.start()
         if settings.demo:
             from zongji.demo import ensure_demo
 
-            await ensure_demo(self.services, http_port=self.ports["http"])
-        for component in self.components:
-            self.ports[component.name] = await component.start()
+            await ensure_demo(self.services, http_port=self.ports["http"], ports=self.ports)
         self.services.jobs.start()
         self.services.metrics.started.set_to_current_time()
         await self.services.nodes.announce(self.ports, NodeState.RUNNING)

@@ -24,6 +24,7 @@ from zongji.directory.spreadsheet.importer import DirectoryImport
 from zongji.directory.users import DirectoryUsers
 from zongji.identity.service import IdentityService
 from zongji.identity.tokens import TokenSigner
+from zongji.pbx.services import PbxDependencies, PbxServices, build_pbx
 from zongji.platform.clock import Clock, SystemClock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
@@ -63,9 +64,11 @@ class Services:
     identity: IdentityService
     nodes: NodeRegistry
     jobs: JobRunner
+    pbx: PbxServices
 
     async def close(self) -> None:
         await self.jobs.stop()
+        await self.pbx.registrar.close()
         await self.bus.drain()
         await self.search.drain()
         if isinstance(self.sms, HttpSmsGateway):
@@ -118,6 +121,13 @@ def build_services(
     jobs = JobRunner(metrics)
     jobs.every("node-heartbeat", 10, nodes.heartbeat)
     jobs.every("identity-purge", 3600, identity.purge_expired)
+    numbers = NumberPool(db, bus, clock, journal)
+    pbx = build_pbx(
+        PbxDependencies(
+            settings, clock, db, bus, audit, files, enterprises, users, numbers, nodes=nodes
+        )
+    )
+    jobs.every("pbx-registrar", 15, pbx.registrar.housekeeping)
     return Services(
         settings=settings,
         clock=clock,
@@ -133,7 +143,7 @@ def build_services(
         departments=DepartmentService(db, bus, clock, journal),
         users=users,
         extensions=ExtensionService(db, bus, clock, journal),
-        numbers=NumberPool(db, bus, clock, journal),
+        numbers=numbers,
         changes=changes,
         search=DirectorySearch(db, bus, changes),
         importer=DirectoryImport(db, bus, clock, journal),
@@ -146,4 +156,5 @@ def build_services(
         identity=identity,
         nodes=nodes,
         jobs=jobs,
+        pbx=pbx,
     )

@@ -54,8 +54,11 @@ def require_baresip() -> None:
 class Baresip:
     """One baresip process with a ctrl_tcp connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, account: str | None = None) -> None:
+        """`account`: an accounts-file line to use instead of the default local account (e.g. a
+        device credential registering at the PBX, `<sip:user@domain>;auth_pass=...`)."""
         require_baresip()
+        self.account = account
         self.directory = Path(tempfile.mkdtemp(prefix="baresip."))
         self.sip_port = free_port("udp")
         self.ctrl_port = free_port("tcp")
@@ -74,7 +77,8 @@ class Baresip:
         (self.directory / "config").write_text(
             CONFIG.format(sip_port=self.sip_port, ctrl_port=self.ctrl_port, modules=MODULES)
         )
-        (self.directory / "accounts").write_text(f"<{self.uri}>;regint=0;answermode=auto\n")
+        account = self.account or f"<{self.uri}>;regint=0;answermode=auto"
+        (self.directory / "accounts").write_text(account + "\n")
         (self.directory / "contacts").write_text("")
         self.process = await asyncio.create_subprocess_exec(
             BARESIP, "-f", str(self.directory),

@@ -17,6 +17,7 @@ from zongji.audit.api import router as audit_router
 from zongji.directory.api import router as directory_router
 from zongji.directory.routes import ROUTERS as DIRECTORY_ROUTERS
 from zongji.identity.api import router as identity_router
+from zongji.pbx.api import ROUTERS as PBX_ROUTERS
 from zongji.services import Services
 
 log = logging.getLogger("zongji.http")
@@ -35,7 +36,14 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     # The directory's routes go before enterprise provisioning's, whose
     # `/platform/enterprises/{id}/{verb}` would otherwise catch `…/{id}/numbers`.
-    routers = (system_router, identity_router, *DIRECTORY_ROUTERS, directory_router, audit_router)
+    routers = (
+        system_router,
+        identity_router,
+        *DIRECTORY_ROUTERS,
+        directory_router,
+        audit_router,
+        *PBX_ROUTERS,
+    )
     for router in (*routers, platform_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_request_bytes)

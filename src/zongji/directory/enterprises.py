@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zongji.audit.models import AuditLevel
 from zongji.audit.service import AuditLog, Target, changes
+from zongji.directory.extensions import load_plan
 from zongji.directory.models import Enterprise, EnterpriseStatus, PoolNumber, User
 from zongji.directory.schemas import (
     AdminAccountCreate,
@@ -26,7 +27,7 @@ from zongji.directory.schemas import (
 )
 from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
-from zongji.platform.db import PLATFORM, Database
+from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.errors import conflict, field_error, not_found
 from zongji.platform.events import Event, EventBus
 from zongji.platform.idempotency import run_idempotent
@@ -96,6 +97,37 @@ class EnterpriseService:
                 select(Enterprise.status).where(Enterprise.id == enterprise_id)
             )
             return None if status is None else EnterpriseStatus(status)
+
+    async def id_for_sip_domain(self, domain: str) -> uuid.UUID | None:
+        """The enterprise whose SIP domain this is (case-insensitive, as DNS names are)."""
+        async with self._db.session(PLATFORM) as session:
+            return await session.scalar(
+                select(Enterprise.id).where(func.lower(Enterprise.sip_domain) == domain.lower())
+            )
+
+    async def telephony_row(self, enterprise_id: uuid.UUID) -> dict[str, Any] | None:
+        """What call routing needs of an enterprise, as a plain row (the PBX keeps it in memory):
+        id, code, name, sip_domain, status, area_code, city, timezone, main_number,
+        access_number, features, extension_length."""
+        async with self._db.session(TenantScope(enterprise_id)) as session:
+            ent = await session.get(Enterprise, enterprise_id)
+            if ent is None:
+                return None
+            plan = await load_plan(session)
+            return {
+                "id": ent.id,
+                "code": ent.code,
+                "name": ent.name,
+                "sip_domain": ent.sip_domain,
+                "status": ent.status,
+                "area_code": ent.area_code,
+                "city": ent.city,
+                "timezone": ent.timezone,
+                "main_number": ent.main_number,
+                "access_number": ent.access_number,
+                "features": dict(ent.features),
+                "extension_length": plan.length,
+            }
 
     async def list(
         self,

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from zongji.directory.models import OutboundMode, OutboundRestriction, OutboundTime
 from zongji.directory.schemas import Input
@@ -107,10 +108,11 @@ class _UserFields(Input):
 
     @model_validator(mode="after")
     def _spans(self) -> _UserFields:
+        # stable codes (not pydantic's generic value_error) so clients can say what is wrong
         if self.work_start and self.work_end and self.work_start >= self.work_end:
-            raise ValueError("work_end must be after work_start")
+            raise PydanticCustomError("work_hours_order", "work_end must be after work_start")
         if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
-            raise ValueError("valid_until must not be before valid_from")
+            raise PydanticCustomError("validity_order", "valid_until must not be before valid_from")
         return self
 
 

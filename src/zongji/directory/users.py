@@ -375,6 +375,54 @@ class DirectoryUsers:
                 uow, who, "user.register", _target(user), user.tenant_id, users=[user.id]
             )
 
+    # -- what the PBX asks ----------------------------------------------------------------------
+
+    async def telephony_rows(self, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every user of the enterprise as call routing needs them, as plain rows (the PBX keeps
+        them in memory): id, name, extension, mobile, is_receptionist, outbound_restriction,
+        outbound_time, monthly_minutes, work_start, work_end, valid_from, valid_until and
+        direct_line (the user's pool number, E.164, or None)."""
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            lines = {
+                uid: number
+                for number, uid in (
+                    await session.execute(
+                        select(PoolNumber.number, PoolNumber.user_id).where(
+                            PoolNumber.user_id.is_not(None)
+                        )
+                    )
+                ).all()
+            }
+            users = (await session.scalars(select(User))).all()
+            return [
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "extension": u.extension,
+                    "mobile": u.mobile,
+                    "is_receptionist": u.is_receptionist,
+                    "outbound_restriction": u.outbound_restriction,
+                    "outbound_time": u.outbound_time,
+                    "monthly_minutes": u.monthly_minutes,
+                    "work_start": u.work_start,
+                    "work_end": u.work_end,
+                    "valid_from": u.valid_from,
+                    "valid_until": u.valid_until,
+                    "direct_line": lines.get(u.id),
+                }
+                for u in users
+            ]
+
+    async def existing_ids(
+        self, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these users still exist (the PBX drops what belonged to deleted ones)."""
+        if not user_ids:
+            return set()
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            found = await session.scalars(select(User.id).where(User.id.in_(list(user_ids))))
+            return set(found.all())
+
     # -- reads ---------------------------------------------------------------------------------
 
     async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserOut:

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     sip_port: int = Field(5060, ge=0, le=65535)
     sip_tls_port: int = Field(5061, ge=0, le=65535)
+    sip_tls_cert: Path | None = None  # PEM certificate chain; TLS listens only when set
+    sip_tls_key: Path | None = None
+    sip_public_host: str = ""  # the address phones reach us at, when `host` is a wildcard
+    sip_enabled: bool = True  # SIP and media start with the node
     rtp_port_min: int = Field(20000, ge=1024, le=65535)
     rtp_port_max: int = Field(20999, ge=1024, le=65535)
     data_dir: Path = Path("var")
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     migrate_on_start: bool = True
     demo: bool = False
+    # The demo's carrier simulator (docs/pbx/demo.md): its own loopback address, so that its
+    # calls are told apart from phones on 127.0.0.1 (trunks are recognised by source address).
+    demo_carrier_host: str = "127.0.0.2"
+    demo_carrier_port: int = Field(5070, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     access_token_ttl: int = Field(900, ge=30)
@@ -59,6 +67,25 @@ class Settings(BaseSettings):
     client_url: str = "http://127.0.0.1:8080/app"  # the client's link, in SMS invitations
     max_request_bytes: int = Field(25 * 1024 * 1024, ge=1024)  # uploads: imports, avatars
     sip_domain_suffix: str = "zongji.local"
+    # Registrar (docs/pbx/devices.md): expiry bounds, the short expiry that keeps a NAT's UDP
+    # binding open, contacts per user, and the authentication guard.
+    sip_min_expires: int = Field(60, ge=1)
+    sip_max_expires: int = Field(3600, ge=1)
+    sip_nat_expires: int = Field(120, ge=1)
+    sip_max_contacts: int = Field(10, ge=1)
+    sip_auth_max_failures: int = Field(10, ge=1)  # within the window, then the source is blocked
+    sip_auth_failure_window: float = Field(60.0, gt=0)
+    sip_auth_block_seconds: float = Field(600.0, gt=0)
+    sip_source_rate: float = Field(50.0, gt=0)  # REGISTER/INVITE per second from one address
+    sip_source_burst: float = Field(200.0, ge=1)
+    # Phones whose Digest code fails outright when any challenge is SHA-256 (libre before 2.0):
+    # User-Agent prefixes that are challenged with MD5 alone (docs/pbx/devices.md).
+    sip_md5_only_user_agents: tuple[str, ...] = ("baresip v0.", "baresip v1.")
+    # calls (pbx/calls): how long a callee's devices ring before voicemail / 480; RTP silence
+    # that ends a call (a phone that vanished); how long a trunk may stay silent before failover
+    ring_timeout: float = Field(30.0, gt=0)
+    media_timeout: float = Field(60.0, ge=0)  # 0: never
+    trunk_setup_timeout: float = Field(8.0, gt=0)
     sms: SmsSettings = SmsSettings()
 
     @model_validator(mode="after")

@@ -60,6 +60,8 @@ class NodeRegistry:
         self._version = version
         self._ports: dict[str, Any] = {}
         self._started: datetime | None = None
+        self._announced = False
+        self._previous_heartbeat: datetime | None = None
 
     async def announce(self, ports: dict[str, Any], state: NodeState) -> None:
         now = self._clock.now()
@@ -70,9 +72,22 @@ class NodeRegistry:
             if row is None:
                 row = NodeRecord(name=self.name)
                 session.add(row)
+            elif not self._announced:
+                self._previous_heartbeat = row.heartbeat_at
+            self._announced = True
             row.host, row.pid, row.version = socket.gethostname(), os.getpid(), self._version
             row.ports, row.state = ports, state.value
             row.started_at, row.heartbeat_at = self._started, now
+
+    async def previous_heartbeat(self) -> datetime | None:
+        """The last heartbeat of this node's previous run, if it ran before: a node that died and
+        starts again uses it as the end time of what it left unfinished (its live calls). Read
+        at the first announce, before that overwrites it."""
+        if self._announced:
+            return self._previous_heartbeat
+        async with self._db.session(PLATFORM) as session:
+            row = await session.get(NodeRecord, self.name)
+            return row.heartbeat_at if row is not None else None
 
     async def heartbeat(self) -> None:
         async with self._db.session(PLATFORM, write=True) as session, session.begin():

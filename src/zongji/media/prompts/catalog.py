@@ -52,6 +52,10 @@ PROMPTS: Final[dict[str, tuple[str, str]]] = {
         "您本月的通话时长已用完。",
         "You have used up your calling minutes for this month.",
     ),
+    "outbound_outside_hours": (
+        "现在是非工作时间，您只能拨打内部分机。",
+        "Outside your working hours you can only call extensions.",
+    ),
     "call_ends_in_one_minute": ("通话将在一分钟后结束。", "This call will end in one minute."),
     # voicemail
     "voicemail_greeting": (

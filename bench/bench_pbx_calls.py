@@ -1,0 +1,478 @@
+"""Calls per second through the PBX, beside Kamailio 5.6 as a stateful proxy routing the same calls.
+
+The PBX layout is a real node's call path: SIPp, as a phone, calls extension 8002 through the PBX
+(INVITE, 407, ACK, INVITE with MD5 Digest — every device call is authenticated), the PBX
+classifies the call, forks it to the callee's registered contact (SIPp with the SIP anchor's
+callee scenario, after registering its device credential with Digest), anchors the media on
+two RTP endpoints bridged in the media engine, writes the call record (opened, answered,
+closed: the live-call journal and the record), and carries the BYE across. Every call is held 1 s.
+
+The Kamailio layout routes the same calls (SIPp uac → Kamailio tm proxy with record-routing →
+SIPp uas): a stateful proxy does far less than a B2BUA (no authentication, no media, no records),
+so the figure is the anchor for how much SIP work a call costs, not a like-for-like comparison.
+
+The PBX (or Kamailio) is pinned to CPU 1, both SIPp processes to CPU 0; CPU per call of the system
+under test is utime+stime from /proc in the steady window. A rate passes when every call
+succeeded on the caller and on the callee (and, for the PBX, every call left an `answered`
+record).
+
+    python bench/bench_pbx_calls.py            # a ladder of rates, then Kamailio at the same ones
+    python bench/bench_pbx_calls.py --smoke    # one short run of each (a few seconds)
+
+The PBX node is this file itself, started as `python bench/bench_pbx_calls.py --serve DIR PORT`.
+Everything binds free ports on 127.0.0.1; the node's database is a temporary SQLite file, or a
+fresh database on a PostgreSQL server (`--postgres ADMIN_URL`), dropped after each run.
+`BENCH_PBX_PROFILE=path` runs the node under cProfile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "bench" / "pbx"
+SHARED = ROOT / ".." / "shared" / "bench" / "sip"
+# the SIP call-rate anchor's callee and caller (../shared/bench/sip/README.md): the callee echoes
+# Record-Route and requires the ACK; both layouts use the same callee
+SHARED_UAS = SHARED / "uas.xml"
+SHARED_UAC = SHARED / "uac.xml"
+AIM = 150  # calls/s the issue asks for
+KEEP = "--keep" in sys.argv  # keep each run's directory (SIPp stats and errors, the node's log)
+
+
+# --------------------------------------------------------------------------- the PBX node
+
+
+def serve(workdir: Path, port: int, database_url: str) -> None:
+    """Run the node's PBX on 127.0.0.1:`port`, provision a bench enterprise, write `ready.json`;
+    on SIGTERM stop and write `records.json` (the calls' records by status)."""
+    import asyncio
+    import logging
+
+    import uvloop
+
+    logging.basicConfig(level=logging.ERROR)
+    uvloop.install()
+
+    from zongji.directory.schemas import EnterpriseCreate
+    from zongji.directory.user_schemas import UserCreate
+    from zongji.pbx.calls.component import PbxComponent
+    from zongji.platform.actor import SYSTEM
+    from zongji.platform.clock import SystemClock
+    from zongji.platform.config import Settings
+    from zongji.platform.migrate import upgrade
+    from zongji.services import build_services
+
+    async def main() -> None:
+        await upgrade(database_url)
+        settings = Settings(
+            database_url=database_url,
+            data_dir=workdir / "data",
+            secret_key="bench-secret-key-" + "x" * 32,  # type: ignore[arg-type]
+            node_name="bench",
+            sip_port=port,
+            rtp_port_min=30000,
+            rtp_port_max=39999,
+            media_timeout=0,
+            # one SIPp source places every call: lift the per-source flood limit
+            sip_source_rate=1_000_000.0,
+            sip_source_burst=1_000_000.0,
+            log_level="ERROR",
+        )
+        services = build_services(settings, clock=SystemClock())
+        ent = await services.enterprises.create(
+            SYSTEM,
+            EnterpriseCreate(code="bench", name="bench 公司", area_code="025", city="南京"),
+        )
+        users = {}
+        for ext, mobile in (("8001", "13800000001"), ("8002", "13800000002")):
+            user = await services.users.create(
+                SYSTEM, ent.id, UserCreate(name=f"用户{ext}", mobile=mobile, extension=ext)
+            )
+            await services.pbx.voicemail.mailbox.set_enabled(ent.id, user.id, False)
+            issued = await services.pbx.credentials.issue(SYSTEM, ent.id, user.id)
+            users[ext] = {"username": issued.username, "password": issued.password}
+        component = PbxComponent(services)
+        ports = await component.start()
+        (workdir / "ready.json").write_text(
+            json.dumps({"port": ports["udp"], "domain": ent.sip_domain, "users": users})
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        await stop.wait()
+        # the last calls' records: until every call is closed and nothing changes for 2 s
+        statuses: Counter[str] = Counter()
+        deadline = loop.time() + 60
+        while loop.time() < deadline:
+            await asyncio.sleep(2.0)
+            records = await services.pbx.records.all_for(ent.id, limit=10_000_000)
+            now = Counter(str(r.status) if r.status else "live" for r in records)
+            if now == statuses and "live" not in now:
+                break
+            statuses = now
+        (workdir / "records.json").write_text(json.dumps(dict(statuses)))
+        await component.stop()
+        await services.close()
+
+    asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def udp_bound(port: int) -> bool:
+    suffix = f":{port:04X}"
+    with open("/proc/net/udp") as table:
+        return any(line.split()[1].endswith(suffix) for line in table.readlines()[1:])
+
+
+def wait_until(check: Any, timeout: float, what: str) -> None:
+    end = time.time() + timeout
+    while not check():
+        if time.time() > end:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return found
+
+
+def sipp_stats(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    rows = [r.split(";") for r in path.read_text().splitlines() if r.strip()]
+    return dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
+
+
+def count(stats: dict[str, str], name: str) -> int:
+    try:
+        return int(stats.get(name, "0") or 0)
+    except ValueError:
+        return 0
+
+
+def sipp(cpu: int, workdir: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
+    sipp_bin = shutil.which("sipp") or "/usr/bin/sipp"
+    command = [
+        "taskset", "-c", str(cpu), sipp_bin, *args, "-i", "127.0.0.1", "-nostdin",
+        "-trace_stat", "-stf", str(workdir / f"{name}.csv"), "-fd", "1",
+        "-trace_err", "-error_file", str(workdir / f"{name}.err"),
+    ]  # fmt: skip
+    if KEEP:
+        command += ["-trace_msg", "-message_file", str(workdir / f"{name}.msg")]
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir
+    )
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class Run:
+    system: str
+    rate: int
+    calls: int
+    ok: int = 0
+    failed: int = 0
+    callee_ok: int = 0
+    retrans: int = 0
+    records: dict[str, int] = field(default_factory=dict)
+    us_per_call: float = float("nan")
+    load: float = float("nan")
+    wall: float = 0.0
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        answered = self.records.get("answered", self.calls) if self.system == "pbx" else self.calls
+        return (
+            self.ok == self.calls
+            and self.failed == 0
+            and self.callee_ok == self.calls
+            and answered == self.calls
+        )
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        records = f" records={self.records}" if self.records else ""
+        return (
+            f"  {self.system:8} rate={self.rate:4} {verdict} calls={self.calls} ok={self.ok} "
+            f"failed={self.failed} callee_ok={self.callee_ok} retrans={self.retrans}{records} | "
+            f"SUT {self.us_per_call:7.0f} us/call steady, core load {self.load:3.0f}% | "
+            f"wall {self.wall:.1f}s {self.note}"
+        )
+
+
+def drive(
+    run: Run,
+    workdir: Path,
+    target: int,
+    uas_port: int,
+    sut_pids: list[int],
+    uac_args: list[str],
+    duration: float,
+    warmup: float,
+    hold: int,
+) -> None:
+    """The callee (SIPp uas, CPU 0) and the caller (CPU 0) at `run.rate`; meters the SUT."""
+    limit = duration + hold / 1000 + 40
+    uas = sipp(
+        0, workdir, "uas", "-sf", str(SHARED_UAS), "-p", str(uas_port), "-mp", str(free_udp_port()),
+        "-m", str(run.calls), "-timeout", f"{limit:.0f}s",
+    )  # fmt: skip
+    try:
+        wait_until(lambda: udp_bound(uas_port), 10, "the callee's port")
+        t0 = time.time()
+        uac = sipp(
+            0, workdir, "uac", *uac_args, f"127.0.0.1:{target}", "-p", str(free_udp_port()),
+            "-mp", str(free_udp_port()), "-m", str(run.calls), "-r", str(run.rate),
+            "-d", str(hold), "-timeout", f"{limit:.0f}s",
+        )  # fmt: skip
+        marks = [t0 + warmup, t0 + duration]
+        window: list[tuple[float, float]] = []
+        while uac.poll() is None and time.time() < t0 + limit + 5:
+            if marks and time.time() >= marks[0]:
+                window.append((time.time(), cpu_seconds(sut_pids)))
+                marks.pop(0)
+            time.sleep(0.05)
+        if uac.poll() is None:
+            run.note = "caller cut off at its deadline"
+            stop(uac)
+        run.wall = time.time() - t0
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            uas.wait(timeout=10)  # it exits by itself after its calls
+    finally:
+        stop(uas)
+    if len(window) == 2 and window[1][0] > window[0][0]:
+        seconds = window[1][0] - window[0][0]
+        cpu = window[1][1] - window[0][1]
+        run.us_per_call = cpu / (seconds * run.rate) * 1e6
+        run.load = 100 * cpu / seconds
+    caller, callee = sipp_stats(workdir / "uac.csv"), sipp_stats(workdir / "uas.csv")
+    run.ok = count(caller, "SuccessfulCall(C)")
+    run.failed = count(caller, "FailedCall(C)")
+    run.callee_ok = count(callee, "SuccessfulCall(C)")
+    run.retrans = count(caller, "Retransmissions(C)") + count(callee, "Retransmissions(C)")
+
+
+def _postgres(admin_url: str, statement: str) -> None:
+    import asyncio
+
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def run() -> None:
+        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def run_pbx(rate: int, duration: float, warmup: float, hold: int, postgres: str | None) -> Run:
+    """One run at `rate`; the node's database is a fresh SQLite file, or a fresh database made
+    on the PostgreSQL server of `postgres` (an admin URL) and dropped after the run."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pbx."))
+    run = Run("pbx", rate, int(rate * duration))
+    port = free_udp_port()
+    url = f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
+    if postgres:
+        name = f"bench_pbx_calls_{os.getpid()}_{rate}"
+        _postgres(postgres, f'CREATE DATABASE "{name}"')
+        url = f"{postgres.rpartition('/')[0]}/{name}"
+    profile = os.environ.get("BENCH_PBX_PROFILE")  # a path: cProfile the node into it
+    python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
+    node = subprocess.Popen(
+        ["taskset", "-c", "1", *python, str(Path(__file__).resolve()),
+         "--serve", str(workdir), str(port), "--database-url", url],
+        stdout=subprocess.DEVNULL, stderr=open(workdir / "node.err", "w"),  # noqa: SIM115
+    )  # fmt: skip
+    try:
+        ready = workdir / "ready.json"
+        wait_until(lambda: ready.exists() or node.poll() is not None, 120, "the PBX node")
+        if not ready.exists():
+            raise RuntimeError(f"the PBX node died: {(workdir / 'node.err').read_text()[-2000:]}")
+        info = json.loads(ready.read_text())
+        domain, caller, callee = info["domain"], info["users"]["8001"], info["users"]["8002"]
+        auth = "[authentication username={username} password={password}]"
+        (workdir / "register.csv").write_text(
+            f"SEQUENTIAL\n{callee['username']};{domain};{auth.format(**callee)}\n"
+        )
+        (workdir / "caller.csv").write_text(
+            f"SEQUENTIAL\n{caller['username']};8002;{domain};{auth.format(**caller)}\n"
+        )
+        uas_port = free_udp_port()
+        register = sipp(
+            0, workdir, "register", "-sf", str(HERE / "register.xml"),
+            "-inf", str(workdir / "register.csv"), "-auth_uri", domain,
+            f"127.0.0.1:{port}", "-p", str(uas_port),
+            "-m", "1", "-timeout", "20s",
+        )  # fmt: skip
+        if register.wait(30) != 0:
+            raise RuntimeError(f"the callee did not register: {workdir / 'register.err'}")
+        uac_args = [
+            "-sf", str(HERE / "caller.xml"), "-inf", str(workdir / "caller.csv"),
+            "-auth_uri", f"8002@{domain}",
+        ]  # fmt: skip
+        drive(run, workdir, port, uas_port, [node.pid], uac_args, duration, warmup, hold)
+    finally:
+        stop(node, grace=90.0)  # it waits for the last records first
+        records = workdir / "records.json"
+        if records.exists():
+            run.records = json.loads(records.read_text())
+        if postgres:
+            _postgres(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not KEEP:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return run
+
+
+def run_kamailio(rate: int, duration: float, warmup: float, hold: int) -> Run:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-kamailio."))
+    run = Run("kamailio", rate, int(rate * duration))
+    port, uas_port = free_udp_port(), free_udp_port()
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    log = open(workdir / "kamailio.log", "w")  # noqa: SIM115 (closed in finally)
+    process = subprocess.Popen(
+        ["taskset", "-c", "1", kamailio, "-f", str(HERE / "kamailio-proxy.cfg"), "-DD", "-E",
+         "-l", f"udp:127.0.0.1:{port}", "-A", f'UAS_TARGET="sip:127.0.0.1:{uas_port}"',
+         "-m", "512", "-M", "8", "-x", "tlsf", "-X", "tlsf",
+         "-w", str(workdir), "-P", str(workdir / "kamailio.pid")],
+        stdout=subprocess.DEVNULL, stderr=log, cwd=workdir,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: udp_bound(port), 60, "Kamailio")
+        time.sleep(1.0)  # children started, shm pre-faulted
+        pids = [process.pid, *children_of(process.pid)]
+        drive(run, workdir, port, uas_port, pids, ["-sf", str(SHARED_UAC)], duration, warmup, hold)
+    finally:
+        stop(process)
+        log.close()
+        if not KEEP:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return run
+
+
+# --------------------------------------------------------------------------- main
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next(
+            (x.split(":", 1)[1].strip() for x in cpuinfo if x.startswith("model name")), "?"
+        )
+    return f"{model}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)  # --serve's
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        default=None,
+        help="run the node on a fresh database of this PostgreSQL server "
+        "(postgresql+asyncpg://postgres@127.0.0.1:5432/postgres); default: a temporary SQLite file",
+    )
+    parser.add_argument("--smoke", action="store_true", help="one short run of each system")
+    parser.add_argument("--ladder", type=int, nargs="+", default=[50, 100, 150, 200, 250, 300])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of call arrivals")
+    parser.add_argument("--hold", type=int, default=1000, help="call hold time, ms")
+    parser.add_argument("--keep", action="store_true", help="keep each run's directory")
+    args = parser.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), int(args.serve[1]), args.database_url)
+        return 0
+    print(f"# {machine()}", flush=True)
+    if args.smoke:
+        print("# smoke: 1 run of 4 s at 20 calls/s per system", flush=True)
+        runs = [run_pbx(20, 4.0, 1.0, args.hold, args.postgres)]
+        print(runs[0].line(), flush=True)
+        runs.append(run_kamailio(20, 4.0, 1.0, args.hold))
+        print(runs[1].line(), flush=True)
+        return 0 if all(r.passed for r in runs) else 1
+    warmup = min(5.0, args.duration / 3)
+    print(f"# PBX: {args.duration:.0f} s of calls per rate, held {args.hold} ms; ladder "
+          f"{args.ladder} until the first failure", flush=True)  # fmt: skip
+    passed: list[Run] = []
+    for rate in args.ladder:
+        run = run_pbx(rate, args.duration, warmup, args.hold, args.postgres)
+        print(run.line(), flush=True)
+        if not run.passed:
+            break
+        passed.append(run)
+    print("# Kamailio 5.6 (tm proxy) at the same rates", flush=True)
+    for mine in passed or [Run("pbx", args.ladder[0], 0)]:
+        theirs = run_kamailio(mine.rate, args.duration, warmup, args.hold)
+        print(theirs.line(), flush=True)
+    best = max((r.rate for r in passed), default=None)
+    print(
+        f"\nhighest rate with 0 failed calls through the PBX: {best} calls/s (aim {AIM}); "
+        "us/call = SUT CPU (utime+stime) per call in the steady window; SUT on CPU 1, "
+        "SIPp on CPU 0"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

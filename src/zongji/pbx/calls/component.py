@@ -1,0 +1,136 @@
+"""The PBX as a node component: the SIP user agent, the media engine and the call engine, started
+and stopped with the node, and the front door every SIP request comes through.
+
+The front door decides only *who handles* a request, never what it means: REGISTER goes to the
+registrar, INVITE to the call engine, SUBSCRIBE for message-summary to voicemail (after the
+device has authenticated), OPTIONS is answered here. A source the guard has blocked (repeated
+authentication failures) or that floods us is turned away before any of them sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from zongji.media.server import LocalMediaServer
+from zongji.pbx.calls.engine import CallEngine
+from zongji.platform.config import Settings
+from zongji.services import Services
+from zongji.sip.transport.tls import server_context
+from zongji.sip.ua.core import UserAgent
+from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+
+log = logging.getLogger(__name__)
+
+ALLOWED = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "INFO")
+
+
+class PbxComponent:
+    """One node's telephony: SIP on UDP and TCP (and TLS when a certificate is configured), RTP
+    on the configured port range."""
+
+    name = "sip"
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings: Settings = services.settings
+        self.ua: UserAgent | None = None
+        self.media: LocalMediaServer | None = None
+        self.engine: CallEngine | None = None
+        self._demo_carrier: Any = None
+
+    async def start(self) -> dict[str, Any]:
+        settings, pbx = self.settings, self.services.pbx
+        ua = UserAgent(
+            local_user="zongji",
+            allowed_methods=ALLOWED,
+            symmetric_dialogs=True,  # phones behind NAT: in-dialog requests go back on their flow
+        )
+        self.ua = ua
+        advertised = settings.sip_public_host or None
+        udp = await ua.listen("udp", settings.host, settings.sip_port, advertised_host=advertised)
+        # TCP on the same number as UDP (port 0: whatever UDP got), as phones expect.
+        udp_port = udp.local_address.port
+        tcp = await ua.listen("tcp", settings.host, udp_port, advertised_host=advertised)
+        ports: dict[str, Any] = {"udp": udp_port, "tcp": tcp.local_address.port}
+        if settings.sip_tls_cert is not None:
+            context = server_context(str(settings.sip_tls_cert), _opt(settings.sip_tls_key))
+            tls = await ua.listen(
+                "tls",
+                settings.host,
+                settings.sip_tls_port,
+                advertised_host=advertised,
+                server_ssl=context,
+            )
+            ports["tls"] = tls.local_address.port
+        self.media = LocalMediaServer(
+            host=settings.host, port_min=settings.rtp_port_min, port_max=settings.rtp_port_max
+        )
+        await self.media.start()
+        ports["rtp"] = [settings.rtp_port_min, settings.rtp_port_max]
+        recovered = await pbx.records.recover_interrupted()
+        if recovered:
+            log.warning("calls closed as interrupted", extra={"count": recovered})
+        self.engine = CallEngine(ua, self.media, pbx, settings, self.services.clock)
+        await self.engine.start()
+        ua.on_request = self.dispatch
+        await pbx.trunk_runtime.start(ua)
+        if settings.demo:
+            from zongji.pbx.demo_carrier import start_demo_carrier
+
+            self._demo_carrier = await start_demo_carrier(self.services, ports)
+            ports["demo_carrier"] = self._demo_carrier.port
+        return ports
+
+    async def stop(self) -> None:
+        pbx = self.services.pbx
+        if self._demo_carrier is not None:
+            await self._demo_carrier.stop()
+        await pbx.trunk_runtime.stop()
+        if self.engine is not None:
+            await self.engine.stop()
+        await pbx.voicemail.mwi.close()  # final NOTIFYs are not owed at shutdown; stop the timers
+        if self.ua is not None:
+            await self.ua.close()
+        if self.media is not None:
+            await self.media.close()
+
+    async def dispatch(self, incoming: IncomingRequest) -> None:
+        """Hand an out-of-dialog request to the part that handles it."""
+        pbx = self.services.pbx
+        method = incoming.method
+        if not pbx.guard.admit(incoming.source.remote.host, method):
+            # Blocked or flooding: a 403 costs one datagram and tells an honest device why.
+            incoming.respond(403, reason="Forbidden (source blocked)")
+            return
+        if method == "REGISTER":
+            await pbx.registrar.handle(incoming)
+        elif isinstance(incoming, IncomingCall):
+            assert self.engine is not None
+            await self.engine.handle_invite(incoming)
+        elif method == "SUBSCRIBE":
+            await self._subscribe(incoming)
+        elif method == "OPTIONS":
+            incoming.respond(200, headers=[("Allow", ", ".join(ALLOWED))])
+        else:
+            incoming.respond(405, headers=[("Allow", ", ".join(ALLOWED))])
+
+    async def _subscribe(self, incoming: IncomingRequest) -> None:
+        pbx = self.services.pbx
+        event = incoming.request.headers.get("Event") or ""
+        if event.split(";")[0].strip().lower() != "message-summary":
+            incoming.respond(489, headers=[("Allow-Events", "message-summary")])
+            return
+        uri = incoming.request.uri
+        tenant = await pbx.view.tenant_by_domain(getattr(uri, "host", ""))
+        if tenant is None:
+            incoming.respond(404, reason="Unknown domain")
+            return
+        device = await pbx.device_auth.authenticate(incoming, tenant)
+        if device is None:
+            return  # challenged or refused already
+        await pbx.voicemail.subscribe(incoming, device)
+
+
+def _opt(path: Any) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,75 @@
+"""One reader of the media engine's event stream, handing each event to the leg it is about.
+
+`MediaServer.events()` has exactly one consumer (docs/media.md). Call control has many legs, each
+waiting for its own digits, playback ends, recordings and media timeouts; the router reads the
+stream in one task and delivers every event to whatever registered for that endpoint id. Events
+for endpoints nobody listens to (a leg already gone) are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from zongji.media.api import (
+    DtmfReceived,
+    MediaEvent,
+    MediaServer,
+    MediaTimeout,
+    PlaybackFinished,
+    RecordingFinished,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EventListener(Protocol):
+    def media_event(self, event: MediaEvent) -> None: ...
+
+
+def endpoint_of(event: MediaEvent) -> str | None:
+    """The endpoint an event is about (conference-wide events have none we route by)."""
+    if isinstance(event, (DtmfReceived, RecordingFinished, MediaTimeout)):
+        return event.endpoint_id
+    if isinstance(event, PlaybackFinished):
+        return event.target
+    return None
+
+
+class MediaEventRouter:
+    def __init__(self, media: MediaServer) -> None:
+        self._media = media
+        self._listeners: dict[str, EventListener] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def listen(self, endpoint_id: str, listener: EventListener) -> None:
+        self._listeners[endpoint_id] = listener
+
+    def forget(self, endpoint_id: str) -> None:
+        self._listeners.pop(endpoint_id, None)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        async for event in self._media.events():
+            endpoint_id = endpoint_of(event)
+            if endpoint_id is None:
+                continue
+            listener = self._listeners.get(endpoint_id)
+            if listener is None:
+                continue
+            try:
+                listener.media_event(event)
+            except Exception:  # one broken leg must not stop every other call's events
+                log.exception("media event handler failed for %s", endpoint_id)

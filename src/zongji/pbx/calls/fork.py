@@ -1,0 +1,178 @@
+"""Ringing several devices at once (forking by the B2BUA), or one trunk.
+
+A user may have a softphone, a desk phone and the web client registered; a call to them rings all
+of them in parallel (CALL-3). The PBX forks itself, one outgoing INVITE per registered contact,
+sent on the flow the device registered from (its NAT binding or TCP connection), all offering the
+same SDP (the callee-side media endpoint). The first 2xx wins and every other fork gets CANCEL;
+a 2xx racing our CANCEL is ACKed and hung up by `OutgoingCall` itself.
+
+Outcome rules: all forks refused with 486/600/603 (or a mix with unreachable devices) is BUSY;
+nobody answered within the ring timeout is NO_ANSWER; no fork could even be tried, or every fork
+failed otherwise, is UNAVAILABLE; the caller's CANCEL is CANCELLED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zongji.sip.address import NameAddress
+from zongji.sip.auth.client import Credentials
+from zongji.sip.dialog import Dialog
+from zongji.sip.errors import SipError, TransactionTimeout, TransportError
+from zongji.sip.message import Response
+from zongji.sip.transport.base import Flow
+from zongji.sip.ua.core import UserAgent
+from zongji.sip.ua.outgoing import CallFailed, OutgoingCall
+
+log = logging.getLogger(__name__)
+
+#: Final responses that mean "this device/person does not want the call now".
+BUSY_STATUSES = frozenset({486, 600, 603})
+
+
+class ForkOutcome(enum.Enum):
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    UNAVAILABLE = "unavailable"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class ForkTarget:
+    """One INVITE to send: a registered contact, or a trunk."""
+
+    request_uri: str
+    to: NameAddress
+    from_: NameAddress
+    destination: Flow | None = None
+    credentials: Credentials | None = None
+    headers: Sequence[tuple[str, str]] = ()
+    label: str = ""
+
+
+@dataclass
+class ForkResult:
+    outcome: ForkOutcome
+    dialog: Dialog | None = None
+    response: Response | None = None  # the 2xx, or the most telling final response
+    target: ForkTarget | None = None
+    #: per target label: the final status (0: no response at all / could not send)
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        return self.response.status if self.response is not None else 0
+
+
+ProvisionalHook = Callable[[ForkTarget, Response, Dialog | None], None]
+
+
+async def ring(
+    ua: UserAgent,
+    targets: Sequence[ForkTarget],
+    offer: bytes,
+    *,
+    ring_timeout: float,
+    caller_gone: asyncio.Event,
+    on_provisional: ProvisionalHook | None = None,
+) -> ForkResult:
+    """Send the INVITEs and wait for the first answer, the timeout, or the caller giving up."""
+    calls: dict[asyncio.Future[Dialog], tuple[ForkTarget, OutgoingCall]] = {}
+    statuses: dict[str, int] = {}
+    failures: list[Response] = []
+    for target in targets:
+        hook = _provisional_hook(target, on_provisional)
+        try:
+            call = await ua.invite(
+                target.to,
+                from_=target.from_,
+                body=offer,
+                headers=list(target.headers),
+                destination=target.destination,
+                credentials=target.credentials,
+                on_provisional=hook,
+                request_uri=target.request_uri,
+            )
+        except (SipError, OSError, ValueError) as error:
+            log.info("fork to %s not sent: %s", target.request_uri, error)
+            statuses[target.label] = 0
+            continue
+        calls[asyncio.ensure_future(call.answered())] = (target, call)
+    if not calls:
+        return ForkResult(ForkOutcome.UNAVAILABLE, statuses=statuses)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ring_timeout
+    gone: asyncio.Future[Any] = asyncio.ensure_future(caller_gone.wait())
+    pending = set(calls)
+    try:
+        while pending:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                _cancel_all(calls, pending)
+                return ForkResult(ForkOutcome.NO_ANSWER, statuses=statuses)
+            waiting: set[asyncio.Future[Any]] = {*pending, gone}
+            done, _ = await asyncio.wait(
+                waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            if gone in done:
+                _cancel_all(calls, pending)
+                return ForkResult(ForkOutcome.CANCELLED, statuses=statuses)
+            for future in [f for f in pending if f in done]:
+                pending.discard(future)
+                target, call = calls[future]
+                failure = future.exception()
+                if failure is None:
+                    _cancel_all(calls, pending)
+                    statuses[target.label] = 200
+                    return ForkResult(
+                        ForkOutcome.ANSWERED,
+                        dialog=future.result(),
+                        response=call.final_response,
+                        target=target,
+                        statuses=statuses,
+                    )
+                statuses[target.label] = _status_of(failure)
+                if isinstance(failure, CallFailed) and failure.response is not None:
+                    failures.append(failure.response)
+    finally:
+        gone.cancel()
+    busy = [r for r in failures if r.status in BUSY_STATUSES]
+    if busy:
+        return ForkResult(ForkOutcome.BUSY, response=busy[0], statuses=statuses)
+    return ForkResult(
+        ForkOutcome.UNAVAILABLE, response=failures[0] if failures else None, statuses=statuses
+    )
+
+
+def _provisional_hook(
+    target: ForkTarget, hook: ProvisionalHook | None
+) -> Callable[[Response, Dialog | None], None] | None:
+    if hook is None:
+        return None
+    return lambda response, dialog: hook(target, response, dialog)
+
+
+def _cancel_all(
+    calls: dict[asyncio.Future[Dialog], tuple[ForkTarget, OutgoingCall]],
+    pending: set[asyncio.Future[Dialog]],
+) -> None:
+    for future in pending:
+        calls[future][1].cancel()
+        future.cancel()
+
+
+def _status_of(error: BaseException) -> int:
+    if isinstance(error, CallFailed):
+        return error.response.status if error.response is not None else 487
+    if isinstance(error, TransactionTimeout):
+        return 408
+    if isinstance(error, TransportError):
+        return 503
+    return 500

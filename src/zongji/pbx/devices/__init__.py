@@ -1,0 +1,1 @@
+"""Device credentials, the registrar and location service, and the authentication guard."""

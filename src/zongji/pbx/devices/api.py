@@ -1,0 +1,210 @@
+"""Device credentials, registrations and the SIP guard over HTTP (SEC-3, SEC-4).
+
+- employees: `/api/v1/me/devices` (list, issue, revoke their own) and `/api/v1/me/registrations`;
+- enterprise admins (console): the same for any user of their enterprise under
+  `/api/v1/directory/users/{user_id}/devices` and `/registrations`;
+- operators: `/api/v1/platform/sip/blocks` (sources blocked for failed authentication) and lifting
+  a block.
+
+The password of a new device appears only in the response to its POST. The tenant always comes
+from the token; another enterprise's user or device is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from zongji.api.deps import AddressDep, Employee, EnterpriseAdmin, Operator, ServicesDep
+from zongji.pbx.devices.credentials import CredentialRecord
+from zongji.pbx.devices.schemas import (
+    BlockList,
+    BlockOut,
+    DeviceIn,
+    DeviceIssued,
+    DeviceList,
+    DeviceOut,
+    RegistrarInfo,
+    RegistrationList,
+    RegistrationOut,
+)
+from zongji.platform.actor import Actor
+from zongji.platform.errors import Problem, not_found
+from zongji.services import Services
+
+router = APIRouter(tags=["pbx: devices"])
+
+
+# -- employees: their own devices ---------------------------------------------------------------
+
+
+@router.get("/api/v1/me/devices", response_model=DeviceList)
+async def my_devices(user: Employee, services: ServicesDep) -> DeviceList:
+    return await _devices(services, user.tenant_id, user.subject_id)
+
+
+@router.post("/api/v1/me/devices", response_model=DeviceIssued, status_code=201)
+async def issue_my_device(
+    body: DeviceIn, user: Employee, services: ServicesDep, address: AddressDep
+) -> DeviceIssued:
+    """A SIP login for one more of my devices. The password is in this response only."""
+    return await _issue(services, user.actor(address), user.tenant_id, user.subject_id, body)
+
+
+@router.delete("/api/v1/me/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_my_device(
+    device_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
+) -> Response:
+    await services.pbx.credentials.revoke(
+        user.actor(address), user.tenant_id, device_id, user_id=user.subject_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/v1/me/registrations", response_model=RegistrationList)
+async def my_registrations(user: Employee, services: ServicesDep) -> RegistrationList:
+    return _registrations(services, user.tenant_id, user.subject_id)
+
+
+# -- enterprise admins: any user's devices ----------------------------------------------------
+
+
+@router.get("/api/v1/directory/users/{user_id}/devices", response_model=DeviceList)
+async def user_devices(
+    user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
+) -> DeviceList:
+    await _user_exists(services, admin.tenant_id, user_id)
+    return await _devices(services, admin.tenant_id, user_id)
+
+
+@router.post(
+    "/api/v1/directory/users/{user_id}/devices", response_model=DeviceIssued, status_code=201
+)
+async def issue_user_device(
+    user_id: uuid.UUID,
+    body: DeviceIn,
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    address: AddressDep,
+) -> DeviceIssued:
+    """Issue a device credential for a user (e.g. a desk phone the admin sets up)."""
+    return await _issue(services, admin.actor(address), admin.tenant_id, user_id, body)
+
+
+@router.delete(
+    "/api/v1/directory/users/{user_id}/devices/{device_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def revoke_user_device(
+    user_id: uuid.UUID,
+    device_id: uuid.UUID,
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    address: AddressDep,
+) -> Response:
+    await services.pbx.credentials.revoke(
+        admin.actor(address), admin.tenant_id, device_id, user_id=user_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/v1/directory/users/{user_id}/registrations", response_model=RegistrationList)
+async def user_registrations(
+    user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
+) -> RegistrationList:
+    await _user_exists(services, admin.tenant_id, user_id)
+    return _registrations(services, admin.tenant_id, user_id)
+
+
+# -- operators: the guard ------------------------------------------------------------------------
+
+
+@router.get("/api/v1/platform/sip/blocks", response_model=BlockList)
+async def sip_blocks(operator: Operator, services: ServicesDep) -> BlockList:
+    """Sources blocked for repeated SIP authentication failures, most recent first."""
+    return BlockList(
+        items=[
+            BlockOut(host=b.host, since=b.since, until=b.until, failures=b.failures)
+            for b in services.pbx.guard.blocks()
+        ]
+    )
+
+
+@router.delete("/api/v1/platform/sip/blocks/{host}", status_code=status.HTTP_204_NO_CONTENT)
+async def lift_sip_block(host: str, operator: Operator, services: ServicesDep) -> Response:
+    if not services.pbx.guard.unblock(host):
+        raise Problem(404, "not_blocked", "This address is not blocked.", "该地址未被封禁。")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+async def _user_exists(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    if await services.pbx.view.subscriber_now(tenant_id, user_id) is None:
+        raise not_found("User", "用户")
+
+
+async def _devices(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID) -> DeviceList:
+    tenant = await services.pbx.view.tenant(tenant_id)
+    domain = tenant.sip_domain if tenant is not None else ""
+    records = await services.pbx.credentials.list(tenant_id, user_id)
+    return DeviceList(items=[_out(services, r, domain) for r in records])
+
+
+async def _issue(
+    services: Services, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, body: DeviceIn
+) -> DeviceIssued:
+    issued = await services.pbx.credentials.issue(
+        actor, tenant_id, user_id, kind=body.kind, label=body.label
+    )
+    settings = services.settings
+    out = _out(services, issued.credential, issued.credential.realm)
+    return DeviceIssued(
+        **out.model_dump(),
+        password=issued.password,
+        registrar=RegistrarInfo(
+            host=settings.sip_public_host or settings.host,
+            port=settings.sip_port,
+            transports=["udp", "tcp"],
+        ),
+    )
+
+
+def _out(services: Services, record: CredentialRecord, domain: str) -> DeviceOut:
+    registered = bool(services.pbx.location.bindings(record.tenant_id, record.user_id, record.id))
+    return DeviceOut(
+        id=record.id,
+        user_id=record.user_id,
+        kind=record.kind,
+        label=record.label,
+        username=record.username,
+        sip_domain=record.realm,
+        created_at=record.created_at,
+        last_registered_at=record.last_registered_at,
+        registered=registered,
+        needs_reissue=bool(domain) and record.realm.lower() != domain.lower(),
+    )
+
+
+def _registrations(
+    services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> RegistrationList:
+    location = services.pbx.location
+    now = location.now()
+    return RegistrationList(
+        items=[
+            RegistrationOut(
+                device_id=b.device.credential_id,
+                username=b.device.username,
+                contact=b.contact.uri,
+                transport=b.contact.flow.kind.value.lower(),
+                source=str(b.contact.flow.remote),
+                expires_in=max(0, int(b.contact.expires_at - now + 0.5)),
+                nat=b.nat,
+                user_agent=b.contact.user_agent,
+            )
+            for b in location.bindings(tenant_id, user_id)
+        ]
+    )

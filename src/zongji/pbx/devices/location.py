@@ -1,0 +1,215 @@
+"""The location service: where each user's registered devices can be reached now.
+
+In memory, per node (DESIGN §3: a device registers to the node that serves its calls; a shared
+store can implement `Location` later without the call engine noticing). Keyed by (enterprise,
+user), so two enterprises that both have extension 8001 never share a binding: nothing here is
+keyed by extension or username alone.
+
+A user has several bindings (one per device, and a device may register several Contacts). A
+binding is keyed by its Contact URI as the device sent it; a refresh with the same Call-ID and a
+lower or equal CSeq is out of order and ignored (RFC 3261 §10.3 step 7). Each binding keeps
+
+- the URI to send requests to: the Contact, or for UDP from behind a NAT (the Contact's host:port
+  is not where the REGISTER came from) the Contact rewritten to the source address, which is the
+  NAT's mapping (the "contact fixing" of RFC 3581-style symmetric signalling);
+- the `Flow` the REGISTER came in on: for TCP/TLS the connection to reuse (the device may not
+  accept new connections), for UDP the socket to send from;
+- its expiry in loop time; expired bindings are never returned and are purged lazily on read and
+  by `sweep()` (a job every few seconds), which also reports users whose last binding expired.
+
+A user's presence (first binding / last binding gone) is reported to `on_presence`, which the
+node wires to the directory (`DirectoryUsers.mark_registered`) and a `pbx.registration.changed`
+event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from zongji.pbx.contracts import Contact, Device
+from zongji.sip.transport.base import Flow
+
+PresenceListener = Callable[[uuid.UUID, uuid.UUID, bool], None]
+"""(tenant_id, user_id, registered) -> None: on a user's first binding and after their last."""
+
+
+def loop_time() -> float:
+    """The running loop's clock (what `Contact.expires_at` is measured in)."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+@dataclass(slots=True)
+class Binding:
+    """One registered Contact with what the registrar needs to refresh and list it."""
+
+    key: str  # the Contact URI as the device sent it, without parameters that do not identify it
+    sent: str  # the Contact URI as sent (listed back in the 200, so the device recognises it)
+    contact: Contact
+    call_id: str
+    cseq: int
+    nat: bool  # the Contact was rewritten to the source address
+
+    @property
+    def device(self) -> Device:
+        return self.contact.device
+
+
+@dataclass(frozen=True, slots=True)
+class NewBinding:
+    """A Contact of one REGISTER, as the registrar prepared it."""
+
+    key: str
+    sent: str
+    uri: str  # fixed for NAT when `nat`
+    expires: int  # seconds granted; 0 removes
+    nat: bool
+
+
+UserKey = tuple[uuid.UUID, uuid.UUID]
+
+
+class LocationService:
+    """`Location`: users' registered contacts, with expiry."""
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float] = loop_time,
+        on_presence: PresenceListener | None = None,
+    ) -> None:
+        self._now = now
+        self._users: dict[UserKey, dict[str, Binding]] = {}
+        self.on_presence = on_presence
+
+    def now(self) -> float:
+        """The clock expiries are measured on."""
+        return self._now()
+
+    # -- Location ------------------------------------------------------------------------------
+
+    def contacts(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Sequence[Contact]:
+        return [b.contact for b in self.bindings(tenant_id, user_id)]
+
+    # -- for the registrar and the API ---------------------------------------------------------
+
+    def bindings(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, credential_id: uuid.UUID | None = None
+    ) -> list[Binding]:
+        """Live bindings of the user (of one credential, when given), oldest expiry first."""
+        key = (tenant_id, user_id)
+        found = self._users.get(key)
+        if not found:
+            return []
+        now = self._now()
+        if any(b.contact.expires_at <= now for b in found.values()):
+            self._purge(key, found, now)
+        return sorted(
+            (
+                b
+                for b in found.values()
+                if credential_id is None or b.device.credential_id == credential_id
+            ),
+            key=lambda b: b.contact.expires_at,
+        )
+
+    def update(
+        self,
+        device: Device,
+        changes: Iterable[NewBinding],
+        *,
+        flow: Flow,
+        call_id: str,
+        cseq: int,
+        user_agent: str = "",
+    ) -> None:
+        """Apply one REGISTER's Contacts for `device` (expires 0 removes that Contact)."""
+        key = (device.tenant_id, device.user_id)
+        found = self._users.get(key)
+        was_registered = bool(found)
+        if found is None:
+            found = {}
+        now = self._now()
+        for change in changes:
+            current = found.get(change.key)
+            if current is not None and current.device.credential_id != device.credential_id:
+                current = None  # another device of the user sent the same Contact: it moves
+            if current is not None and current.call_id == call_id and current.cseq >= cseq:
+                continue  # out of order (RFC 3261 §10.3 step 7)
+            if change.expires <= 0:
+                found.pop(change.key, None)
+                continue
+            contact = Contact(
+                device=device,
+                uri=change.uri,
+                flow=flow,
+                expires_at=now + change.expires,
+                user_agent=user_agent,
+            )
+            found[change.key] = Binding(change.key, change.sent, contact, call_id, cseq, change.nat)
+        self._settle(key, found, was_registered)
+
+    def remove_all(self, device: Device) -> None:
+        """`Contact: *`: every binding of this device's credential goes."""
+        key = (device.tenant_id, device.user_id)
+        found = self._users.get(key)
+        if not found:
+            return
+        for name in [n for n, b in found.items() if b.device.credential_id == device.credential_id]:
+            del found[name]
+        self._settle(key, found, True)
+
+    def drop_credentials(self, tenant_id: uuid.UUID, credential_ids: Sequence[uuid.UUID]) -> None:
+        """Revoked credentials: their bindings end now."""
+        doomed = set(credential_ids)
+        for key, found in list(self._users.items()):
+            if key[0] != tenant_id:
+                continue
+            names = [n for n, b in found.items() if b.device.credential_id in doomed]
+            if names:
+                for name in names:
+                    del found[name]
+                self._settle(key, found, True)
+
+    def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        """A suspended or cancelled enterprise: none of its devices stays registered."""
+        for key, found in list(self._users.items()):
+            if key[0] == tenant_id and found:
+                found.clear()
+                self._settle(key, found, True)
+
+    def sweep(self) -> int:
+        """Purge every expired binding; returns how many went."""
+        now = self._now()
+        removed = 0
+        for key, found in list(self._users.items()):
+            before = len(found)
+            if any(b.contact.expires_at <= now for b in found.values()):
+                self._purge(key, found, now)
+            removed += before - len(found)
+        return removed
+
+    @property
+    def binding_count(self) -> int:
+        return sum(len(found) for found in self._users.values())
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _purge(self, key: UserKey, found: dict[str, Binding], now: float) -> None:
+        for name in [n for n, b in found.items() if b.contact.expires_at <= now]:
+            del found[name]
+        self._settle(key, found, True)
+
+    def _settle(self, key: UserKey, found: dict[str, Binding], was_registered: bool) -> None:
+        if found:
+            self._users[key] = found
+        else:
+            self._users.pop(key, None)
+        if bool(found) != was_registered and self.on_presence is not None:
+            self.on_presence(key[0], key[1], bool(found))

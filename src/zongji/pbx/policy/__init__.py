@@ -1,0 +1,1 @@
+"""The outbound call policy: number classes, restriction levels, outbound time, minute quotas."""

@@ -1,0 +1,1 @@
+"""Call records (CDR): one per call, a durable journal of live calls, search and export."""

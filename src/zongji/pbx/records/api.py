@@ -1,0 +1,104 @@
+"""/api/v1/calls (enterprise admins: search and export, ADM-22..24) and /api/v1/me/calls (an
+employee's own history: outgoing, incoming, missed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from zongji.api.deps import Employee, EnterpriseAdmin, ServicesDep
+from zongji.pbx.contracts import CallDirection, CallStatus
+from zongji.pbx.records.search import CallFilters, CallRecordPage, HistoryKind, Match
+from zongji.platform.tabular import MEDIA_TYPES, ExportFormat
+
+router = APIRouter(tags=["pbx: call records"])
+
+
+def call_filters(
+    direction: CallDirection | None = None,
+    caller: Annotated[str | None, Query(max_length=64, description="Caller number or name")] = None,
+    callee: Annotated[
+        str | None,
+        Query(max_length=64, description="Callee (or who answered) number or name"),
+    ] = None,
+    match: Annotated[
+        Match, Query(description="`contains` (substring) or `exact` for caller/callee")
+    ] = Match.CONTAINS,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="Started at or after (with zone)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(alias="to", description="Started before (with zone)")
+    ] = None,
+    status: Annotated[list[CallStatus] | None, Query(description="Repeat for several")] = None,
+    user_id: Annotated[
+        uuid.UUID | None, Query(description="Calls this user placed, received or answered")
+    ] = None,
+) -> CallFilters:
+    filters = CallFilters(
+        direction=direction,
+        caller=caller.strip() or None if caller else None,
+        callee=callee.strip() or None if callee else None,
+        match=match,
+        since=since,
+        until=until,
+        statuses=tuple(status or ()),
+        user_id=user_id,
+    )
+    filters.check()
+    return filters
+
+
+FiltersDep = Annotated[CallFilters, Depends(call_filters)]
+
+
+@router.get("/api/v1/calls", response_model=CallRecordPage)
+async def search_calls(
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    filters: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+) -> CallRecordPage:
+    """Call records of the enterprise, newest first (ADM-22, ADM-23)."""
+    return await services.pbx.records.search.page(
+        admin.tenant_id, filters, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/api/v1/calls/export")
+async def export_calls(
+    admin: EnterpriseAdmin,
+    services: ServicesDep,
+    filters: FiltersDep,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.XLSX,
+) -> StreamingResponse:
+    """The records matching the same filters as the search, as xlsx or CSV (ADM-24)."""
+    enterprise = await services.enterprises.get(admin.tenant_id)
+    stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        await services.pbx.records.export.stream(
+            admin.tenant_id, filters, fmt, enterprise.timezone
+        ),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="calls-{stamp}.{fmt.value}"'},
+    )
+
+
+@router.get("/api/v1/me/calls", response_model=CallRecordPage)
+async def my_calls(
+    employee: Employee,
+    services: ServicesDep,
+    kind: HistoryKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+) -> CallRecordPage:
+    """The caller's own calls, newest first: `outgoing`, `incoming`, `missed` (incoming calls
+    not answered), or all of them."""
+    return await services.pbx.records.search.history(
+        employee.tenant_id, employee.subject_id, kind, limit=limit, cursor=cursor
+    )

@@ -1,0 +1,1 @@
+"""SIP trunks to the carrier: configuration, registration, OPTIONS keep-alive, failover."""

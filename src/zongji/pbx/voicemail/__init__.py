@@ -1,0 +1,1 @@
+"""Voicemail boxes: greetings, messages, message-waiting indication (RFC 3842)."""
