@@ -509,3 +509,38 @@ async def test_forked_invite_gives_early_dialogs_and_hangs_up_extra_answers() ->
         fork.close()
         with contextlib.suppress(Exception):
             await alice.close()
+
+
+async def test_a_pinned_call_keeps_to_its_flow_whatever_contact_the_callee_gives(
+    peers: tuple[Peer, Peer],
+) -> None:
+    """A phone behind NAT answers with a Contact nobody can reach; a call placed on the flow of
+    its registration (`pin_flow`) still gets its ACK and BYE there (RFC 5626 §5.3)."""
+    from zongji.sip.network import TransportKind
+    from zongji.sip.transport.base import Destination
+
+    alice, bob = peers
+    calls: asyncio.Queue[IncomingRequest] = asyncio.Queue()
+    bob.ua.on_request = calls.put_nowait
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        unreachable = s.getsockname()[1]  # closed again: nothing listens there
+
+    session_a, session_b = SdpSession(media(40000)), SdpSession(media(40002))
+    call = await alice.ua.invite(
+        bob.uri(),
+        body=session_a.offer(media(40000)).encode(),
+        destination=Destination(TransportKind.UDP, bob.transport.local_address),
+        pin_flow=True,
+    )
+    incoming = await wait(calls.get())
+    assert isinstance(incoming, IncomingCall)
+    answer, _ = session_b.answer(parse_sdp(incoming.offer))
+    callee = incoming.answer(
+        answer.encode(), headers=[("Contact", f"<sip:bob@127.0.0.1:{unreachable}>")]
+    )
+    caller = await wait(call.answered())
+    assert str(caller.remote_target).endswith(f":{unreachable}")
+    await wait(callee.wait_confirmed())  # the ACK came on the flow, not to the Contact
+    await wait(caller.bye())
+    assert await wait(callee.wait_terminated()) == "remote BYE"

@@ -81,6 +81,10 @@ class Dialog:
         self.secure = secure
         self.is_uac = is_uac
         self.flow = flow  # the flow the dialog started on; reused for connections
+        # Send every in-dialog request (ACK, BYE, re-INVITE …) on `flow`, whatever the remote
+        # target says: a device behind NAT that registered on this flow gives a Contact nobody
+        # can reach, so it is reached the way its registration came in (RFC 5626 §5.3).
+        self.pinned = False
         self.state = state
         self.credentials: DigestClient | None = None  # answers challenges to our requests
         self.on_request: RequestHandler | None = None

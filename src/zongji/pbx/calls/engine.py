@@ -485,6 +485,7 @@ class CallEngine:
                         from_=from_,
                         destination=contact.flow,
                         label=label,
+                        pin_flow=True,
                     )
                 )
         caller_leg = await self._caller_leg(call, offer)

@@ -54,6 +54,7 @@ class ForkTarget:
     credentials: Credentials | None = None
     headers: Sequence[tuple[str, str]] = ()
     label: str = ""
+    pin_flow: bool = False  # a registered device: the whole dialog keeps to its flow (NAT)
 
 
 @dataclass
@@ -98,6 +99,7 @@ async def ring(
                 credentials=target.credentials,
                 on_provisional=hook,
                 request_uri=target.request_uri,
+                pin_flow=target.pin_flow,
             )
         except (SipError, OSError, ValueError) as error:
             log.info("fork to %s not sent: %s", target.request_uri, error)

@@ -389,17 +389,27 @@ class UserAgent:
                 response = await self._send(request, flow)
         return response
 
-    async def _dialog_flow(self, dialog: Dialog, request: Request) -> Flow:
-        if self.symmetric_dialogs and not dialog.is_uac and dialog.flow is not None:
+    def _fixed_flow(self, dialog: Dialog) -> Flow | None:
+        """The flow a dialog's requests must take regardless of its remote target, if any."""
+        if dialog.flow is not None and (
+            dialog.pinned or (self.symmetric_dialogs and not dialog.is_uac)
+        ):
             return dialog.flow
+        return None
+
+    async def _dialog_flow(self, dialog: Dialog, request: Request) -> Flow:
+        fixed = self._fixed_flow(dialog)
+        if fixed is not None:
+            return fixed
         flow = dialog.flow
         destination = await self.resolver.resolve(self._next_hop(request), self._default_kind(flow))
         return self.transport.flow_to(destination)
 
     def send_ack(self, dialog: Dialog, ack: Request) -> tuple[bytes, Flow]:
         """Send the ACK for a 2xx (no transaction: RFC 3261 §13.2.2.4, §17.1.1.3)."""
-        flow = dialog.flow
-        if not (self.symmetric_dialogs and not dialog.is_uac and flow is not None):
+        flow = self._fixed_flow(dialog)
+        if flow is None:
+            flow = dialog.flow
             destination = self.resolver.resolve_now(self._next_hop(ack), self._default_kind(flow))
             if destination is not None:
                 flow = self.transport.flow_to(destination)
@@ -603,8 +613,12 @@ class UserAgent:
         credentials: Credentials | list[Credentials] | DigestClient | None = None,
         on_provisional: Callable[[Response, Dialog | None], None] | None = None,
         request_uri: Uri | str | None = None,
+        pin_flow: bool = False,
     ) -> OutgoingCall:
-        """Place a call: sends the INVITE and returns the `OutgoingCall` (await `answered()`)."""
+        """Place a call: sends the INVITE and returns the `OutgoingCall` (await `answered()`).
+
+        `pin_flow` (with a `Flow` as destination): the call's dialogs send everything on that
+        flow, not to the Contact the callee answers with (a registered device behind NAT)."""
         to_address = (
             to
             if isinstance(to, NameAddress)
@@ -625,7 +639,12 @@ class UserAgent:
         if "contact" not in request.headers:
             request.headers.add("Contact", self.contact_for(flow))
         call = OutgoingCall(
-            self, request, flow, auth=_digest_client(credentials), on_provisional=on_provisional
+            self,
+            request,
+            flow,
+            auth=_digest_client(credentials),
+            on_provisional=on_provisional,
+            pin_flow=pin_flow,
         )
         call.start()
         return call

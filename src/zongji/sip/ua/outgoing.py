@@ -81,8 +81,10 @@ class OutgoingCall:
         auth: DigestClient | None = None,
         on_provisional: Callable[[Response, Dialog | None], None] | None = None,
         keep_forks: bool = False,
+        pin_flow: bool = False,
     ) -> None:
         self.ua = ua
+        self.pin_flow = pin_flow  # dialogs keep to `flow` (see `Dialog.pinned`)
         self.request = request
         self.flow = flow
         self.auth = auth
@@ -152,6 +154,7 @@ class OutgoingCall:
         dialog = self.early_dialogs.get(tag)
         if dialog is None or dialog.terminated:
             dialog = Dialog.as_uac(self.ua, self.request, response, self.flow)
+            dialog.pinned = self.pin_flow
             dialog.credentials = self.auth
             self.early_dialogs[tag] = dialog
             self.ua.register_dialog(dialog)
