@@ -6,10 +6,12 @@ classifies the call, forks it to the callee's registered contact (SIPp with the 
 callee scenario, after registering its device credential with Digest), anchors the media on
 two RTP endpoints bridged in the media engine, writes the call record (opened, answered,
 closed: the live-call journal and the record), and carries the BYE across. Every call is held 1 s.
+The callee is SIPp with `bench/sip/callee.xml` in both layouts.
 
-The Kamailio layout routes the same calls (SIPp uac → Kamailio tm proxy with record-routing →
-SIPp uas): a stateful proxy does far less than a B2BUA (no authentication, no media, no records),
-so the figure is the anchor for how much SIP work a call costs, not a like-for-like comparison.
+The Kamailio layout routes the same calls (SIPp with `bench/sip/caller.xml` → Kamailio tm proxy
+with record-routing → the same SIPp callee): a stateful proxy does far less than a B2BUA (no
+authentication, no media, no records), so the figure is the anchor for how much SIP work a call
+costs, not a like-for-like comparison.
 
 The PBX (or Kamailio) is pinned to CPU 1, both SIPp processes to CPU 0; CPU per call of the system
 under test is utime+stime from /proc in the steady window. A rate passes when every call
@@ -45,11 +47,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench" / "pbx"
-SHARED = ROOT / ".." / "shared" / "bench" / "sip"
-# the SIP call-rate anchor's callee and caller (../shared/bench/sip/README.md): the callee echoes
-# Record-Route and requires the ACK; both layouts use the same callee
-SHARED_UAS = SHARED / "uas.xml"
-SHARED_UAC = SHARED / "uac.xml"
+# the benchmarks' own SIPp phones (bench/sip/): the callee echoes Record-Route and requires the
+# ACK, and both layouts use it; the plain caller (no Digest) places the Kamailio layout's calls
+CALLEE = ROOT / "bench" / "sip" / "callee.xml"
+PLAIN_CALLER = ROOT / "bench" / "sip" / "caller.xml"
 AIM = 150  # calls/s the issue asks for
 KEEP = "--keep" in sys.argv  # keep each run's directory (SIPp stats and errors, the node's log)
 
@@ -273,7 +274,7 @@ def drive(
     """The callee (SIPp uas, CPU 0) and the caller (CPU 0) at `run.rate`; meters the SUT."""
     limit = duration + hold / 1000 + 40
     uas = sipp(
-        0, workdir, "uas", "-sf", str(SHARED_UAS), "-p", str(uas_port), "-mp", str(free_udp_port()),
+        0, workdir, "uas", "-sf", str(CALLEE), "-p", str(uas_port), "-mp", str(free_udp_port()),
         "-m", str(run.calls), "-timeout", f"{limit:.0f}s",
     )  # fmt: skip
     try:
@@ -401,7 +402,8 @@ def run_kamailio(rate: int, duration: float, warmup: float, hold: int) -> Run:
         wait_until(lambda: udp_bound(port), 60, "Kamailio")
         time.sleep(1.0)  # children started, shm pre-faulted
         pids = [process.pid, *children_of(process.pid)]
-        drive(run, workdir, port, uas_port, pids, ["-sf", str(SHARED_UAC)], duration, warmup, hold)
+        caller = ["-sf", str(PLAIN_CALLER)]
+        drive(run, workdir, port, uas_port, pids, caller, duration, warmup, hold)
     finally:
         stop(process)
         log.close()

@@ -61,7 +61,7 @@ from bench_media_relay import (  # noqa: E402
 AIM = 500  # concurrent calls the issue asks for
 HERE = ROOT / "bench" / "pbx"
 KEEP = "--keep" in sys.argv  # keep each row's directory (SIPp statistics, the node's log)
-SHARED_UAS = ROOT / ".." / "shared" / "bench" / "sip" / "uas.xml"  # the call-rate anchor's callee
+CALLEE = ROOT / "bench" / "sip" / "callee.xml"  # SIPp as the answering phone (`--callee sipp`)
 
 # --------------------------------------------------------------------------- the PBX node
 
@@ -181,7 +181,7 @@ def start_callee(workdir: Path, info: dict[str, Any], calls: int, limit: float) 
     if sipp_ok(workdir, "register") != 1:
         raise RuntimeError(f"the SIPp callee did not register: {workdir / 'register.err'}")
     return sipp(
-        workdir, "callee", "-sf", str(SHARED_UAS), "-p", str(port), "-mp", str(free_udp_port()),
+        workdir, "callee", "-sf", str(CALLEE), "-p", str(port), "-mp", str(free_udp_port()),
         "-rtp_echo", "-m", str(calls), "-timeout", f"{limit:.0f}s",
     )  # fmt: skip
 

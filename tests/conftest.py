@@ -29,7 +29,6 @@ from zongji.platform.migrate import upgrade
 from zongji.services import Services, build_services
 
 REPO = Path(__file__).resolve().parent.parent
-CONFORMANCE = REPO.parent / "shared" / "conformance"
 
 
 def _pg_admin_dsn(url: str) -> str:

@@ -1,7 +1,7 @@
 """atheris fuzz target: SIP messages, stream framing, typed header fields, SDP, multipart.
 
 Whatever the bytes, the library may raise only its own parse errors. Half of the inputs are
-spliced into real messages (the RFC 4475 torture set, when it is beside the checkout) so the
+spliced into real messages (the RFC 4475 torture set in tests/data/rfc4475) so the
 fuzzer reaches the typed-field parsers quickly instead of stopping at the start line.
 
 Run: `.venv/bin/python tests/fuzz/fuzz_sip_parser.py -max_total_time=60` (`make fuzz` does).
@@ -24,8 +24,9 @@ with atheris.instrument_imports():
     from zongji.sip.transport.framing import StreamFramer
     from zongji.sip.validation import validate_request, validate_response
 
-TORTURE = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "rfc4475"
-SEEDS = [p.read_bytes() for p in sorted(TORTURE.glob("*.dat"))] if TORTURE.exists() else []
+TORTURE = Path(__file__).resolve().parents[1] / "data" / "rfc4475"
+SEEDS = [p.read_bytes() for p in sorted(TORTURE.glob("*.dat"))]
+assert len(SEEDS) == 49, f"the RFC 4475 messages are missing from {TORTURE}"
 SEEDS.append(
     b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1;rport\r\n"
     b"From: A <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c@h\r\n"

@@ -40,15 +40,69 @@ async def test_ticks_on_absolute_deadlines_without_drift() -> None:
     assert stats.skipped == 0
 
 
+class SteppedTime:
+    """A monotonic time source the test moves by hand: the clock's idea of "now"."""
+
+    def __init__(self) -> None:
+        self.value = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
 async def test_long_stall_skips_ticks_and_says_so() -> None:
-    clock = MediaClock(max_catch_up=2)
-    clock.add_listener(lambda t: time.sleep(0.2) if t == 5 else None)
+    """Tick 5's work holds the loop for 205 ms. The loop wakes 185 ms past tick 6's deadline:
+    9 whole ticks behind, so 2 are run back to back (`max_catch_up=2`), 7 are skipped and never
+    reach a listener, and the stall is reported. The time source is injected, so this is exact
+    and independent of how busy the machine is (every other tick ends on its deadline)."""
+    now = SteppedTime()
+    clock = MediaClock(max_catch_up=2, now=now)
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    def work(tick: int) -> None:
+        seen.append(tick)
+        if tick == 5:
+            now.value += 0.205  # the stall
+        now.value = max(now.value, clock.deadline(tick + 1))  # the loop wakes on the next deadline
+        if tick >= 20:
+            clock.stop()
+            done.set()
+
+    clock.add_listener(work)
     clock.start()
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(done.wait(), timeout=30)
+
+    assert seen == [1, 2, 3, 4, 5, *range(13, 21)]  # ticks 6-12 skipped: no burst of stale audio
+    stats = clock.stats()
+    assert stats.ticks == 20  # the tick count keeps to wall time: skipped ticks still count
+    assert stats.skipped == 7
+    assert stats.caught_up == 2
+    assert stats.late_max_ms == pytest.approx(185.0, abs=1e-6)
+    assert stats.late_p50_ms == 0.0
+
+
+async def test_a_real_stall_is_measured_on_the_real_clock() -> None:
+    """The default time source is the real one: a listener that really sleeps 200 ms shows up as
+    lateness and skipped ticks. Bounds from below only, with room: a busy machine can only make
+    the loop later, and the timer may wake at most ~1 ms early (lateness ≥ 200 - 20 - 1 ms, so
+    ≥ 8 ticks behind, ≥ 6 skipped)."""
+    clock = MediaClock(max_catch_up=2)
+    past_the_stall = asyncio.Event()
+
+    def work(tick: int) -> None:
+        if tick == 5:
+            time.sleep(0.2)
+        elif tick >= 15:  # well past the stall, however slowly this machine runs
+            past_the_stall.set()
+
+    clock.add_listener(work)
+    clock.start()
+    await asyncio.wait_for(past_the_stall.wait(), timeout=30)
     clock.stop()
     stats = clock.stats()
-    assert stats.skipped >= 5
-    assert stats.late_max_ms >= 180
+    assert stats.skipped >= 4
+    assert stats.late_max_ms >= 150
 
 
 async def test_p99_lateness_within_2ms_while_500_streams_play() -> None:

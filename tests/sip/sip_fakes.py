@@ -19,11 +19,11 @@ from zongji.sip.timers import ManualScheduler
 from zongji.sip.transport.base import ErrorCallback, Flow, Transport
 from zongji.sip.ua import UserAgent
 
-RFC4475_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "rfc4475"
+RFC4475_DIR = Path(__file__).resolve().parents[1] / "data" / "rfc4475"
 
 
 def rfc4475(name: str) -> bytes:
-    """A torture message, read as bytes from beside the checkout (never copied into it)."""
+    """A torture message of RFC 4475, read as bytes from the project's own test data."""
     path = RFC4475_DIR / name
     assert path.exists(), f"RFC 4475 test data missing: {path}"
     return path.read_bytes()

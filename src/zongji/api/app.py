@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 
 from zongji import __version__
 from zongji.api import problems
+from zongji.api.docs import install_docs
 from zongji.api.limits import BodyLimit
 from zongji.api.platform_routes import router as platform_router
 from zongji.api.system import router as system_router
@@ -28,12 +29,13 @@ def create_app(services: Services) -> FastAPI:
         title="Zongji (云总机) API",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's own page loads Swagger UI from a CDN: see install_docs
         redoc_url=None,
     )
     app.state.services = services
     app.state.ready = False
     problems.install(app)
+    install_docs(app)
     # The directory's routes go before enterprise provisioning's, whose
     # `/platform/enterprises/{id}/{verb}` would otherwise catch `…/{id}/numbers`.
     routers = (

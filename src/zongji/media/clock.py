@@ -14,6 +14,10 @@ Lateness is measured with `time.monotonic()` rather than `loop.time()`, which uv
 millisecond resolution. libuv's millisecond timers may also wake a tick a fraction of a
 millisecond early; that is harmless (the deadline, not the wake-up, defines the tick) and is
 recorded as zero lateness.
+
+The time source is injectable (`now=`) so that what the clock does with a given lateness (catch
+up, skip, report) can be tested exactly: the loop still schedules the ticks, but "how late is this
+tick" is read from the source the test controls, not from a busy machine's scheduler.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import numpy as np
 TICK_SECONDS = 0.020
 
 TickListener = Callable[[int], None]
+#: A monotonic time source in seconds (`time.monotonic` unless a test injects its own).
+TimeSource = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +82,17 @@ class MediaClock(_Listeners):
     """A periodic tick on the running asyncio loop."""
 
     def __init__(
-        self, period: float = TICK_SECONDS, *, window: int = 3000, max_catch_up: int = 3
+        self,
+        period: float = TICK_SECONDS,
+        *,
+        window: int = 3000,
+        max_catch_up: int = 3,
+        now: TimeSource = time.monotonic,
     ) -> None:
         super().__init__()
         self.period = period
         self.max_catch_up = max_catch_up
+        self._now = now
         self._tick = 0
         self._start = 0.0
         self._handle: asyncio.TimerHandle | None = None
@@ -104,7 +116,7 @@ class MediaClock(_Listeners):
         if self._handle is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._start = time.monotonic()
+        self._start = self._now()
         self._schedule(self._start + self.period)
 
     def stop(self) -> None:
@@ -136,10 +148,10 @@ class MediaClock(_Listeners):
 
     def _schedule(self, deadline: float) -> None:
         assert self._loop is not None
-        self._handle = self._loop.call_later(max(0.0, deadline - time.monotonic()), self._fire)
+        self._handle = self._loop.call_later(max(0.0, deadline - self._now()), self._fire)
 
     def _fire(self) -> None:
-        woke = time.monotonic()
+        woke = self._now()
         due = self._tick + 1
         lateness = max(0.0, woke - self.deadline(due))
         behind = int(lateness // self.period)  # whole ticks missed besides this one
@@ -153,7 +165,7 @@ class MediaClock(_Listeners):
             self._run(self._tick)
         slot = self._samples % len(self._late)
         self._late[slot] = lateness
-        self._work[slot] = time.monotonic() - woke
+        self._work[slot] = self._now() - woke
         self._samples += 1
         if self._handle is not None:
             self._schedule(self.deadline(self._tick + 1))
