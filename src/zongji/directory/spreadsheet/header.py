@@ -87,11 +87,12 @@ def find_header(rows: Iterator[tuple[int, Sequence[str]]]) -> Header:
     """The header among the first `HEADER_SCAN_ROWS` rows of (row number, cells); `rows` is left
     at the first row after it."""
     best: Header | None = None
-    seen_any = False
+    seen_any = False  # a file with nothing in it is empty, not without a header
     for number, cells in rows:
+        if number > HEADER_SCAN_ROWS:
+            seen_any = True
+            break
         if not any(c.strip() for c in cells):
-            if number >= HEADER_SCAN_ROWS:
-                break
             continue
         seen_any = True
         header, twice = _match(number, cells)
@@ -110,8 +111,6 @@ def find_header(rows: Iterator[tuple[int, Sequence[str]]]) -> Header:
             return header
         if best is None or len(header.columns) > len(best.columns):
             best = header
-        if number >= HEADER_SCAN_ROWS:
-            break
     if not seen_any:
         raise Problem(422, "empty_spreadsheet", "The file has no header row.", "文件中没有表头。")
     missing = [c.header for c in _missing(best)]
