@@ -153,6 +153,8 @@ async def test_invisible_characters_are_removed_from_names(acme: Console) -> Non
     assert sorted(names) == ["张三", "李四"]
     r = await upload(acme, data, dry_run=False)  # and the same file again is the same people
     assert (r.json()["to_skip"], r.json()["error_rows"]) == (2, 0)
+    created = await acme.user("王\u200b五\ufeff", "13800000003")  # the API cleans names alike
+    assert created["name"] == "王五"
 
 
 async def test_extension_0801_is_refused_for_its_leading_zero(acme: Console) -> None:
