@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from tests.conftest import World
 from tests.directory.conftest import Console
@@ -36,6 +36,15 @@ async def upload_zh(acme: Console, data: bytes, name: str, **params: Any) -> Any
 
 def errors(report: dict[str, Any]) -> dict[tuple[int, str], dict[str, Any]]:
     return {(e["row"], e["field"]): e for e in report["errors"]}
+
+
+async def test_the_template_lists_the_accepted_column_names(acme: Console) -> None:
+    r = await acme.call("GET", "/api/v1/directory/import/template")
+    notes = load_workbook(io.BytesIO(r.content))["说明"]
+    synonyms = {row[0]: row[2] for row in notes.iter_rows(values_only=True) if row[0]}
+    assert "手机号" in synonyms["手机号码（必填）"].split("、")
+    assert "内线" in synonyms["分机号"].split("、")
+    assert "mobile" in synonyms["手机号码（必填）"].split("、")
 
 
 async def test_header_below_title_rows_with_synonyms(acme: Console) -> None:
