@@ -89,3 +89,22 @@ async def test_formula_like_names_exported_as_csv_come_back_without_apostrophes(
     assert r.json()["added"] == len(FORMULA_LIKE)
     users = (await other.call("GET", "/api/v1/directory/users")).json()["items"]
     assert sorted(u["name"] for u in users) == sorted(FORMULA_LIKE)
+
+
+async def test_a_feature_switched_off_since_the_export_does_not_fail_the_re_import(
+    world: World,
+) -> None:
+    """The skipped rows are not checked against today's enterprise rules: nothing is written."""
+    ent = await enterprise(world, "intl", features={"international_calling": True})
+    intl = Console(world, ent)
+    await intl.user("张三", "13800000001", outbound_restriction="international")
+    exported = await intl.call("GET", "/api/v1/directory/export", params={"format": "csv"})
+    op = bearer(await world.operator_token())
+    r = await world.client.patch(
+        f"/api/v1/platform/enterprises/{ent.id}",
+        json={"features": {"international_calling": False}},
+        headers=op,
+    )
+    assert r.status_code == 200, r.text
+    r = await upload(intl, exported.content, "export.csv", dry_run=False)
+    assert (r.json()["to_skip"], r.json()["error_rows"]) == (1, 0)

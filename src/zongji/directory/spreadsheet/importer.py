@@ -3,11 +3,13 @@
 Every row is checked with the same rules as a single user (`UserCreate`, `UserRules`), plus what
 only a file can get wrong: a mobile or extension twice in the file, a formula. Rows are
 *incremental*: a row whose mobile is already in the directory under the same name, or whose
-extension belongs to someone of the same name, is that person and is skipped (checked as that
-person, so their own direct line is theirs); an extension that belongs to someone else is an
-error, and so is a mobile that belongs to someone of another name: that is a typo in the file or a
-person who changed their name, and an HR admin must look before anything happens (with `valid_only`
-the row is left out). A path in 部门 (研发部/测试组) creates the departments it names.
+extension belongs to someone of the same name, is that person and is skipped without the
+enterprise's rules being applied to it (nothing of it is written: their own direct line is not
+"another user's", a feature switched off since the export does not fail it). An extension that
+belongs to someone else is an error, and so is a mobile that belongs to someone of another name:
+a typo in the file or a person who changed their name, which an HR admin must look at before
+anything happens (with `valid_only` the row is left out). A path in 部门 (研发部/测试组) creates
+the departments it names.
 
 Every error names the row, the column as the file calls it, the value and what is wrong, in
 English and Chinese (`messages.py`).
@@ -22,7 +24,6 @@ import asyncio
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -265,52 +266,45 @@ def _not_a_count(column: Column, text: str) -> tuple[str, str]:
     )
 
 
-@dataclass(frozen=True)
-class _Known:
-    """Someone already in the directory."""
-
-    id: uuid.UUID
-    name: str
-
-
 def _same_name(a: str, b: str) -> bool:
     """Names compared as people read them: no invisible characters, width or case differences."""
     return normalise_text(visible_text(a)) == normalise_text(visible_text(b))
 
 
 def _same_person(
-    row: _Row, data: UserCreate, by_mobile: dict[str, _Known], by_extension: dict[str, _Known]
-) -> _Known | None:
-    """The existing user this row describes (the row is then skipped), or None; a mobile or an
-    extension that belongs to someone of another name fails the row."""
+    row: _Row, data: UserCreate, by_mobile: dict[str, str], by_extension: dict[str, str]
+) -> bool:
+    """Does this row describe someone already in the directory (by mobile, or by extension, and
+    name)? Then it is skipped. A mobile or an extension that belongs to someone of another name
+    fails the row. The dicts give the name of the user with each mobile and extension."""
     owner = by_mobile.get(data.mobile)
     if owner is not None:
-        if _same_name(owner.name, data.name):
+        if _same_name(owner, data.name):
             row.skip = "mobile_exists"
-            return owner
+            return True
         row.fail(
             _col("mobile"),
             "mobile_belongs_to_other",
-            f"This mobile belongs to {owner.name} in the directory, but the row names "
+            f"This mobile belongs to {owner} in the directory, but the row names "
             f"{data.name}. Correct the mobile or the name (to leave the row out, import the "
             "valid rows only).",
-            f"该手机号码在通讯录中属于{owner.name}，但本行姓名为{data.name}。请更正手机号码或"
+            f"该手机号码在通讯录中属于{owner}，但本行姓名为{data.name}。请更正手机号码或"
             "姓名（如要跳过本行，请选择只导入无误的行）。",
         )
-        return None
+        return False
     ext = data.extension
     owner = by_extension.get(ext) if ext else None
     if owner is not None:
-        if _same_name(owner.name, data.name):
+        if _same_name(owner, data.name):
             row.skip = "extension_exists"
-            return owner
+            return True
         row.fail(
             _col("extension"),
             "extension_taken",
-            f"Extension {ext} belongs to {owner.name}.",
-            f"分机号 {ext} 已属于{owner.name}。",
+            f"Extension {ext} belongs to {owner}.",
+            f"分机号 {ext} 已属于{owner}。",
         )
-    return None
+    return False
 
 
 class DirectoryImport:
@@ -334,10 +328,10 @@ class DirectoryImport:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             rules = await UserRules.load(uow.session, tenant_id)
             known = (
-                await uow.session.execute(select(User.id, User.mobile, User.extension, User.name))
+                await uow.session.execute(select(User.mobile, User.extension, User.name))
             ).all()
-            by_mobile = {mobile: _Known(id, name) for id, mobile, _, name in known}
-            by_extension = {ext: _Known(id, name) for id, _, ext, name in known if ext}
+            by_mobile = {mobile: name for mobile, _, name in known}
+            by_extension = {ext: name for _, ext, name in known if ext}
             self._check(parsed, rules, by_mobile, by_extension)
             adding = [r for r in parsed if not r.errors and not r.skip]
             failed = [r for r in parsed if r.errors]
@@ -405,8 +399,8 @@ class DirectoryImport:
     def _check(
         parsed: list[_Row],
         rules: UserRules,
-        by_mobile: dict[str, _Known],
-        by_extension: dict[str, _Known],
+        by_mobile: dict[str, str],
+        by_extension: dict[str, str],
     ) -> None:
         first_mobile: dict[str, int] = {}
         first_extension: dict[str, int] = {}
@@ -415,8 +409,11 @@ class DirectoryImport:
             if row.data is None:
                 continue
             data = row.data.model_copy(update={"department_id": None})
-            same = _same_person(row, data, by_mobile, by_extension)
-            prepared, errors = rules.check(data, same.id if same else None)
+            if _same_person(row, data, by_mobile, by_extension) or row.errors:
+                # Skipped, nothing of the row is written: the enterprise's rules are not the
+                # row's business (a feature switched off since the export must not fail it).
+                continue
+            prepared, errors = rules.check(data, None)
             for err in errors:
                 row.fail(
                     FIELD_COLUMN.get(err["field"], _col("name")),
@@ -426,7 +423,7 @@ class DirectoryImport:
                 )
             row.fields, row.direct_line = prepared.fields, prepared.direct_line
             ext = prepared.fields.get("extension")
-            if row.skip or row.errors:
+            if row.errors:
                 continue
             for value, seen, column, code, zh in (
                 (data.mobile, first_mobile, "mobile", "duplicate_mobile_in_file", "手机号"),
