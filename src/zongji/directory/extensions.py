@@ -4,11 +4,16 @@ an extension, the next free one, and listings of all, used and free extensions.
 What is refused, and why:
 - anything but 3–6 digits (feature codes such as `*72` or `#8` are the PBX's, never a person's);
 - a leading 0: it is the prefix for an outside line and the national trunk prefix;
-- China's special-service numbers: three-digit numbers starting with 1 (110, 119, 120, 122, 114 …),
-  five-digit carrier and public-service numbers (100xx such as 10086, 12xxx such as 12345) and
-  enterprise hotlines (95xxx, 96xxx), and the international emergency numbers 112, 911 and 999.
-  Someone dialling one of those from a desk phone must reach the service, not a colleague; the
-  PBX can only guarantee that if no extension shadows it.
+- China's emergency numbers (110, 119, 120, 122: `platform.phone.EMERGENCY_NUMBERS`, the list the
+  dial plan routes), the emergency numbers people know from elsewhere (112, which Chinese mobile
+  networks also answer, 911 and 999), the other special-service numbers (three digits starting
+  with 1: 114, 121 …), five-digit carrier and public-service numbers (100xx such as 10086, 12xxx
+  such as 12345) and enterprise hotlines (95xxx, 96xxx). Someone dialling one of those from a
+  desk phone must reach the service, not a colleague; the PBX can only guarantee that if no
+  extension shadows it.
+
+Each reason has its own message: `0801` is refused for its leading 0, not called an emergency
+number.
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from zongji.platform.clock import Clock
 from zongji.platform.db import Database, TenantScope
 from zongji.platform.errors import FieldError, Problem, conflict
 from zongji.platform.events import EventBus
-from zongji.platform.phone import clean_digits
+from zongji.platform.phone import EMERGENCY_NUMBERS, clean_digits
 from zongji.platform.uow import UnitOfWork
 
 MIN_LENGTH, MAX_LENGTH = 3, 6
-EMERGENCY = frozenset({"110", "112", "119", "120", "122", "911", "999"})
+EMERGENCY_ELSEWHERE = frozenset({"112", "911", "999"})
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,10 @@ DEFAULT_PLAN = Plan(4, (("8000", "8999"),))
 
 def reserved_reason(extension: str) -> str | None:
     """Why a number may never be an extension, or None."""
-    if extension in EMERGENCY:
+    if extension in EMERGENCY_NUMBERS:
         return "emergency"
+    if extension in EMERGENCY_ELSEWHERE:
+        return "emergency_elsewhere"
     if extension.startswith("0"):
         return "outside_line_prefix"
     if len(extension) == 3 and extension.startswith("1"):
@@ -66,6 +73,37 @@ def reserved_reason(extension: str) -> str | None:
     if len(extension) == 5 and extension.startswith(("100", "12", "95", "96")):
         return "service_number"
     return None
+
+
+def _reserved_message(reason: str, ext: str) -> tuple[str, str]:
+    """What to tell the admin about a reserved `ext`, in English and Chinese."""
+    if reason == "emergency":
+        return (
+            f"{ext} is an emergency number and cannot be an extension.",
+            f"{ext} 是紧急号码，不能作为分机号。",
+        )
+    if reason == "emergency_elsewhere":
+        return (
+            f"{ext} is an emergency number people dial from habit (112, 911, 999) and cannot be "
+            "an extension.",
+            f"{ext} 是人们习惯拨打的紧急号码（112、911、999），不能作为分机号。",
+        )
+    if reason == "outside_line_prefix":
+        return (
+            f"{ext} starts with 0, the prefix for outside lines; extensions cannot start with 0.",
+            f"{ext} 以 0 开头；0 用于拨打外线，分机号不能以 0 开头。",
+        )
+    if reason == "special_service":
+        return (
+            f"{ext} is a special-service number (3 digits starting with 1, such as 114) and "
+            "cannot be an extension.",
+            f"{ext} 是特服号码（以 1 开头的 3 位号码，如 114），不能作为分机号。",
+        )
+    return (
+        f"{ext} is a carrier or public-service number (100xx, 12xxx, 95xxx, 96xxx) and cannot "
+        "be an extension.",
+        f"{ext} 是运营商或公共服务号码（100xx、12xxx、95xxx、96xxx），不能作为分机号。",
+    )
 
 
 def extension_error(code: str, en: str, zh: str, field: str = "extension") -> FieldError:
@@ -86,13 +124,10 @@ def check_extension(plan: Plan, raw: str, field: str = "extension") -> str:
             "分机号只能是数字（*72 等功能码不能作分机号）。",
             field,
         )
-    if reserved_reason(ext):
-        raise extension_error(
-            "extension_reserved",
-            f"{ext} is an emergency or service number and cannot be an extension.",
-            f"{ext} 是紧急或特服号码，不能作为分机号。",
-            field,
-        )
+    reason = reserved_reason(ext)
+    if reason is not None:
+        en, zh = _reserved_message(reason, ext)
+        raise extension_error("extension_reserved", en, zh, field)
     if len(ext) != plan.length:
         raise extension_error(
             "extension_length",

@@ -18,14 +18,16 @@ from pydantic_core import PydanticCustomError
 from zongji.directory.models import OutboundMode, OutboundRestriction, OutboundTime
 from zongji.directory.schemas import Input
 from zongji.platform.phone import InvalidNumber, clean_digits, to_mobile_e164
+from zongji.platform.text import visible_text
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 def _name(value: str) -> str:
-    value = " ".join(value.split())
-    if not value or any(ord(c) < 32 for c in value):
+    """Zero-width and control characters out (`platform.text`): a name is what people see."""
+    value = visible_text(value)
+    if not value:
         raise ValueError("a name must have visible characters")
     return value
 

@@ -31,9 +31,15 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, shortnumberinfo
 
 from zongji.pbx.contracts import DialError, DialKind, Dialled, Subscriber, TenantLine
-from zongji.platform.phone import InvalidNumber, clean_digits, normalise_area_code, to_e164
+from zongji.platform.phone import (
+    EMERGENCY_NUMBERS,
+    InvalidNumber,
+    clean_digits,
+    normalise_area_code,
+    to_e164,
+)
 
-EMERGENCY_CODES: Final = frozenset({"110", "119", "120", "122"})
+EMERGENCY_CODES: Final = EMERGENCY_NUMBERS
 """Police, fire, ambulance, traffic accidents: always allowed, sent as dialled (issue 7)."""
 
 MAX_RAW_LENGTH: Final = 64

@@ -36,16 +36,22 @@ class Problem(Exception):
 
 
 class FieldError(Problem):
-    """One or more fields of the input are invalid (422), with per-field details."""
+    """One or more fields of the input are invalid (422), with per-field details.
+
+    The top-level message names the first field and says what is wrong with it, in both
+    languages: a client that shows only the title still tells the person what to fix."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(
-            422,
-            "validation_failed",
-            "The input is not valid.",
-            "输入内容不正确。",
-            extra={"errors": errors},
-        )
+        en, zh = "The input is not valid.", "输入内容不正确。"
+        if errors:
+            first = errors[0]
+            field = first.get("field", "")
+            more_en = f" ({len(errors) - 1} more)" if len(errors) > 1 else ""
+            more_zh = f"（另有 {len(errors) - 1} 处）" if len(errors) > 1 else ""
+            en = f"The input is not valid: {field}: {first.get('message', '')}{more_en}"
+            zh = f"输入内容不正确：{field}：{first.get('message_zh') or first.get('message', '')}"
+            zh += more_zh
+        super().__init__(422, "validation_failed", en, zh, extra={"errors": errors})
 
 
 def field_error(field: str, code: str, en: str, zh: str) -> FieldError:

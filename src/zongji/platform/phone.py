@@ -15,6 +15,11 @@ from phonenumbers import NumberParseException, PhoneNumberType
 
 _SEPARATORS = re.compile(r"[\s\-().·]")
 
+EMERGENCY_NUMBERS = frozenset({"110", "119", "120", "122"})
+"""China's emergency numbers: police, fire, ambulance, traffic accidents. One list for the whole
+product: the dial plan routes them as dialled, the outbound policy always allows them, and no
+extension may shadow them."""
+
 
 def clean_digits(raw: str) -> str:
     """NFKC (full-width → ASCII) and drop separators; keep a leading `+`."""

@@ -21,6 +21,12 @@ class ExportFormat(StrEnum):
     XLSX = "xlsx"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+"""A CSV cell starting with one of these runs as a formula when a spreadsheet opens the file."""
+FORMULA_GUARD = "'"
+"""Put before such a cell (unless it is a number), so the spreadsheet shows it as text; importers
+of our own files take it off again (`directory/spreadsheet/reader.py`)."""
+
 MEDIA_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -61,8 +67,8 @@ def _text(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula when the file is opened in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+    guarded = text[:1] in FORMULA_STARTS and not _is_number(text)
+    return FORMULA_GUARD + text if guarded else text
 
 
 def _is_number(text: str) -> bool:

@@ -1,10 +1,18 @@
 """Importing users from a spreadsheet (ADM-1, ADM-3): a dry run that previews, and a commit.
 
 Every row is checked with the same rules as a single user (`UserCreate`, `UserRules`), plus what
-only a file can get wrong: a mobile or extension twice in the file. Rows are *incremental*: a row
-whose mobile is already in the directory, or whose extension belongs to someone of the same name,
-is the same person and is skipped; an extension that belongs to someone else is an error. A path
-in 部门 (研发部/测试组) creates the departments it names.
+only a file can get wrong: a mobile or extension twice in the file, a formula. Rows are
+*incremental*: a row whose mobile is already in the directory under the same name, or whose
+extension belongs to someone of the same name, is that person and is skipped without the
+enterprise's rules being applied to it (nothing of it is written: their own direct line is not
+"another user's", a feature switched off since the export does not fail it). An extension that
+belongs to someone else is an error, and so is a mobile that belongs to someone of another name:
+a typo in the file or a person who changed their name, which an HR admin must look at before
+anything happens (with `valid_only` the row is left out). A path in 部门 (研发部/测试组) creates
+the departments it names.
+
+Every error names the row, the column as the file calls it, the value and what is wrong, in
+English and Chinese (`messages.py`).
 
 A commit is one transaction: with any error row nothing is imported, unless the admin asked for
 the valid rows only. Blank extensions get the next free ones.
@@ -30,7 +38,10 @@ from zongji.directory.models import User
 from zongji.directory.numbers import assign_direct_line
 from zongji.directory.pinyin import Spelling, normalise_text, spell
 from zongji.directory.spreadsheet.columns import COLUMNS, Column
-from zongji.directory.spreadsheet.reader import rows as read_rows
+from zongji.directory.spreadsheet.header import Header
+from zongji.directory.spreadsheet.messages import frame, model_error
+from zongji.directory.spreadsheet.reader import Cell, SheetRow
+from zongji.directory.spreadsheet.reader import read as read_sheet
 from zongji.directory.user_schemas import UserCreate
 from zongji.directory.users import UserRules, apply, check_capacity, flush_or_conflict
 from zongji.platform.actor import Actor
@@ -39,6 +50,7 @@ from zongji.platform.db import Database, TenantScope
 from zongji.platform.errors import Problem
 from zongji.platform.events import EventBus
 from zongji.platform.phone import clean_digits
+from zongji.platform.text import visible_text
 from zongji.platform.uow import UnitOfWork
 
 PREVIEW_ROWS = 2000
@@ -48,14 +60,19 @@ FIELD_COLUMN = {c.field: c for c in COLUMNS} | {
     "work_end": next(c for c in COLUMNS if c.field == "work_hours"),
     "pinned": next(c for c in COLUMNS if c.field == "pin_order"),
 }
-DIGIT_FIELDS = {"mobile", "extension", "phone", "direct_line", "monthly_minutes", "pin_order"}
+PHONE_FIELDS = {"mobile", "extension", "phone", "direct_line"}
+COUNT_FIELDS = {"monthly_minutes", "pin_order"}
+_WHOLE = re.compile(r"\d+")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
 class RowError(BaseModel):
     row: int
-    column: str
+    column: str  # as the file's header names it
+    field: str  # the column's stable name (`mobile`, `extension` …), whatever the header said
+    value: str  # the cell, as read and normalised
     code: str
-    message: str
+    message: str  # names row, column and value, then what is wrong
     message_zh: str
 
 
@@ -83,9 +100,11 @@ class ImportReport(BaseModel):
 
 
 class _Row:
-    def __init__(self, number: int, cells: dict[Column, str]) -> None:
-        self.number = number
-        self.cells = {c: _normalise(c, v) for c, v in cells.items()}
+    def __init__(self, header: Header, sheet_row: SheetRow) -> None:
+        self.number = sheet_row.number
+        self.header = header
+        self.formulas = {c for c, cell in sheet_row.cells.items() if cell.formula}
+        self.cells = {c: _normalise(c, cell) for c, cell in sheet_row.cells.items()}
         self.errors: list[RowError] = []
         self.data: UserCreate | None = None
         self.department = self.cells.get(_col("department"), "")
@@ -95,8 +114,19 @@ class _Row:
         self.spelling: Spelling | None = None
 
     def fail(self, column: Column, code: str, en: str, zh: str) -> None:
+        title = self.header.title(column)
+        value = self.cells.get(column, "")
+        message, message_zh = frame(self.number, title, column, value, en, zh)
         self.errors.append(
-            RowError(row=self.number, column=column.header, code=code, message=en, message_zh=zh)
+            RowError(
+                row=self.number,
+                column=title,
+                field=column.field,
+                value=value,
+                code=code,
+                message=message,
+                message_zh=message_zh,
+            )
         )
 
     def result(self) -> RowResult:
@@ -118,13 +148,16 @@ def _col(field: str) -> Column:
     return FIELD_COLUMN[field]
 
 
-def _normalise(column: Column, value: str) -> str:
-    """Full-width characters to half-width and stray spaces away; codes and choices compared in
-    lower case, names and addresses kept as written."""
-    text = " ".join(unicodedata.normalize("NFKC", value).split())
+def _normalise(column: Column, cell: Cell) -> str:
+    """Full-width characters to half-width (８００１ is 8001), invisible characters (zero-width
+    spaces, joiners, BOMs, control characters) and stray spaces away; e-mail in lower case,
+    separators out of phone numbers; names and addresses otherwise kept as written. Counts
+    (minutes, pin order) keep their sign and decimal point, so that -5 and 1.5 are refused
+    rather than read as 5 and 15."""
+    text = visible_text(unicodedata.normalize("NFKC", cell.text))
     if column.field in ("email",):
         text = normalise_text(text)
-    if column.field in DIGIT_FIELDS:
+    if column.field in PHONE_FIELDS:
         text = clean_digits(text)
     if column.field == "department":
         text = "/".join(part.strip() for part in text.replace("／", "/").split("/") if part.strip())
@@ -135,6 +168,14 @@ def _parse(row: _Row) -> None:
     """Cells → `UserCreate`, with every problem reported against its column."""
     values: dict[str, Any] = {}
     for column, text in row.cells.items():
+        if column in row.formulas:
+            row.fail(
+                column,
+                "formula_not_accepted",
+                "Formulas are not accepted; type the value itself.",
+                "不接受公式，请直接填写内容。",
+            )
+            continue
         if column.max_length and len(text) > column.max_length:
             row.fail(
                 column,
@@ -155,9 +196,10 @@ def _parse(row: _Row) -> None:
                 )
                 continue
             values[column.field] = column.choices[text]
-        elif column.field in ("monthly_minutes", "pin_order"):
-            if not text.isdigit():
-                row.fail(column, "not_a_number", "Must be a whole number.", "须为整数。")
+        elif column.field in COUNT_FIELDS:
+            if not _WHOLE.fullmatch(text):
+                en, zh = _not_a_count(column, text)
+                row.fail(column, "not_a_number", en, zh)
                 continue
             values[column.field] = int(text)
             if column.field == "pin_order":
@@ -194,18 +236,75 @@ def _parse(row: _Row) -> None:
         row.data = UserCreate.model_validate(values)
     except ValidationError as exc:
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else _model_field(str(err["msg"]))
-            column = FIELD_COLUMN.get(field, _col("name"))
-            row.fail(
-                column,
-                str(err["type"]),
-                str(err["msg"]).removeprefix("Value error, "),
-                "内容不正确。",
-            )
+            field = str(err["loc"][0]) if err["loc"] else _model_field(str(err["type"]))
+            en, zh = model_error(field, dict(err))
+            row.fail(FIELD_COLUMN.get(field, _col("name")), str(err["type"]), en, zh)
 
 
-def _model_field(message: str) -> str:
-    return "work_start" if "work_" in message else "valid_until"
+def _model_field(kind: str) -> str:
+    """The column a whole-user error (`UserCreate._spans`) is reported against."""
+    return "work_start" if kind == "work_hours_order" else "valid_until"
+
+
+def _not_a_count(column: Column, text: str) -> tuple[str, str]:
+    what_en, what_zh = (
+        ("minutes", "分钟数") if column.field == "monthly_minutes" else ("pin order", "置顶顺序")
+    )
+    if _NUMBER.fullmatch(text) and text.startswith("-"):
+        return (
+            f"The {what_en} cannot be negative.",
+            f"{what_zh}不能为负数。",
+        )
+    if _NUMBER.fullmatch(text):
+        return (
+            f"The {what_en} must be a whole number, without a decimal point.",
+            f"{what_zh}须为整数，不能带小数点。",
+        )
+    return (
+        f"The {what_en} must be a whole number of digits only (0 or more).",
+        f"{what_zh}须为只含数字的整数（0 或以上）。",
+    )
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Names compared as people read them: no invisible characters, width or case differences."""
+    return normalise_text(visible_text(a)) == normalise_text(visible_text(b))
+
+
+def _same_person(
+    row: _Row, data: UserCreate, by_mobile: dict[str, str], by_extension: dict[str, str]
+) -> bool:
+    """Does this row describe someone already in the directory (by mobile, or by extension, and
+    name)? Then it is skipped. A mobile or an extension that belongs to someone of another name
+    fails the row. The dicts give the name of the user with each mobile and extension."""
+    owner = by_mobile.get(data.mobile)
+    if owner is not None:
+        if _same_name(owner, data.name):
+            row.skip = "mobile_exists"
+            return True
+        row.fail(
+            _col("mobile"),
+            "mobile_belongs_to_other",
+            f"This mobile belongs to {owner} in the directory, but the row names "
+            f"{data.name}. Correct the mobile or the name (to leave the row out, import the "
+            "valid rows only).",
+            f"该手机号码在通讯录中属于{owner}，但本行姓名为{data.name}。请更正手机号码或"
+            "姓名（如要跳过本行，请选择只导入无误的行）。",
+        )
+        return False
+    ext = data.extension
+    owner = by_extension.get(ext) if ext else None
+    if owner is not None:
+        if _same_name(owner, data.name):
+            row.skip = "extension_exists"
+            return True
+        row.fail(
+            _col("extension"),
+            "extension_taken",
+            f"Extension {ext} belongs to {owner}.",
+            f"分机号 {ext} 已属于{owner}。",
+        )
+    return False
 
 
 class DirectoryImport:
@@ -231,7 +330,7 @@ class DirectoryImport:
             known = (
                 await uow.session.execute(select(User.mobile, User.extension, User.name))
             ).all()
-            by_mobile = {mobile for mobile, _, _ in known}
+            by_mobile = {mobile: name for mobile, _, name in known}
             by_extension = {ext: name for _, ext, name in known if ext}
             self._check(parsed, rules, by_mobile, by_extension)
             adding = [r for r in parsed if not r.errors and not r.skip]
@@ -254,11 +353,12 @@ class DirectoryImport:
                 await uow.session.rollback()
                 return report
             if failed and not valid_only:
+                first = failed[0].errors[0]
                 raise Problem(
                     422,
                     "import_has_errors",
-                    f"{len(failed)} rows have errors; nothing was imported.",
-                    f"有 {len(failed)} 行存在错误，未导入任何数据。",
+                    f"{len(failed)} rows have errors; nothing was imported. First: {first.message}",
+                    f"有 {len(failed)} 行存在错误，未导入任何数据。第一处：{first.message_zh}",
                     extra={"report": report.model_dump(mode="json")},
                 )
             if not adding:
@@ -287,7 +387,8 @@ class DirectoryImport:
     @staticmethod
     def _read(data: bytes, filename: str) -> list[_Row]:
         """Reading, parsing and spelling every name: CPU work, done off the event loop."""
-        parsed = [_Row(number, cells) for number, cells in read_rows(data, filename)]
+        header, sheet_rows = read_sheet(data, filename)
+        parsed = [_Row(header, sheet_row) for sheet_row in sheet_rows]
         for row in parsed:
             _parse(row)
             if row.data is not None:
@@ -298,7 +399,7 @@ class DirectoryImport:
     def _check(
         parsed: list[_Row],
         rules: UserRules,
-        by_mobile: set[str],
+        by_mobile: dict[str, str],
         by_extension: dict[str, str],
     ) -> None:
         first_mobile: dict[str, int] = {}
@@ -308,6 +409,10 @@ class DirectoryImport:
             if row.data is None:
                 continue
             data = row.data.model_copy(update={"department_id": None})
+            if _same_person(row, data, by_mobile, by_extension) or row.errors:
+                # Skipped, nothing of the row is written: the enterprise's rules are not the
+                # row's business (a feature switched off since the export must not fail it).
+                continue
             prepared, errors = rules.check(data, None)
             for err in errors:
                 row.fail(
@@ -318,19 +423,7 @@ class DirectoryImport:
                 )
             row.fields, row.direct_line = prepared.fields, prepared.direct_line
             ext = prepared.fields.get("extension")
-            if data.mobile in by_mobile:
-                row.skip = "mobile_exists"
-            elif ext and ext in by_extension:
-                if by_extension[ext] == data.name:
-                    row.skip = "extension_exists"
-                else:
-                    row.fail(
-                        _col("extension"),
-                        "extension_taken",
-                        f"Extension {ext} belongs to {by_extension[ext]}.",
-                        f"分机号 {ext} 已属于 {by_extension[ext]}。",
-                    )
-            if row.skip or row.errors:
+            if row.errors:
                 continue
             for value, seen, column, code, zh in (
                 (data.mobile, first_mobile, "mobile", "duplicate_mobile_in_file", "手机号"),
@@ -349,8 +442,8 @@ class DirectoryImport:
                     row.fail(
                         _col(column),
                         code,
-                        f"Same as row {seen[value]}.",
-                        f"与第 {seen[value]} 行的{zh}重复。",
+                        f"Row {seen[value]} of the file has the same {_col(column).label_en}.",
+                        f"与文件第 {seen[value]} 行的{zh}重复。",
                     )
                 else:
                     seen[value] = row.number

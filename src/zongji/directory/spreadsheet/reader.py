@@ -6,6 +6,13 @@ the declared uncompressed sizes (which also bound what `zipfile` will ever infla
 compression ratio of every member are checked, so a 40 KB file that would inflate to 4 GB never
 gets inflated. openpyxl then reads in streaming (read-only) mode, row by row, and reading stops at
 the row limit.
+
+Cells come back as `Cell`s: their text, and whether the spreadsheet would compute them (an xlsx
+formula, or a CSV cell starting with `=`). Formulas are refused by the importer rather than their
+cached values used: a file written by a program has none, a cached value may be stale, and what
+`=HYPERLINK("http://x","张三")` shows is not what the admin typed. The CSV export's formula guard
+(an apostrophe before a leading `= + - @`, `platform/tabular.py`) is undone here, so that an
+exported file re-imports unchanged.
 """
 
 from __future__ import annotations
@@ -14,13 +21,16 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from openpyxl import load_workbook
 
-from zongji.directory.spreadsheet.columns import BY_HEADER, COLUMNS, Column
+from zongji.directory.spreadsheet.columns import Column
+from zongji.directory.spreadsheet.header import Header, find_header
 from zongji.platform.errors import Problem
+from zongji.platform.tabular import FORMULA_GUARD, FORMULA_STARTS
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -29,6 +39,18 @@ MAX_RATIO = 200
 MAX_MEMBERS = 2000
 MAX_COLUMNS = 64
 SHEET = "通讯录"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    formula: bool = False  # computed by the spreadsheet: refused, never guessed at
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    number: int  # as the spreadsheet shows it
+    cells: dict[Column, Cell]
 
 
 def _refuse(status: int, code: str, en: str, zh: str, **extra: Any) -> Problem:
@@ -104,7 +126,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+def _xlsx_rows(data: bytes) -> Iterator[list[Cell]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
@@ -112,7 +134,8 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     with archive:
         _check_archive(archive)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        # data_only=False: a formula cell shows as one (data_type "f") instead of its cached value
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise _refuse(
             400, "unreadable_spreadsheet", "The workbook cannot be read.", "表格文件无法读取。"
@@ -122,13 +145,20 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
         declared = sheet.max_row if isinstance(sheet.max_row, int) else 0
         if declared > MAX_ROWS + 1:
             raise too_many_rows()
-        for row in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True):
-            yield [_text(v) for v in row]
+        for row in sheet.iter_rows(max_col=MAX_COLUMNS):
+            yield [Cell(_text(cell.value), getattr(cell, "data_type", None) == "f") for cell in row]
     finally:
         workbook.close()
 
 
-def _csv_rows(data: bytes) -> Iterator[list[str]]:
+def _csv_cell(text: str) -> Cell:
+    """A CSV cell as a spreadsheet would take it: the export's guard undone, `=…` a formula."""
+    if text[:1] == FORMULA_GUARD and text[1:2] in FORMULA_STARTS:
+        return Cell(text[1:])
+    return Cell(text, formula=text[:1] == "=")
+
+
+def _csv_rows(data: bytes) -> Iterator[list[Cell]]:
     for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
         try:
             text = data.decode(encoding)
@@ -141,7 +171,7 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         raise not_a_spreadsheet()
     try:
         for row in csv.reader(io.StringIO(text)):
-            yield row[:MAX_COLUMNS]
+            yield [_csv_cell(text) for text in row[:MAX_COLUMNS]]
     except csv.Error as exc:
         raise _refuse(
             400,
@@ -151,8 +181,8 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         ) from exc
 
 
-def rows(data: bytes, filename: str) -> Iterator[tuple[int, dict[Column, str]]]:
-    """(row number as the spreadsheet shows it, cells by column) for each non-empty data row."""
+def read(data: bytes, filename: str) -> tuple[Header, Iterator[SheetRow]]:
+    """The header (found in the first rows) and the non-empty data rows after it."""
     check_size(len(data))
     if data[:4] == b"PK\x03\x04":
         raw = _xlsx_rows(data)
@@ -167,30 +197,20 @@ def rows(data: bytes, filename: str) -> Iterator[tuple[int, dict[Column, str]]]:
         raise not_a_spreadsheet()
     else:
         raw = _csv_rows(data)
-    header: dict[int, Column] | None = None
+    numbered = enumerate(raw, start=1)
+    header = find_header((number, [c.text for c in cells]) for number, cells in numbered)
+    return header, _data_rows(header, numbered)
+
+
+def _data_rows(header: Header, numbered: Iterator[tuple[int, list[Cell]]]) -> Iterator[SheetRow]:
     count = 0
-    for number, cells in enumerate(raw, start=1):
-        if not any(c.strip() for c in cells):
-            continue
-        if header is None:
-            header = {}
-            for i, title in enumerate(cells):
-                column = BY_HEADER.get(title.strip().rstrip("*＊").strip())
-                if column is not None:
-                    header[i] = column
-            missing = [c.header for c in COLUMNS if c.required and c not in header.values()]
-            if missing:
-                raise _refuse(
-                    422,
-                    "missing_columns",
-                    f"The header row lacks required columns: {', '.join(missing)}.",
-                    f"表头缺少必填列：{'、'.join(missing)}。",
-                    columns=missing,
-                )
+    for number, cells in numbered:
+        if not any(c.text.strip() for c in cells):
             continue
         count += 1
         if count > MAX_ROWS:
             raise too_many_rows()
-        yield number, {column: cells[i] for i, column in header.items() if i < len(cells)}
-    if header is None:
-        raise _refuse(422, "empty_spreadsheet", "The file has no header row.", "文件中没有表头。")
+        yield SheetRow(
+            number,
+            {column: cells[i] for i, column in header.columns.items() if i < len(cells)},
+        )

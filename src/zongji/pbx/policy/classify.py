@@ -28,8 +28,8 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, geocoder
 
 from zongji.pbx.contracts import DialKind, Dialled, NumberClass
+from zongji.platform.phone import EMERGENCY_NUMBERS
 
-EMERGENCY_NUMBERS = frozenset({"110", "119", "120", "122"})
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 _MOBILE_BLOCK = 7  # 1xx xxxx: the longest prefix China's mobile geocoding data distinguishes
 
