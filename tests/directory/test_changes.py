@@ -111,3 +111,31 @@ def test_upgrading_a_foundation_database_starts_the_feed(tmp_path: Path) -> None
     assert db.execute("SELECT kind, seq, deleted FROM directory_changes").fetchall() == [
         ("user", 0, 0)
     ]
+
+
+def test_upgrading_respells_names_written_in_traditional_characters(tmp_path: Path) -> None:
+    """Issue 11 #15: names stored before search compared simplified characters are spelled
+    again, so that 张三 finds 張三 without anyone editing them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    asyncio.run(upgrade(url, "0007"))
+    db = sqlite3.connect(tmp_path / "old.db")
+    old = ("單 dan chan shan|田 tian|芳 fang", "dan tian fang\x01單田芳")
+    db.execute(
+        "INSERT INTO users (id, tenant_id, name, mobile, is_admin, created_at, updated_at,"
+        " name_readings, sort_key)"
+        " VALUES ('0189aaaa000070008000000000000001', '0189aaaa000070008000000000000002',"
+        " '單田芳', '+8613800000001', 0, '2026-01-01', '2026-01-01', ?, ?)",
+        old,
+    )
+    db.execute(
+        "INSERT INTO users (id, tenant_id, name, mobile, is_admin, created_at, updated_at,"
+        " name_readings, sort_key)"
+        " VALUES ('0189aaaa000070008000000000000003', '0189aaaa000070008000000000000002',"
+        " '张三', '+8613800000002', 0, '2026-01-01', '2026-01-01', 'kept', 'kept')"
+    )
+    db.commit()
+    asyncio.run(upgrade(url))
+    assert db.execute("SELECT name, name_readings, sort_key FROM users ORDER BY id").fetchall() == [
+        ("單田芳", "单 shan dan chan|田 tian|芳 fang", "shan tian fang\x01单田芳"),
+        ("张三", "kept", "kept"),  # nothing to convert: untouched
+    ]

@@ -59,6 +59,28 @@ async def test_names_pinyin_initials_mixed_extensions_and_phones(acme: Console) 
     assert [i["match"] for i in r.json()["items"]] == ["exact", "exact", "prefix", "fuzzy"]
 
 
+async def test_traditional_and_simplified_characters_find_each_other(acme: Console) -> None:
+    """Issue 11 #15: names and queries compare in simplified characters, with the readings of
+    the simplified forms (單 as a surname is shan), colleagues and personal contacts alike."""
+    await people(acme)  # written in simplified characters
+    for name, mobile in [("張大千", "13600000001"), ("曾國藩", "13600000002")]:
+        await acme.user(name, mobile)
+    assert await names(acme, "張三") == ["张三", "张三丰", "李张三"]
+    assert await names(acme, "曾小賢") == ["曾小贤"]
+    assert await names(acme, "單田芳") == ["单田芳"]
+    assert await names(acme, "單t") == ["单田芳"]
+    assert await names(acme, "张大千") == ["張大千"]
+    assert await names(acme, "zhangdaqian") == ["張大千"]
+    assert await names(acme, "曾国藩") == ["曾國藩"]
+    assert await names(acme, "zengguofan") == ["曾國藩"]  # surname reading: 曾 is zeng
+    me = await acme.employee("13800000001")
+    contact = {"name": "單小芳", "phones": ["13500000001"]}
+    r = await acme.call("POST", "/api/v1/me/contacts", json=contact, headers=me)
+    assert r.status_code == 201
+    assert await names(acme, "单小芳", me) == ["單小芳"]
+    assert await names(acme, "shanxf", me) == ["單小芳"]
+
+
 async def test_favourites_and_personal_contacts_of_the_searcher_only(acme: Console) -> None:
     made = await people(acme)
     me = await acme.employee("13800000001")

@@ -25,6 +25,20 @@ def test_surnames_take_their_surname_reading_first(name: str, first: str) -> Non
     assert tokenise(name)[0].readings[0] == first
 
 
+@pytest.mark.parametrize(
+    ("traditional", "simplified", "first"),
+    [("張三", "张三", "zhang"), ("曾小賢", "曾小贤", "zeng"), ("單田芳", "单田芳", "shan"),
+     ("區志強", "区志强", "ou")],
+)  # fmt: skip
+def test_traditional_names_are_spelled_as_their_simplified_forms(
+    traditional: str, simplified: str, first: str
+) -> None:
+    assert tokenise(traditional) == tokenise(simplified)
+    assert tokenise(traditional)[0].readings[0] == first  # 單 is a surname like 单: shan
+    assert spell(traditional).sort_key.startswith(spell(simplified).sort_key.split("\x01")[0])
+    assert parse(traditional) == parse(simplified)
+
+
 def test_heteronyms_are_kept_and_full_width_is_normalised() -> None:
     [dan, *_] = tokenise("单田芳")
     assert {"shan", "dan"} <= set(dan.readings)
