@@ -184,6 +184,17 @@ class DirectorySearch:
                 if index is None:
                     index = self._tenants[tenant_id] = await self._load(tenant_id)
         head = await self._feed.head(tenant_id)
+        if head < index.cursor:
+            # The feed went back: the database was restored from a backup. The index holds a
+            # directory that is not this one, and catching up would wait for the head to pass
+            # the old cursor, so it is built again.
+            lock = self._building.setdefault(tenant_id, asyncio.Lock())
+            async with lock:
+                if self._tenants.get(tenant_id) is index:
+                    log.warning("directory feed went back", extra={"tenant": str(tenant_id)})
+                    self._tenants[tenant_id] = await self._load(tenant_id)
+                index = self._tenants[tenant_id]
+            head = await self._feed.head(tenant_id)
         if head > index.cursor:
             async with index.lock:
                 if head > index.cursor:
