@@ -22,10 +22,12 @@ all-initial spellings in order of reading likelihood (so `ouzhiqiang`, `quzhiqia
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from functools import lru_cache
+from functools import lru_cache, reduce
+from math import prod
+from typing import NamedTuple
 
 from zongji.directory.pinyin import Token, is_han
 
@@ -40,42 +42,37 @@ class Match(IntEnum):
     FUZZY = 2
 
 
-class Style(IntEnum):
-    """How one token is typed."""
+# How one token is typed; bits, so that the styles of a spelling can be or-ed together (plain
+# ints, not an enum: they are combined in the hot loop of building an index).
+FULL = 1  # characters or a full reading
+INITIAL = 2  # its first letter
+SHORT = 4  # zh, ch or sh: neither full nor a single initial
+Style = int
 
-    FULL = 0  # characters or a full reading
-    INITIAL = 1  # its first letter
-    SHORT = 2  # zh, ch or sh: neither full nor a single initial
+
+Option = tuple[str, Style]  # one way to type one token
 
 
-@dataclass(frozen=True)
-class Form:
+class Form(NamedTuple):
     """One spelling of a run of tokens: one part per token."""
 
-    parts: tuple[str, ...]
-    styles: tuple[Style, ...]
-    complete: bool  # starts at the first token and covers every token
     spelled: str  # the parts joined: the index key
-
-    @property
-    def exact(self) -> bool:
-        """Equal to the query, it is an exact match: complete, and typed in one style."""
-        return self.complete and (
-            all(s is Style.FULL for s in self.styles)
-            or all(s is Style.INITIAL for s in self.styles)
-        )
+    parts: tuple[Option, ...]
+    complete: bool  # starts at the first token and covers every token
+    exact: bool  # complete and in one style (full or initial): equal to the query, exact
 
 
-def _options(token: Token) -> tuple[tuple[str, Style], ...]:
+@lru_cache(maxsize=65_536)
+def _options(token: Token) -> tuple[Option, ...]:
     """Ways to type one token with letters, most likely first: its full readings, then their
     initials, then zh/ch/sh."""
-    full = [(r, Style.FULL) for r in token.readings]
-    initials = [(r[:1], Style.INITIAL) for r in token.readings]
-    shorts = [(r[:2], Style.SHORT) for r in token.readings if r[:2] in ("zh", "ch", "sh")]
+    full = [(r, FULL) for r in token.readings]
+    initials = [(r[:1], INITIAL) for r in token.readings]
+    shorts = [(r[:2], SHORT) for r in token.readings if r[:2] in ("zh", "ch", "sh")]
     return tuple(dict.fromkeys([*full, *initials, *shorts]))
 
 
-def _most_likely_first(choices: Sequence[Sequence[tuple[str, Style]]]) -> Iterator[Form]:
+def _most_likely_first(choices: Sequence[Sequence[Option]]) -> Iterator[tuple[Option, ...]]:
     """Every combination of one choice per token, in order of the sum of the choices' positions
     (the most likely readings first), ties in lexicographic order of positions: deterministic,
     and lazy, so a cap never enumerates the whole product."""
@@ -86,9 +83,7 @@ def _most_likely_first(choices: Sequence[Sequence[tuple[str, Style]]]) -> Iterat
     seen = {first}
     while heap:
         cost, positions = heapq.heappop(heap)
-        picked = [choices[i][k] for i, k in enumerate(positions)]
-        parts = tuple(p for p, _ in picked)
-        yield Form(parts, tuple(s for _, s in picked), False, "".join(parts))
+        yield tuple(choices[i][k] for i, k in enumerate(positions))
         for i, k in enumerate(positions):
             if k + 1 < len(choices[i]):
                 after = (*positions[:i], k + 1, *positions[i + 1 :])
@@ -106,28 +101,35 @@ def forms(tokens: tuple[Token, ...], start: int) -> tuple[Form, ...]:
 def _forms(part: tuple[Token, ...], whole: bool) -> tuple[Form, ...]:
     if not part:
         return ()
-    texts = tuple(t.text for t in part)
-    found: dict[str, Form] = {}
+    chars = "".join(t.text for t in part)
+    found: dict[str, Form] = {chars: Form(chars, tuple((t.text, FULL) for t in part), whole, whole)}
 
-    def add(form: Form) -> None:
-        form = Form(form.parts, form.styles, whole, form.spelled)
-        kept = found.get(form.spelled)
-        if kept is None or (form.exact and not kept.exact):
-            found[form.spelled] = form
+    def add(spelled: str, picked: tuple[Option, ...], styles: int) -> None:
+        exact = whole and styles in (FULL, INITIAL)
+        kept = found.get(spelled)
+        if kept is None or (exact and not kept.exact):
+            found[spelled] = Form(spelled, picked, whole, exact)
 
-    add(Form(texts, (Style.FULL,) * len(part), whole, "".join(texts)))
     options = [_options(t) for t in part]
-    for style in (Style.FULL, Style.INITIAL):
-        uniform = [[o for o in opts if o[1] is style] for opts in options]
+    if prod(len(o) for o in options) <= MAX_FORMS:  # most names: every spelling, no choosing
+        # built token by token on strings: this is the hot loop of building an index
+        spelled: list[tuple[str, tuple[Option, ...], int]] = [("", (), 0)]
+        for opts in options:
+            spelled = [(s + o[0], (*p, o), m | o[1]) for s, p, m in spelled for o in opts]
+        for text, picked, styles in spelled:
+            add(text, picked, styles)
+        return tuple(found.values())
+    for style in (FULL, INITIAL):
+        uniform = [[o for o in opts if o[1] == style] for opts in options]
         before = len(found)
-        for form in _most_likely_first(uniform):
-            add(form)
+        for picked in _most_likely_first(uniform):
+            add("".join(p for p, _ in picked), picked, style)
             if len(found) - before >= UNIFORM_FORMS:
                 break
-    for form in _most_likely_first(options):
+    for picked in _most_likely_first(options):
         if len(found) > MAX_FORMS:  # the characters, then MAX_FORMS letter spellings
             break
-        add(form)
+        add("".join(p for p, _ in picked), picked, reduce(operator.or_, (s for _, s in picked)))
     return tuple(found.values())
 
 
@@ -162,12 +164,12 @@ def _typed(query: str, tokens: tuple[Token, ...], form: Form) -> bool | None:
     """Whether `query` is the start of `form` with some tokens typed as their characters: None if
     not; else whether it is exact (covers every token of a complete form in one style)."""
     pos, styles = 0, []
-    for token, part, style in zip(tokens, form.parts, form.styles, strict=False):
+    for token, (part, style) in zip(tokens, form.parts, strict=False):
         if pos == len(query):
             return False  # stopped before this token: a start
         if query.startswith(token.text, pos):
             pos += len(token.text)
-            styles.append(Style.FULL)
+            styles.append(FULL)
         elif query.startswith(part, pos):
             pos += len(part)
             styles.append(style)
@@ -177,7 +179,7 @@ def _typed(query: str, tokens: tuple[Token, ...], form: Form) -> bool | None:
             return None
     if pos < len(query):
         return None
-    uniform = len(set(styles)) == 1 and styles[0] is not Style.SHORT
+    uniform = len(set(styles)) == 1 and styles[0] != SHORT
     return form.complete and len(styles) == len(form.parts) and uniform
 
 
