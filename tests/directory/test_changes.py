@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select
 
 from tests.conftest import World
 from tests.directory.conftest import Console, enterprise
+from zongji.models import metadata
 from zongji.platform.events import Event
 from zongji.platform.migrate import upgrade
 
@@ -61,6 +65,65 @@ async def test_pages_never_lose_a_change(acme: Console) -> None:
     assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")
 
 
+async def backup(world: World) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, as a backup holds them (whatever the database)."""
+    async with world.services.db.engine.begin() as conn:
+        return {
+            t.name: [dict(r._mapping) for r in await conn.execute(select(t))]
+            for t in metadata.sorted_tables
+        }
+
+
+async def restore(world: World, rows: dict[str, list[dict[str, Any]]]) -> None:
+    async with world.services.db.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(delete(table))
+        for table in metadata.sorted_tables:
+            if rows[table.name]:
+                await conn.execute(insert(table), rows[table.name])
+
+
+async def test_a_cursor_ahead_of_the_feed_is_refused_after_a_restore(
+    acme: Console, world: World
+) -> None:
+    """Issue 11 #24: a cursor this database never handed out (kept across a restore from a
+    backup) is refused with `cursor_ahead`, not answered with "nothing changed"; the client
+    syncs again from the start. Search, which follows the same feed, forgets what the restore
+    took away."""
+    await acme.user("张三", "13800000001")
+    old = (await acme.call("GET", URL)).json()["cursor"]
+    saved = await backup(world)
+    await acme.user("李四", "13800000002")
+    await acme.user("王五", "13800000003")
+    ahead = (await acme.call("GET", URL, params={"cursor": old})).json()["cursor"]
+    assert int(ahead) > int(old)
+    r = await acme.call("GET", "/api/v1/directory/search", params={"q": "lisi"})
+    assert [i["name"] for i in r.json()["items"]] == ["李四"]
+
+    await restore(world, saved)
+    r = await acme.call("GET", URL, params={"cursor": ahead})
+    assert (r.status_code, r.json()["code"]) == (409, "cursor_ahead")
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await acme.call("GET", URL, params={"cursor": f"{ahead}.{acme.tenant.id}"})
+    assert (r.status_code, r.json()["code"]) == (409, "cursor_ahead")
+    r = await acme.call("GET", URL, params={"cursor": old})
+    assert (r.status_code, r.json()["users"]) == (200, [])
+    again = (await acme.call("GET", URL)).json()  # from the start: what this database holds
+    assert {u["name"] for u in again["users"]} == {"张三"}
+    r = await acme.call("GET", "/api/v1/directory/search", params={"q": "lisi"})
+    assert r.json()["items"] == []
+
+    other = Console(world, await enterprise(world, "other"))  # an empty feed hands out "0"
+    empty = (await other.call("GET", URL)).json()
+    assert empty["cursor"] == "0"
+    r = await other.call("GET", URL, params={"cursor": "0"})
+    assert r.status_code == 200
+    for cursor in ("1", "-1", "+1", "1e3"):
+        r = await other.call("GET", URL, params={"cursor": cursor})
+        assert r.status_code in (400, 409), cursor
+        assert r.json()["code"] == ("cursor_ahead" if cursor == "1" else "invalid_cursor")
+
+
 async def test_event_after_commit_and_never_for_a_failed_change(
     acme: Console, world: World
 ) -> None:
@@ -110,4 +173,32 @@ def test_upgrading_a_foundation_database_starts_the_feed(tmp_path: Path) -> None
     )
     assert db.execute("SELECT kind, seq, deleted FROM directory_changes").fetchall() == [
         ("user", 0, 0)
+    ]
+
+
+def test_upgrading_respells_names_written_in_traditional_characters(tmp_path: Path) -> None:
+    """Issue 11 #15: names stored before search compared simplified characters are spelled
+    again, so that 张三 finds 張三 without anyone editing them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    asyncio.run(upgrade(url, "0007"))
+    db = sqlite3.connect(tmp_path / "old.db")
+    old = ("單 dan chan shan|田 tian|芳 fang", "dan tian fang\x01單田芳")
+    db.execute(
+        "INSERT INTO users (id, tenant_id, name, mobile, is_admin, created_at, updated_at,"
+        " name_readings, sort_key)"
+        " VALUES ('0189aaaa000070008000000000000001', '0189aaaa000070008000000000000002',"
+        " '單田芳', '+8613800000001', 0, '2026-01-01', '2026-01-01', ?, ?)",
+        old,
+    )
+    db.execute(
+        "INSERT INTO users (id, tenant_id, name, mobile, is_admin, created_at, updated_at,"
+        " name_readings, sort_key)"
+        " VALUES ('0189aaaa000070008000000000000003', '0189aaaa000070008000000000000002',"
+        " '张三', '+8613800000002', 0, '2026-01-01', '2026-01-01', 'kept', 'kept')"
+    )
+    db.commit()
+    asyncio.run(upgrade(url))
+    assert db.execute("SELECT name, name_readings, sort_key FROM users ORDER BY id").fetchall() == [
+        ("單田芳", "单 shan dan chan|田 tian|芳 fang", "shan tian fang\x01单田芳"),
+        ("张三", "kept", "kept"),  # nothing to convert: untouched
     ]

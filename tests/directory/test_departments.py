@@ -86,7 +86,7 @@ async def test_deleting_moves_members_and_sub_departments_to_the_parent(acme: Co
     auto = await acme.department("自动化", test["id"])
     user = await acme.user("李四", "13800000002", department_id=test["id"])
     r = await acme.call("DELETE", f"{URL}/{test['id']}")
-    assert r.status_code == 204
+    assert r.status_code == 200
     r = await acme.call("GET", f"/api/v1/directory/users/{user['id']}")
     assert r.json()["department_id"] == rd["id"]  # kept, moved up
     r = await acme.call("GET", f"{URL}/{auto['id']}")
@@ -96,6 +96,67 @@ async def test_deleting_moves_members_and_sub_departments_to_the_parent(acme: Co
     r = await acme.call("DELETE", f"{URL}/{rd['id']}")
     r = await acme.call("GET", f"/api/v1/directory/users/{user['id']}")
     assert r.json()["department_id"] is None  # top level: still in the directory
+
+
+async def test_deleting_says_who_and_what_moved_where(acme: Console) -> None:
+    """Issue 11 #24: sub-departments go to the deleted department's parent, not to the top
+    level, and the answer, the operation log and the change feed say so."""
+    company = await acme.department("总公司")
+    rd = await acme.department("研发部", company["id"])
+    platform = await acme.department("平台组", rd["id"])
+    qa = await acme.department("测试组", rd["id"])
+    deep = await acme.department("自动化", qa["id"])
+    await acme.department("测试组", company["id"])  # a sibling of 研发部 with a name taken
+    a = await acme.user("张三", "13800000001", department_id=rd["id"])
+    b = await acme.user("李四", "13800000002", department_id=rd["id"])
+    c = await acme.user("王五", "13800000003", department_id=qa["id"])  # stays in 测试组
+    cursor = (await acme.call("GET", "/api/v1/directory/changes")).json()["cursor"]
+
+    r = await acme.call("DELETE", f"{URL}/{rd['id']}")
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert (done["id"], done["path"]) == (rd["id"], "总公司/研发部")
+    assert (done["moved_to"], done["moved_to_path"]) == (company["id"], "总公司")
+    assert sorted(done["users"]) == sorted([a["id"], b["id"]])
+    assert sorted(
+        (d["id"], d["name"], d["renamed_from"], d["parent_id"], d["path"])
+        for d in done["departments"]
+    ) == sorted(
+        [
+            (platform["id"], "平台组", None, company["id"], "总公司/平台组"),
+            (qa["id"], "测试组（研发部）", "测试组", company["id"], "总公司/测试组（研发部）"),
+        ]
+    )
+    tree = (await acme.call("GET", URL)).json()
+    assert [n["name"] for n in tree] == ["总公司"]  # nothing went to the top level
+    assert find(tree, "自动化")["path"] == "总公司/测试组（研发部）/自动化"
+    assert find(tree, "自动化")["id"] == deep["id"]
+    r = await acme.call("GET", f"/api/v1/directory/users/{c['id']}")
+    assert r.json()["department_id"] == qa["id"]
+
+    feed = (await acme.call("GET", "/api/v1/directory/changes", params={"cursor": cursor})).json()
+    assert feed["deleted_departments"] == [rd["id"]]
+    assert {(d["id"], d["parent_id"]) for d in feed["departments"]} >= {
+        (platform["id"], company["id"]),
+        (qa["id"], company["id"]),
+    }
+    assert {(u["id"], u["department_id"]) for u in feed["users"]} == {
+        (a["id"], company["id"]),
+        (b["id"], company["id"]),
+    }
+    log = (
+        await acme.call("GET", "/api/v1/operation-log", params={"action": "department.delete"})
+    ).json()["items"]
+    assert log[0]["summary"] == {
+        "path": "总公司/研发部",
+        "moved_to": "总公司",
+        "members_moved": 2,
+        "sub_departments_moved": 2,
+        "sub_departments": [
+            {"from": "总公司/研发部/平台组", "to": "总公司/平台组"},
+            {"from": "总公司/研发部/测试组", "to": "总公司/测试组（研发部）"},
+        ],
+    }
 
 
 async def test_bad_names_and_unknown_parents(acme: Console) -> None:

@@ -9,7 +9,7 @@ import pytest
 from zongji.directory.pinyin import decode, encode, spell, tokenise
 from zongji.directory.search.index import Entry, NameIndex
 from zongji.directory.search.query import parse
-from zongji.directory.search.spelling import Match, classify, national
+from zongji.directory.search.spelling import Match, classify, forms, national
 
 
 def tokens(name: str) -> tuple:  # type: ignore[type-arg]
@@ -23,6 +23,20 @@ def tokens(name: str) -> tuple:  # type: ignore[type-arg]
 )  # fmt: skip
 def test_surnames_take_their_surname_reading_first(name: str, first: str) -> None:
     assert tokenise(name)[0].readings[0] == first
+
+
+@pytest.mark.parametrize(
+    ("traditional", "simplified", "first"),
+    [("張三", "张三", "zhang"), ("曾小賢", "曾小贤", "zeng"), ("單田芳", "单田芳", "shan"),
+     ("區志強", "区志强", "ou")],
+)  # fmt: skip
+def test_traditional_names_are_spelled_as_their_simplified_forms(
+    traditional: str, simplified: str, first: str
+) -> None:
+    assert tokenise(traditional) == tokenise(simplified)
+    assert tokenise(traditional)[0].readings[0] == first  # 單 is a surname like 单: shan
+    assert spell(traditional).sort_key.startswith(spell(simplified).sort_key.split("\x01")[0])
+    assert parse(traditional) == parse(simplified)
 
 
 def test_heteronyms_are_kept_and_full_width_is_normalised() -> None:
@@ -113,3 +127,24 @@ def test_index_finds_extensions_by_prefix_and_phones_by_substring() -> None:
     assert names("025840") == [("乙", Match.PREFIX)]
     assert names("+86 139 1234 5678") == [("乙", Match.EXACT)]
     assert names("5555") == []
+
+
+def test_the_index_and_the_matcher_agree_on_every_spelling() -> None:
+    """Issue 11 #16: `classify` (used for one-by-one checks and favourites) accepts exactly the
+    queries the index finds, with the same class: every start of every spelling of every
+    name, polyphonic ones included, and characters mixed with letters."""
+    names = ["区志强", "单长乐", "解长重", "曾乐乐", "查重行", "朴单单", "欧阳娜娜", "张三丰"]
+    entries = [_entry(name, rank) for rank, name in enumerate(names)]
+    index = NameIndex(entries)
+    queries: set[str] = {"张s", "区zq", "单c", "曾lele", "欧阳nn", "解chang重"}
+    for entry in entries:
+        for start in range(len(entry.tokens)):
+            for form in forms(entry.tokens, start):
+                queries |= {form.spelled[:k] for k in range(1, len(form.spelled) + 1)}
+    for text in sorted(queries):
+        query = parse(text)
+        assert query is not None
+        by_index = {h.entry.name: h.match for h in index.search(query, len(entries))}
+        by_rule = {e.name: m for e in entries if (m := classify(query.text, e.tokens)) is not None}
+        assert by_index == by_rule, text
+    assert classify("qzq", tokens("区志强")) == Match.EXACT  # qu, the common misreading

@@ -3,6 +3,11 @@
 A client without a cursor gets the whole directory; with one, the departments and users changed
 since (in full) and the ids of those deleted (tombstones), a page at a time, and the cursor to come
 back with. Feed rows are written by `journal.Journal`; see there why the order is commit order.
+
+A cursor beyond the feed's head was never handed out by this database: the client kept it across
+a restore from backup, or from another installation. Answering "nothing changed" would leave it
+believing a directory that is not this one, and silently skip every change until the head passes
+its cursor, so it is refused (409 `cursor_ahead`) and the client must sync again from the start.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import uuid
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from zongji.directory.departments import DepartmentOut, load_tree, member_counts, shape
 from zongji.directory.models import ChangeKind, DirectoryChange, User
@@ -29,14 +34,32 @@ class ChangesOut(BaseModel):
     has_more: bool  # more changes wait: ask again with `cursor` now
 
 
+def _invalid() -> Problem:
+    return Problem(400, "invalid_cursor", "The cursor is not valid.", "同步游标无效。")
+
+
 def _parse(cursor: str | None) -> tuple[int, uuid.UUID | None]:
     if not cursor:
         return -1, None
     try:
         seq_text, _, ident = cursor.partition(".")
-        return int(seq_text), uuid.UUID(ident) if ident else None
+        seq = int(seq_text)
+        after = uuid.UUID(ident) if ident else None
     except ValueError as exc:
-        raise Problem(400, "invalid_cursor", "The cursor is not valid.", "同步游标无效。") from exc
+        raise _invalid() from exc
+    if seq < 0 or not seq_text.isdigit():
+        raise _invalid()  # never handed out
+    return seq, after
+
+
+def cursor_ahead() -> Problem:
+    return Problem(
+        409,
+        "cursor_ahead",
+        "The sync cursor is ahead of this directory's changes (restored from a backup?): sync"
+        " again from the start, without a cursor.",
+        "同步游标超出了通讯录的变更记录（数据可能已从备份恢复），请不带游标重新完整同步。",
+    )
 
 
 class ChangeFeed:
@@ -45,8 +68,6 @@ class ChangeFeed:
 
     async def head(self, tenant_id: uuid.UUID) -> int:
         """The latest sequence number of the enterprise's feed (-1 for none)."""
-        from sqlalchemy import func
-
         async with self._db.session(TenantScope(tenant_id)) as session:
             value = await session.scalar(select(func.max(DirectoryChange.seq)))
         return -1 if value is None else int(value)
@@ -72,6 +93,10 @@ class ChangeFeed:
                 DirectoryChange.deleted.is_(False)
             )  # a first sync needs no tombstones
         async with self._db.session(TenantScope(tenant_id)) as session:
+            if seq > 0:  # 0 is handed out for an empty feed, whose head is -1
+                head = await session.scalar(select(func.max(DirectoryChange.seq)))
+                if head is None or seq > head:
+                    raise cursor_ahead()
             rows = list((await session.scalars(stmt)).all())
             has_more = len(rows) > limit
             rows = rows[:limit]

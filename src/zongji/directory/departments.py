@@ -31,6 +31,7 @@ from zongji.platform.uow import UnitOfWork
 
 MAX_DEPTH = 32
 MAX_DEPARTMENTS = 10_000
+LOGGED_MOVES = 100  # sub-departments named in a deletion's log entry (the count is always there)
 DepartmentName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[^/\\\x00-\x1f]+$")
 ]  # "/" separates levels in paths (研发部/测试组)
@@ -59,6 +60,34 @@ class DepartmentOut(BaseModel):
     member_count: int  # including sub-departments
     direct_member_count: int
     children: list[DepartmentOut] = []
+
+
+class MovedDepartment(BaseModel):
+    """A sub-department of a deleted department, as it is now."""
+
+    id: uuid.UUID
+    name: str
+    renamed_from: str | None = Field(
+        None, description="Its old name, when a sibling at the new place already had it"
+    )
+    parent_id: uuid.UUID | None = Field(description="Where it moved: the deleted one's parent")
+    path: str
+
+
+class DepartmentDeleted(BaseModel):
+    """What deleting a department did: nobody is deleted, members and sub-departments move up
+    one level, to the deleted department's parent (to the top level for a top-level one)."""
+
+    id: uuid.UUID
+    path: str = Field(description="The deleted department's path")
+    moved_to: uuid.UUID | None = Field(
+        description="Its parent, where members and sub-departments went; null: the top level"
+    )
+    moved_to_path: str = Field(description="Path of `moved_to`; empty for the top level")
+    users: list[uuid.UUID] = Field(description="Its direct members, now in `moved_to`")
+    departments: list[MovedDepartment] = Field(
+        description="Its direct sub-departments (with everything under them), now in `moved_to`"
+    )
 
 
 @dataclass
@@ -306,13 +335,18 @@ class DepartmentService:
             )
             return await self._out(uow.session, dept.id)
 
-    async def delete(self, actor: Actor, tenant_id: uuid.UUID, dept_id: uuid.UUID) -> None:
+    async def delete(
+        self, actor: Actor, tenant_id: uuid.UUID, dept_id: uuid.UUID
+    ) -> DepartmentDeleted:
+        """Delete a department; its members and sub-departments move to its parent (the top
+        level only if it was top level), and the answer says which moved where."""
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             tree = await load_tree(uow.session)
             dept = tree.nodes.get(dept_id)
             if dept is None:
                 raise not_found("Department", "部门")
             parent = dept.parent_id
+            path, parent_path = tree.path_text(dept.id), tree.path_text(parent)
             members = list(
                 (
                     await uow.session.scalars(select(User.id).where(User.department_id == dept.id))
@@ -325,12 +359,23 @@ class DepartmentService:
             )
             children = tree.children.get(dept.id, [])
             siblings = [d for d in tree.children.get(parent, []) if d.id != dept.id]
+            moved: list[MovedDepartment] = []
             for child in children:
-                clash = next((s for s in siblings if s.name == child.name), None)
-                if clash is not None:
+                old_name = child.name
+                if any(s.name == child.name for s in siblings):
                     child.name = f"{child.name}（{dept.name}）"[:64]
                 child.parent_id = parent
-            moved = _renumber([*siblings, *children])
+                child.updated_at = self._clock.now()
+                moved.append(
+                    MovedDepartment(
+                        id=child.id,
+                        name=child.name,
+                        renamed_from=old_name if child.name != old_name else None,
+                        parent_id=parent,
+                        path=f"{parent_path}/{child.name}" if parent_path else child.name,
+                    )
+                )
+            renumbered = _renumber([*siblings, *children])
             await uow.session.delete(dept)
             await uow.session.flush()
             await self._journal.record(
@@ -340,13 +385,26 @@ class DepartmentService:
                 _target(dept),
                 tenant_id,
                 users=members,
-                departments=[*moved, *(c.id for c in children)],
+                departments=dict.fromkeys([*(c.id for c in children), *renumbered]),
                 deleted_departments=[dept.id],
                 summary={
-                    "path": tree.path_text(dept.id),
+                    "path": path,
+                    "moved_to": parent_path,
                     "members_moved": len(members),
                     "sub_departments_moved": len(children),
+                    "sub_departments": [
+                        {"from": f"{path}/{m.renamed_from or m.name}", "to": m.path}
+                        for m in moved[:LOGGED_MOVES]
+                    ],
                 },
+            )
+            return DepartmentDeleted(
+                id=dept.id,
+                path=path,
+                moved_to=parent,
+                moved_to_path=parent_path,
+                users=members,
+                departments=moved,
             )
 
 

@@ -6,7 +6,9 @@ likely first. Names need care that ordinary text does not:
 
 - surnames have readings of their own (曾 is zēng as a surname, not céng; 单 is shàn, 解 xiè,
   仇 qiú, 朴 piáo, 区 ōu, 查 zhā …), so the first character takes its surname reading first;
-- other characters keep their heteronyms (a few at most), so `shan` and `dan` both find 单.
+- other characters keep their heteronyms (a few at most), so `shan` and `dan` both find 单;
+- traditional characters are spelled as their simplified forms (單 → 单, so shàn as a surname), and
+  the tokens carry the simplified character, which is what queries are converted to as well.
 
 `encode`/`decode` keep the tokens in one text column (`单 shan dan chan|田 tian|芳 fang`), which
 the search index reads when a node builds it, without calling pypinyin again.
@@ -19,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from pypinyin import Style, pinyin
+
+from zongji.directory.simplified import to_simplified
 
 MAX_READINGS = 3  # per character: enough for real heteronyms, bounded for the index
 
@@ -91,7 +95,9 @@ def is_han(char: str) -> bool:
 
 
 def tokenise(name: str) -> list[Token]:
-    text = normalise_text(name)
+    """The tokens of a name, its characters simplified (張 → 张) so that both ways of writing
+    it are spelled, and found, alike."""
+    text = to_simplified(normalise_text(name))
     tokens: list[Token] = []
     han_positions = [i for i, c in enumerate(text) if is_han(c)]
     # One entry per Chinese character (non-Chinese runs are dropped by `errors`), the reading

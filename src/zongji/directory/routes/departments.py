@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 
 from zongji.api.deps import AddressDep, DirectoryManager, Member, ServicesDep
-from zongji.directory.departments import DepartmentChange, DepartmentCreate, DepartmentOut
+from zongji.directory.departments import (
+    DepartmentChange,
+    DepartmentCreate,
+    DepartmentDeleted,
+    DepartmentOut,
+)
 
 router = APIRouter(prefix="/api/v1/directory/departments", tags=["directory: departments"])
 
@@ -46,10 +51,14 @@ async def change_department(
     )
 
 
-@router.delete("/{department_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{department_id}", response_model=DepartmentDeleted)
 async def delete_department(
     department_id: uuid.UUID, manager: DirectoryManager, services: ServicesDep, address: AddressDep
-) -> Response:
-    """Members and sub-departments move up to the parent; no user is deleted."""
-    await services.departments.delete(manager.actor(address), manager.tenant_id, department_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+) -> DepartmentDeleted:
+    """Delete a department. No user is deleted: its members and its sub-departments (with
+    everything under them) move up one level, to its parent (to the top level only if it was
+    top level); a sub-department whose name is taken there is renamed `名称（被删部门）`. The
+    answer lists who and what moved where; the change feed carries the same moves."""
+    return await services.departments.delete(
+        manager.actor(address), manager.tenant_id, department_id
+    )

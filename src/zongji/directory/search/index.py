@@ -71,15 +71,18 @@ class NameIndex:
         segments: list[bytes] = []
         segment_owners: list[int] = []
         for rank, entry in enumerate(self.entries):
-            seen: set[bytes] = set()
+            kind_of: dict[bytes, int] = {}  # one key per spelling and owner, its best kind
             for start in range(len(entry.tokens)):
-                for spelled, complete in forms(entry.tokens, start):
-                    key = spelled.encode()[:KEY_WIDTH]
-                    if key and key not in seen:
-                        seen.add(key)
-                        keys.append(key)
-                        owners.append(rank)
-                        kinds.append(_COMPLETE if complete else _FIRST if start == 0 else _LATER)
+                for form in forms(entry.tokens, start):
+                    key = form.spelled.encode()[:KEY_WIDTH]
+                    kind = _COMPLETE if form.exact else _FIRST if start == 0 else _LATER
+                    if key and kind < kind_of.get(key, _LATER + 1):
+                        kind_of[key] = kind
+            for key, kind in kind_of.items():
+                keys.append(key)
+                owners.append(rank)
+                kinds.append(kind)
+            seen = set(kind_of)
             for number in ((entry.extension,) if entry.extension else ()) + entry.numbers:
                 key = number.encode()[:KEY_WIDTH]
                 if key not in seen:
@@ -122,7 +125,7 @@ class NameIndex:
             return []
         found = [np.zeros(n, dtype=np.bool_) for _ in Match]
         for spelled in query.spellings:
-            self._keys(spelled, query, limit, found)
+            self._keys(spelled, query, limit, found, hidden)
         if query.digits and len(query.text) >= 2:
             self._substrings(query.text, limit, found, hidden)
         taken = np.zeros(n, dtype=np.bool_) if hidden is None else hidden.copy()
@@ -137,7 +140,12 @@ class NameIndex:
         return hits
 
     def _keys(
-        self, spelled: str, query: Query, limit: int, found: list[npt.NDArray[np.bool_]]
+        self,
+        spelled: str,
+        query: Query,
+        limit: int,
+        found: list[npt.NDArray[np.bool_]],
+        hidden: npt.NDArray[np.bool_] | None,
     ) -> None:
         raw = spelled.encode()
         prefix = raw[:KEY_WIDTH]
@@ -156,19 +164,28 @@ class NameIndex:
             found[Match.FUZZY][later] = True
             return
         # Cut keys, or a mixed query spelled out (张s → zhangs, which 章散 spells too): the range
-        # holds candidates, checked one by one in directory order, and only until `limit`
-        # matches as good as the group's best are found: nothing after them could rank higher.
-        matched = 0
+        # holds candidates, checked one by one (by the same rule, `classify`) in directory order,
+        # and only until `limit` matches of the group's class are found, counting those of
+        # better classes found before: nothing after them could rank higher. Hidden people are
+        # not candidates, so they never use up the limit.
+        visible = np.ones(len(self.entries), dtype=np.bool_) if hidden is None else ~hidden
+        verdicts: dict[int, Match | None] = {}
         for group, best in ((exact, Match.EXACT), (first, Match.PREFIX), (later, Match.FUZZY)):
-            if matched >= limit:
+            better = sum(int(np.count_nonzero(found[m] & visible)) for m in Match if m < best)
+            if better >= limit:
                 break
             mark = np.zeros(len(self.entries), dtype=np.bool_)
             mark[group] = True
+            mark &= visible
+            matched = better
             for rank in np.flatnonzero(mark)[:VERIFY_CAP]:
-                match = self.entries[int(rank)].classify(query)
+                rank = int(rank)
+                if rank not in verdicts:
+                    verdicts[rank] = self.entries[rank].classify(query)
+                match = verdicts[rank]
                 if match is not None:
                     found[match][rank] = True
-                    matched += match <= best
+                    matched += match == best
                     if matched >= limit:
                         break
 

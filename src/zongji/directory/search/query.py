@@ -1,5 +1,6 @@
 """What someone typed, normalised once: full-width to half-width, lower case, separators gone,
-and — for input mixing characters and letters (`张s`) — the letter spellings it could stand for."""
+traditional characters as simplified ones (張三 → 张三, as names are spelled), and — for input
+mixing characters and letters (`张s`) — the letter spellings it could stand for."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pypinyin import Style, pinyin
 
 from zongji.directory.pinyin import MAX_READINGS, is_han, normalise_text
+from zongji.directory.simplified import to_simplified
 
 MAX_QUERY = 64
 _DROP = str.maketrans("", "", " -'·.()_")
@@ -40,7 +42,7 @@ class Query:
 
 
 def parse(raw: str) -> Query | None:
-    text = normalise_text(raw).translate(_DROP)[:MAX_QUERY]
+    text = to_simplified(normalise_text(raw).translate(_DROP)[:MAX_QUERY])
     if text.startswith("+"):
         text = text[1:]
         if text.startswith("86"):

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 REBUILD_MIN = 500  # overlay size that triggers a rebuild, at least …
 REBUILD_SHARE = 0.05  # … or this share of the enterprise
+OVERLAY_IN_THREAD = 200  # changed people from which their index is built in a worker thread
 PRIVATE_CACHE = 10_000  # users whose contacts and favourites are kept
 FREEZE_AT = 10_000  # people in an index from which its objects are kept out of the cyclic GC
 
@@ -103,12 +104,26 @@ def _contact_entry(c: PersonalContact) -> Entry:
 
 @dataclass
 class TenantIndex:
+    """An enterprise's index: `base` as built from the database, and on top of it the people
+    changed since (`changed`: their current entry, None once deleted), whose base entries are
+    `hidden`. The changed people are searched through a `NameIndex` of their own (`overlay`), the
+    same code as the base, so that a person is found by the same queries, ranked the same way,
+    whether they changed a moment ago or the index was built after the change."""
+
     base: NameIndex
     cursor: int  # feed head the index (with its overlay) reflects
-    overlay: dict[uuid.UUID, Entry | None] = field(default_factory=dict)
+    changed: dict[uuid.UUID, Entry | None] = field(default_factory=dict)
+    overlay: NameIndex = field(default_factory=lambda: NameIndex([]))
     hidden: np.ndarray[Any, np.dtype[np.bool_]] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rebuilding: bool = False
+
+    def entry(self, ident: uuid.UUID) -> Entry | None:
+        """The current entry of a person, wherever it is."""
+        if ident in self.changed:
+            return self.changed[ident]
+        rank = self.base.by_id.get(ident)
+        return None if rank is None else self.base.entries[rank]
 
     def hide(self, ident: uuid.UUID) -> None:
         rank = self.base.by_id.get(ident)
@@ -169,6 +184,17 @@ class DirectorySearch:
                 if index is None:
                     index = self._tenants[tenant_id] = await self._load(tenant_id)
         head = await self._feed.head(tenant_id)
+        if head < index.cursor:
+            # The feed went back: the database was restored from a backup. The index holds a
+            # directory that is not this one, and catching up would wait for the head to pass
+            # the old cursor, so it is built again.
+            lock = self._building.setdefault(tenant_id, asyncio.Lock())
+            async with lock:
+                if self._tenants.get(tenant_id) is index:
+                    log.warning("directory feed went back", extra={"tenant": str(tenant_id)})
+                    self._tenants[tenant_id] = await self._load(tenant_id)
+                index = self._tenants[tenant_id]
+            head = await self._feed.head(tenant_id)
         if head > index.cursor:
             async with index.lock:
                 if head > index.cursor:
@@ -198,10 +224,15 @@ class DirectorySearch:
         present = {r[0]: _user_entry(r) for r in rows}
         for ident in changed:
             index.hide(ident)
-            index.overlay[ident] = present.get(ident)
+            index.changed[ident] = present.get(ident)
+        current = [e for e in index.changed.values() if e is not None]
+        if len(current) > OVERLAY_IN_THREAD:
+            index.overlay = await asyncio.to_thread(NameIndex, current)
+        else:
+            index.overlay = NameIndex(current)
         index.cursor = head
         if (
-            len(index.overlay) > max(REBUILD_MIN, REBUILD_SHARE * len(index.base))
+            len(index.changed) > max(REBUILD_MIN, REBUILD_SHARE * len(index.base))
             and not index.rebuilding
         ):
             index.rebuilding = True
@@ -290,15 +321,12 @@ class DirectorySearch:
 
         for hit in index.base.search(query, limit, index.hidden):
             add("user", hit)
-        for entry in index.overlay.values():
+        for hit in index.overlay.search(query, limit):
+            add("user", hit)
+        for ident in favourites:  # favourites first within their class, wherever they rank
+            entry = index.entry(ident)
             if entry is not None and (match := entry.classify(query)) is not None:
                 add("user", Hit(match, entry))
-        for ident in favourites:  # favourites first within their class, wherever they rank
-            rank = index.base.by_id.get(ident)
-            if rank is not None and not (index.hidden is not None and index.hidden[rank]):
-                entry = index.base.entries[rank]
-                if (match := entry.classify(query)) is not None:
-                    add("user", Hit(match, entry))
         if private is not None:
             for hit in private.contacts.search(query, limit):
                 add("contact", hit)
