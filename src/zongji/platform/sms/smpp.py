@@ -102,7 +102,7 @@ class SmppGateway:
             state=DeliveryState.QUEUED.value,
             attempts=0,
             next_attempt_at=now,
-            expires_at=now + message.valid_for if message.valid_for else None,
+            expires_at=None if message.valid_for is None else now + message.valid_for,
             created_at=now,
             updated_at=now,
         )
