@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "next_attempt_at", zongji.platform.db.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("next_attempt_at", zongji.platform.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", zongji.platform.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("error", sa.String(length=64), nullable=True),
         sa.Column("created_at", zongji.platform.db.UtcDateTime(timezone=True), nullable=False),
