@@ -99,3 +99,29 @@ def test_a_message_shows_no_secret_in_its_repr() -> None:
     message = SmsMessage("+8613800000001", "验证码 654321", secret="654321")
     assert "654321" not in repr(message)
     assert "654321" not in str(message)
+
+
+def test_upgrading_masks_codes_the_outbox_kept_in_clear(tmp_path: Path) -> None:
+    """Before codes were masked the outbox stored them; migration 0010 masks those too."""
+    import asyncio
+    import sqlite3
+
+    from zongji.platform.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    asyncio.run(upgrade(url, "0007"))
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.executemany(
+        "INSERT INTO sms_outbox (id, \"to\", text, created_at) VALUES (?, '+8613800000001', ?,"
+        " '2026-01-01')",
+        [
+            ("0189aaaa000070008000000000000001", "【云总机】您的登录验证码是 123456，5 分钟内有效"),
+            ("0189aaaa000070008000000000000002", "【云总机】邀请您加入，分机 801234"),
+        ],
+    )
+    db.commit()
+    asyncio.run(upgrade(url))
+    assert [r[0] for r in db.execute("SELECT text FROM sms_outbox ORDER BY id")] == [
+        f"【云总机】您的登录验证码是 {MASK}，5 分钟内有效",
+        "【云总机】邀请您加入，分机 801234",  # no code in it: left alone
+    ]
