@@ -147,6 +147,9 @@ class Smsc:
     binds: list[tuple[str, str, str]] = field(default_factory=list)  # system_id, password, type
     submitted: list[Submitted] = field(default_factory=list)
     enquire_links: int = 0
+    # a receipt with this stat right behind each submit_sm_resp, as fast SMSCs do (it can
+    # overtake the ESME's own bookkeeping of the message id)
+    instant_receipt: str | None = None
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -176,13 +179,16 @@ class Smsc:
 
     async def send_receipt(self, submitted: Submitted, stat: str, err: str = "000") -> None:
         """Tell the bound ESME what became of a message, as the SMSC does once it knows."""
+        writer = self._writers[-1]
+        writer.write(self._receipt(submitted, stat, err))
+        await writer.drain()
+
+    def _receipt(self, submitted: Submitted, stat: str, err: str = "000") -> bytes:
         assert submitted.message_id is not None
         body = receipt_body(
             submitted.dest_addr, submitted.source_addr, submitted.message_id, stat, err
         )
-        writer = self._writers[-1]
-        writer.write(pdu(DELIVER_SM, 0, next(self._sequence), body))
-        await writer.drain()
+        return pdu(DELIVER_SM, 0, next(self._sequence), body)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.append(writer)
@@ -194,6 +200,10 @@ class Smsc:
                 reply = self._handle(command_id, sequence, body)
                 if reply is not None:
                     writer.write(reply)
+                    if command_id == SUBMIT_SM and self.instant_receipt:
+                        accepted = self.submitted[-1]
+                        if accepted.message_id:
+                            writer.write(self._receipt(accepted, self.instant_receipt))
                     await writer.drain()
                 async with self._changed:
                     self._changed.notify_all()

@@ -225,6 +225,17 @@ async def test_undeliverable_receipt_fails_the_message(
         assert row.error == "receipt_err_001"
 
 
+async def test_a_receipt_right_behind_the_response_is_not_lost(
+    database_url: str, tmp_path: Path, smsc: Smsc
+) -> None:
+    smsc.instant_receipt = "DELIVRD"
+    async with smpp_node(database_url, tmp_path, smsc.port) as services:
+        await clear_tables(services)
+        await services.sms.send(SmsMessage(E164, "【云总机】" + "很长的消息" * 30))
+        await wait_state(services, DeliveryState.DELIVERED)
+        assert len(smsc.submitted) == 3
+
+
 async def test_long_text_goes_as_concatenated_segments(
     database_url: str, tmp_path: Path, smsc: Smsc
 ) -> None:

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ TON_INTERNATIONAL, TON_ALPHANUMERIC, NPI_ISDN = 1, 5, 1
 CLAIM_LEASE = timedelta(seconds=120)  # longer than a whole message can take to submit
 BATCH = 50
 IDLE_WAKE = 30.0  # seconds between looks at the queue when nothing is due
+EARLY_RECEIPT_KEEP = 600.0  # seconds a receipt for a not yet recorded message id is kept
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SmppLink:
     host: str
     port: int = 2775
     system_id: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     system_type: str = ""
     source_addr: str = ""  # the sender the carrier assigned (digits, or an alphanumeric name)
     tls: bool = False
@@ -88,7 +89,8 @@ class SmppGateway:
         self._smsc: smpp34.Smsc | None = None
         self._reconnect_after = 0.0  # monotonic
         self._connect_failures = 0
-        self._early_receipts: dict[str, receipts.Receipt] = {}
+        # receipts that overtook the recording of their segment (here or on another node)
+        self._early_receipts: dict[str, tuple[receipts.Receipt, float]] = {}
 
     # -- the gateway interface ----------------------------------------------------------------
 
@@ -144,6 +146,7 @@ class SmppGateway:
         """Expire, then submit what is due; the seconds until something is due next."""
         now = self._clock.now()
         await self._expire(now)
+        await self._retry_early_receipts()
         due = await self._due(now)
         awaiting = await self._awaiting_receipts()
         if due or awaiting:
@@ -170,8 +173,8 @@ class SmppGateway:
                     updated_at=now,
                 )
             )
-        if getattr(result, "rowcount", 0):
-            log.warning("SMS expired before it could be sent", extra={"count": result.rowcount})  # type: ignore[attr-defined]
+        if expired := getattr(result, "rowcount", 0):
+            log.warning("SMS expired before it could be sent", extra={"count": expired})
 
     async def _due(self, now: datetime) -> list[tuple[Any, datetime]]:
         async with self._db.session(PLATFORM) as session:
@@ -321,7 +324,7 @@ class SmppGateway:
             )
         early = self._early_receipts.pop(message_id, None)
         if early is not None:  # the receipt overtook our own bookkeeping
-            await self._apply_receipt(early)
+            await self._apply_receipt(early[0])
 
     async def _mark_submitted(self, row_id: Any) -> None:
         now = self._clock.now()
@@ -395,8 +398,11 @@ class SmppGateway:
                 select(SmsSegment).where(SmsSegment.smsc_message_id == receipt.message_id)
             )
             if segment is None:
-                self._early_receipts[receipt.message_id] = receipt
+                self._early_receipts.setdefault(
+                    receipt.message_id, (receipt, self._clock.monotonic())
+                )
                 return
+            self._early_receipts.pop(receipt.message_id, None)
             segment.state = receipt.outcome.value
             row_id = segment.delivery_id
         if receipt.outcome is not receipts.Outcome.DELIVERED:
@@ -425,6 +431,16 @@ class SmppGateway:
             row.updated_at = now
             if final is not DeliveryState.DELIVERED:
                 row.error = f"receipt_err_{error}" if error else "receipt"
+
+    async def _retry_early_receipts(self) -> None:
+        """Receipts whose segment another node may have recorded since; forgotten after a while
+        (an id we never sent, or a message whose node died before recording it)."""
+        cutoff = self._clock.monotonic() - EARLY_RECEIPT_KEEP
+        for message_id, (receipt, seen) in list(self._early_receipts.items()):
+            if seen < cutoff:
+                del self._early_receipts[message_id]
+            else:
+                await self._apply_receipt(receipt)
 
     async def _read_receipts(self, smsc: smpp34.Smsc) -> None:
         while True:
