@@ -23,9 +23,10 @@ from sqlalchemy import text
 
 from zongji.api.app import create_app
 from zongji.models import metadata
-from zongji.platform.clock import FakeClock
+from zongji.platform.clock import Clock, FakeClock
 from zongji.platform.config import Settings
 from zongji.platform.migrate import upgrade
+from zongji.platform.sms import OutboxGateway, SmsMessage
 from zongji.services import Services, build_services
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,6 +85,32 @@ async def clear_tables(services: Services) -> None:
                 await conn.execute(text(f"DELETE FROM {name}"))
 
 
+class Phones:
+    """The users' phones: every SMS as it arrives, in full. What the node keeps (the outbox the
+    operator reads) has login codes masked, so tests read a code where a user would: here.
+    Each message still goes on to the outbox, as the node would have sent it."""
+
+    def __init__(self) -> None:
+        self.received: list[SmsMessage] = []
+        self.outbox: OutboxGateway | None = None
+
+    async def send(self, message: SmsMessage) -> None:
+        assert self.outbox is not None, "Phones.outbox is set by build_services_with_phones"
+        await self.outbox.send(message)
+        self.received.append(message)
+
+    def last_to(self, e164: str) -> SmsMessage | None:
+        return next((m for m in reversed(self.received) if m.to == e164), None)
+
+
+def build_services_with_phones(settings: Settings, clock: Clock) -> Services:
+    """`build_services`, with the SMS reaching `Phones` (and the outbox, as in production)."""
+    phones = Phones()
+    services = build_services(settings, clock=clock, sms=phones)
+    phones.outbox = services.outbox
+    return services
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -91,7 +118,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def services(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Services]:
-    services = build_services(make_settings(database_url, tmp_path), clock=clock)
+    services = build_services_with_phones(make_settings(database_url, tmp_path), clock)
     await clear_tables(services)
     yield services
     await services.close()
@@ -173,10 +200,12 @@ class World:
     async def last_code(self, mobile: str) -> str:
         from zongji.platform.phone import to_e164
 
-        rows = await self.services.outbox.read(to=to_e164(mobile), limit=1)
-        assert rows, f"no SMS to {mobile}"
-        found = re.search(r"\b(\d{6})\b", rows[0].text)
-        assert found, rows[0].text
+        phones = self.services.sms
+        assert isinstance(phones, Phones), "build the services with build_services_with_phones"
+        sms = phones.last_to(to_e164(mobile))
+        assert sms is not None, f"no SMS to {mobile}"
+        found = re.search(r"\b(\d{6})\b", sms.text)
+        assert found, sms.text
         return found.group(1)
 
     async def code_login(self, mobile: str, **extra: Any) -> dict[str, Any]:

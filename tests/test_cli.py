@@ -191,3 +191,27 @@ def test_audit_verify_fails_on_tampering(
     assert "BROKEN" in out
     assert "seq 1" in out
     assert "content altered" in out
+
+
+def test_sms_outbox_finds_a_number_however_it_is_typed(
+    storage: list[str], capsys: pytest.CaptureFixture[str], database_url: str, tmp_path: Path
+) -> None:
+    from zongji.platform.sms import SmsMessage
+
+    async def sent() -> None:
+        services = build_services(make_settings(database_url, tmp_path))
+        await services.sms.send(
+            SmsMessage("+8613800000002", "验证码 246810，5 分钟内有效", secret="246810")
+        )
+        await services.close()
+
+    asyncio.run(sent())
+    for typed in ("13800000002", "138 0000 0002", "+86 138-0000-0002", "008613800000002"):
+        code, out, _ = run(capsys, "sms", "outbox", "--to", typed, *storage)
+        assert code == 0
+        [row] = json.loads(out)
+        assert row["to"] == "+8613800000002"
+        assert "246810" not in row["text"]  # the operator never reads a code
+    code, _, err = run(capsys, "sms", "outbox", "--to", "not-a-number", *storage)
+    assert code == 2
+    assert "to: not a phone number" in err

@@ -321,9 +321,33 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_sms_outbox(args: argparse.Namespace) -> int:
+    from zongji.platform.sms import recipient_filter
+
     async def work(services: Services) -> Any:
-        rows = await services.outbox.read(to=args.to, limit=args.limit)
+        to = recipient_filter(args.to) if args.to else None
+        rows = await services.outbox.read(to=to, limit=args.limit)
         return [{"at": r.created_at.isoformat(), "to": r.to, "text": r.text} for r in rows]
+
+    return _run(_with_services(args, work))
+
+
+def cmd_sms_deliveries(args: argparse.Namespace) -> int:
+    from zongji.platform.sms import read_deliveries, recipient_filter
+
+    async def work(services: Services) -> Any:
+        to = recipient_filter(args.to) if args.to else None
+        rows = await read_deliveries(services.db, to=to, limit=args.limit)
+        return [
+            {
+                "at": r.created_at.isoformat(),
+                "to": r.to,
+                "text": r.text,
+                "state": r.state,
+                "attempts": r.attempts,
+                "error": r.error,
+            }
+            for r in rows
+        ]
 
     return _run(_with_services(args, work))
 
@@ -473,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--to")
     outbox.add_argument("--limit", type=int, default=20)
     outbox.set_defaults(func=cmd_sms_outbox)
+    deliveries = sms.add_parser("deliveries", help="messages sent through the carrier (SMPP)")
+    _storage_options(deliveries)
+    deliveries.add_argument("--to")
+    deliveries.add_argument("--limit", type=int, default=20)
+    deliveries.set_defaults(func=cmd_sms_deliveries)
 
     demo = sub.add_parser("demo", help="try the demo node").add_subparsers(
         dest="demo", required=True

@@ -21,6 +21,7 @@ from zongji.api.app import create_app
 from zongji.platform import migrate
 from zongji.platform.config import Settings
 from zongji.platform.nodes import NodeState
+from zongji.platform.sms import SmppGateway
 from zongji.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Node:
             from zongji.pbx.calls.component import PbxComponent
 
             self.components.append(PbxComponent(self.services))
+        if isinstance(self.services.sms, SmppGateway):  # the carrier session and its queue
+            self.components.append(self.services.sms)
         self.ports: dict[str, Any] = {}
         self._http: _HttpServer | None = None
         self._http_task: asyncio.Task[None] | None = None

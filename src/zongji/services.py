@@ -34,7 +34,14 @@ from zongji.platform.jobs import JobRunner
 from zongji.platform.metrics import Metrics
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.ratelimit import RateLimiter
-from zongji.platform.sms import HttpSmsGateway, OutboxGateway, SmsGateway
+from zongji.platform.sms import (
+    BodySeal,
+    HttpSmsGateway,
+    OutboxGateway,
+    SmppGateway,
+    SmppLink,
+    SmsGateway,
+)
 
 
 @dataclass
@@ -73,6 +80,8 @@ class Services:
         await self.search.drain()
         if isinstance(self.sms, HttpSmsGateway):
             await self.sms.close()
+        if isinstance(self.sms, SmppGateway):
+            await self.sms.stop()
         await self.db.dispose()
 
 
@@ -85,23 +94,16 @@ def build_services(
     metrics = Metrics()
     limiter = RateLimiter(clock)
     audit = AuditLog(db, clock)
-    outbox = OutboxGateway(db, clock, echo=settings.demo)
+    secret = settings.effective_secret_key()
+    # The outbox shows login codes only in the demo, where it stands in for the users' phones.
+    outbox = OutboxGateway(db, clock, echo=settings.demo, reveal_secrets=settings.demo)
     if sms is None:
-        if settings.sms.gateway == "http":
-            sms = HttpSmsGateway(
-                settings.sms.http_url,
-                settings.sms.http_token.get_secret_value(),
-                settings.sms.signature,
-                timeout=settings.sms.http_timeout,
-            )
-        else:
-            sms = outbox
+        sms = _sms_gateway(settings, db, clock, secret, outbox)
     enterprises = EnterpriseService(db, bus, clock, audit, settings.sip_domain_suffix)
     files = LocalFileStorage(settings.data_dir / "files")
     journal = Journal(audit)
     users = DirectoryUsers(db, bus, clock, journal, files)
     changes = ChangeFeed(db)
-    secret = settings.effective_secret_key()
     identity = IdentityService(
         db,
         bus,
@@ -158,3 +160,32 @@ def build_services(
         jobs=jobs,
         pbx=pbx,
     )
+
+
+def _sms_gateway(
+    settings: Settings, db: Database, clock: Clock, secret: bytes, outbox: OutboxGateway
+) -> SmsGateway:
+    conf = settings.sms
+    if conf.gateway == "http":
+        return HttpSmsGateway(
+            conf.http_url,
+            conf.http_token.get_secret_value(),
+            conf.signature,
+            timeout=conf.http_timeout,
+        )
+    if conf.gateway == "smpp":
+        link = SmppLink(
+            host=conf.smpp_host,
+            port=conf.smpp_port,
+            system_id=conf.smpp_system_id,
+            password=conf.smpp_password.get_secret_value(),
+            system_type=conf.smpp_system_type,
+            source_addr=conf.smpp_source_addr,
+            tls=conf.smpp_tls,
+            submit_timeout=conf.smpp_submit_timeout,
+            retry_initial=conf.smpp_retry_initial,
+            retry_max=conf.smpp_retry_max,
+            max_attempts=conf.smpp_max_attempts,
+        )
+        return SmppGateway(db, clock, BodySeal(secret), link)
+    return outbox

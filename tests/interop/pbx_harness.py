@@ -30,7 +30,7 @@ from zongji.directory.user_schemas import UserChange, UserCreate
 from zongji.pbx.calls.component import PbxComponent
 from zongji.platform.actor import SYSTEM
 from zongji.platform.clock import Clock, SystemClock
-from zongji.services import Services, build_services
+from zongji.services import Services
 
 HOST = "127.0.0.1"
 _mobiles = itertools.count(13800000001)
@@ -130,10 +130,10 @@ async def running_pbx(
     database_url: str, data_dir: Path, *, clock: Clock | None = None, **settings: Any
 ) -> AsyncIterator[RunningPbx]:
     """Services on `database_url` (tables emptied first) and the PBX component on free ports."""
-    from tests.conftest import clear_tables, make_settings
+    from tests.conftest import build_services_with_phones, clear_tables, make_settings
 
     config = make_settings(database_url, data_dir, sip_port=0, **settings)
-    services = build_services(config, clock=clock or SystemClock())
+    services = build_services_with_phones(config, clock or SystemClock())
     await clear_tables(services)
     component = PbxComponent(services)
     ports = await component.start()

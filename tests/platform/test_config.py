@@ -74,3 +74,23 @@ def test_secret_key_is_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(key) >= 32
     assert Settings.load(data_dir=tmp_path).effective_secret_key() == key
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_smpp_gateway_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    monkeypatch.setenv("ZONGJI_SMS__GATEWAY", "smpp")
+    with pytest.raises(ValidationError, match="smpp_host"):  # nowhere to send: refuse to start
+        Settings.load()
+    for name, value in {
+        "ZONGJI_SMS__SMPP_HOST": "smsc.carrier.example",
+        "ZONGJI_SMS__SMPP_PORT": "3775",
+        "ZONGJI_SMS__SMPP_TLS": "true",
+        "ZONGJI_SMS__SMPP_SYSTEM_ID": "zongji",
+        "ZONGJI_SMS__SMPP_PASSWORD": "s3cret",
+        "ZONGJI_SMS__SMPP_SOURCE_ADDR": "10690001",
+    }.items():
+        monkeypatch.setenv(name, value)
+    sms = Settings.load().sms
+    assert (sms.smpp_host, sms.smpp_port, sms.smpp_tls) == ("smsc.carrier.example", 3775, True)
+    assert sms.smpp_password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(sms)

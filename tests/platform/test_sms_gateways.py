@@ -13,8 +13,8 @@ from tests.conftest import World, bearer, make_settings
 from zongji.api.app import create_app
 from zongji.platform.actor import SYSTEM
 from zongji.platform.clock import FakeClock
-from zongji.platform.sms import HttpSmsGateway, SmsMessage
-from zongji.services import build_services
+from zongji.platform.sms import MASK, HttpSmsGateway, OutboxGateway, SmsMessage
+from zongji.services import Services, build_services
 
 
 async def test_http_gateway_posts_json_with_the_token() -> None:
@@ -67,10 +67,11 @@ async def test_provider_failure_answers_503(database_url: str, tmp_path: Path) -
         await services.close()
 
 
-async def test_operator_reads_the_outbox_and_others_cannot(world: World) -> None:
+async def test_operator_reads_the_outbox_but_never_a_code(world: World) -> None:
     t = await world.enterprise("acme")
     await world.user(t, "甲", "13800000001")
     await world.client.post("/api/v1/auth/code", json={"mobile": "13800000001"})
+    code = await world.last_code("13800000001")  # what the phone got
     op = bearer(await world.operator_token())
     r = await world.client.get(
         "/api/v1/platform/sms-outbox", headers=op, params={"to": "138 0000 0001"}
@@ -78,6 +79,49 @@ async def test_operator_reads_the_outbox_and_others_cannot(world: World) -> None
     [sms] = r.json()
     assert sms["to"] == "+8613800000001"
     assert sms["tenant_id"] == str(t.id)
-    assert "验证码" in sms["text"]
+    assert sms["text"] == f"【云总机】您的登录验证码是 {MASK}，5 分钟内有效，请勿告诉他人。"
+    assert code not in r.text
+    [row] = await world.services.outbox.read(to="+8613800000001")
+    assert code not in row.text  # nor in the table
     r = await world.client.get("/api/v1/platform/sms-outbox", headers=bearer(t.admin_token))
     assert r.status_code == 403
+
+
+async def test_the_demo_outbox_shows_the_code(services: Services, clock: FakeClock) -> None:
+    """In the demo the outbox (and the console) stand in for the users' phones."""
+    demo = OutboxGateway(services.db, clock, reveal_secrets=True)
+    await demo.send(SmsMessage("+8613800000001", "验证码 654321", secret="654321"))
+    [row] = await demo.read(to="+8613800000001")
+    assert row.text == "验证码 654321"
+
+
+def test_a_message_shows_no_secret_in_its_repr() -> None:
+    message = SmsMessage("+8613800000001", "验证码 654321", secret="654321")
+    assert "654321" not in repr(message)
+    assert "654321" not in str(message)
+
+
+def test_upgrading_masks_codes_the_outbox_kept_in_clear(tmp_path: Path) -> None:
+    """Before codes were masked the outbox stored them; migration 0010 masks those too."""
+    import asyncio
+    import sqlite3
+
+    from zongji.platform.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    asyncio.run(upgrade(url, "0007"))
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.executemany(
+        "INSERT INTO sms_outbox (id, \"to\", text, created_at) VALUES (?, '+8613800000001', ?,"
+        " '2026-01-01')",
+        [
+            ("0189aaaa000070008000000000000001", "【云总机】您的登录验证码是 123456，5 分钟内有效"),
+            ("0189aaaa000070008000000000000002", "【云总机】邀请您加入，分机 801234"),
+        ],
+    )
+    db.commit()
+    asyncio.run(upgrade(url))
+    assert [r[0] for r in db.execute("SELECT text FROM sms_outbox ORDER BY id")] == [
+        f"【云总机】您的登录验证码是 {MASK}，5 分钟内有效",
+        "【云总机】邀请您加入，分机 801234",  # no code in it: left alone
+    ]

@@ -191,7 +191,7 @@ class IdentityService:
         else:
             minutes = int(CODE_TTL.total_seconds() // 60)
             text = f"{self._signature}您的登录验证码是 {code}，{minutes} 分钟内有效，请勿告诉他人。"
-            await self._sms.send(SmsMessage(mobile, text, tenant))
+            await self._sms.send(SmsMessage(mobile, text, tenant, secret=code, valid_for=CODE_TTL))
         return sent
 
     async def code_login(

@@ -25,14 +25,33 @@ _config_file: ContextVar[str | None] = ContextVar("zongji_config_file", default=
 
 
 class SmsSettings(BaseModel):
-    """Where SMS go. `outbox` keeps them in the database for the operator to read (and prints
-    them in demo mode); `http` posts them to a provider's gateway."""
+    """Where SMS go. `outbox` keeps them in the database for the operator to read, login codes
+    masked unless the node runs the demo (development and tests); `http` posts them to a
+    provider's gateway; `smpp` delivers them through a carrier's SMSC (SMPP 3.4), queued in the
+    database with retries and delivery receipts."""
 
-    gateway: Literal["outbox", "http"] = "outbox"
+    gateway: Literal["outbox", "http", "smpp"] = "outbox"
     http_url: str = ""
     http_token: SecretStr = SecretStr("")
     http_timeout: float = 5.0
     signature: str = "【云总机】"
+    smpp_host: str = ""
+    smpp_port: int = Field(2775, ge=1, le=65535)
+    smpp_tls: bool = False  # TLS to the SMSC (many carriers offer it on another port)
+    smpp_system_id: str = Field("", max_length=15)
+    smpp_password: SecretStr = SecretStr("")
+    smpp_system_type: str = Field("", max_length=12)
+    smpp_source_addr: str = Field("", max_length=20)  # the sender number or name assigned
+    smpp_submit_timeout: float = Field(10.0, gt=0)
+    smpp_retry_initial: float = Field(2.0, gt=0)  # first retry after this; doubles each time
+    smpp_retry_max: float = Field(300.0, gt=0)
+    smpp_max_attempts: int = Field(12, ge=1)
+
+    @model_validator(mode="after")
+    def _gateway_is_configured(self) -> SmsSettings:
+        if self.gateway == "smpp" and not (self.smpp_host and self.smpp_system_id):
+            raise ValueError("sms.gateway = smpp needs sms.smpp_host and sms.smpp_system_id")
+        return self
 
 
 class Settings(BaseSettings):
