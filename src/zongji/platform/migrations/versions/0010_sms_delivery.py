@@ -1,7 +1,7 @@
 """sms delivery: the SMPP queue (deliveries and their segments); login codes masked in the outbox
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-07 09:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import zongji.platform.db
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
