@@ -4,9 +4,10 @@ Every test in tests/interop runs on `zongji.eventloop` (uvloop), as the node doe
 (tests/interop/conftest.py). The stream transports once accepted connections only on the stdlib
 loop (uvloop's transports are not subclasses of asyncio's), so under `zongji serve` every TCP
 and TLS connection was dropped while the suite, on the stdlib loop, passed. Here SIPp registers
-and calls over TCP, baresip registers over TCP and over TLS and is called on the connection it
-registered on, and raw bytes check RFC 3261 §18.3 framing: a UDP request whose Content-Length
-is larger than its datagram gets 400, and on TCP a message ends where its Content-Length says.
+over TCP at a `zongji serve` process; SIPp registers and calls over TCP; baresip registers over
+TCP and over TLS and is called on the connection it registered on; and raw bytes check RFC 3261
+§18.3 framing: a UDP request whose Content-Length is larger than its datagram gets 400, and on
+TCP a message ends where its Content-Length says.
 
 SIPp as packaged by Debian is built without OpenSSL (`-t l1` is refused), so baresip is the
 TLS peer.
@@ -15,6 +16,7 @@ TLS peer.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +26,7 @@ import uvloop
 from tests.interop.baresip import Baresip
 from tests.interop.pbx_harness import HOST, PbxTenant, RunningPbx, SipCredential, running_pbx
 from tests.interop.sipp import Sipp, SippResult, free_port
+from tests.test_node import RunningNode
 
 from zongji import cli
 from zongji.sip.network import TransportKind
@@ -132,6 +135,35 @@ def test_zongji_commands_run_on_uvloop() -> None:
 
 async def test_the_node_under_test_runs_on_the_same_loop() -> None:
     assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+
+
+async def test_sipp_registers_over_tcp_at_zongji_serve(tmp_path: Path) -> None:
+    """The user's path, as reported: `zongji serve --demo` in its own process, a phone with
+    the demo softphone credential registering over TCP (SIPp `-t t1`)."""
+    node = RunningNode(tmp_path, "--demo")
+    sipp: Sipp | None = None
+    try:
+        await asyncio.to_thread(node.wait_ready)
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        account = demo["users"][0]["sip"]
+        auth = f"[authentication username={account['username']} password={account['password']}]"
+        fields = tmp_path / "phone.csv"
+        fields.write_text(f"SEQUENTIAL\n{account['username']};{account['domain']};{auth}\n")
+        sipp = Sipp(
+            "-sf", str(SCENARIOS / "pbx_register_digest.xml"), "-inf", str(fields),
+            account["registrar"], "-auth_uri", account["domain"], "-m", "1",
+            "-timeout", "30s",
+            transport="t1",
+        )  # fmt: skip
+        await sipp.start()
+        ok(await sipp.wait(within=40))  # registered, held, unregistered: all over TCP
+    finally:
+        if sipp is not None:
+            await sipp.stop()
+            sipp.cleanup()
+        assert await asyncio.to_thread(node.stop) == 0
+    log = node.log.read_text()
+    assert "Traceback" not in log, log
 
 
 async def test_sipp_registers_and_unregisters_over_tcp(node: RunningPbx, phones: Phones) -> None:
