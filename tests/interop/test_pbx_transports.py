@@ -305,7 +305,8 @@ async def read_message(reader: asyncio.StreamReader) -> bytes:
 
 async def test_tcp_messages_are_framed_by_their_content_length(node: RunningPbx) -> None:
     """An INVITE whose body arrives in pieces, then an OPTIONS in the same segment as its end:
-    each is answered as itself, in order, on the same connection."""
+    each is answered as itself on the same connection (in either order: the INVITE's challenge
+    waits for a lookup, the OPTIONS does not)."""
     acme = await node.enterprise("acme")
     await node.user(acme, "李四", "8002")
     reader, writer = await asyncio.open_connection(HOST, node.tcp_port)
@@ -327,6 +328,6 @@ async def test_tcp_messages_are_framed_by_their_content_length(node: RunningPbx)
             status = getattr(answer, "status", 0)
             if status >= 200:
                 finals.append((answer.call_id, status))
-        assert finals == [("framed-1", 407), ("framed-2", 200)]
+        assert sorted(finals) == [("framed-1", 407), ("framed-2", 200)]
     finally:
         writer.close()
