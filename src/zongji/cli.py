@@ -57,9 +57,9 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
-    import uvloop
+    from zongji import eventloop
 
-    return uvloop.run(coro)
+    return eventloop.run(coro)
 
 
 async def _with_services(

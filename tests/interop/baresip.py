@@ -54,11 +54,13 @@ def require_baresip() -> None:
 class Baresip:
     """One baresip process with a ctrl_tcp connection."""
 
-    def __init__(self, account: str | None = None) -> None:
+    def __init__(self, account: str | None = None, *, config: str = "") -> None:
         """`account`: an accounts-file line to use instead of the default local account (e.g. a
-        device credential registering at the PBX, `<sip:user@domain>;auth_pass=...`)."""
+        device credential registering at the PBX, `<sip:user@domain>;auth_pass=...`).
+        `config`: more configuration lines (e.g. `sip_cafile` to trust the node's certificate)."""
         require_baresip()
         self.account = account
+        self.config = config
         self.directory = Path(tempfile.mkdtemp(prefix="baresip."))
         self.sip_port = free_port("udp")
         self.ctrl_port = free_port("tcp")
@@ -76,6 +78,7 @@ class Baresip:
     async def start(self) -> None:
         (self.directory / "config").write_text(
             CONFIG.format(sip_port=self.sip_port, ctrl_port=self.ctrl_port, modules=MODULES)
+            + self.config
         )
         account = self.account or f"<{self.uri}>;regint=0;answermode=auto"
         (self.directory / "accounts").write_text(account + "\n")

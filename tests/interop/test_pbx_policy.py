@@ -177,8 +177,10 @@ async def test_a_quota_running_out_ends_the_call_at_the_limit(
     assert (standing.used_minutes, standing.reserved_minutes, standing.frozen) == (1, 0, True)
     assert policy.live_calls() == 0
 
-    # frozen: the next outside call is refused and says so
+    # frozen: the next outside call is refused and says so (its record is written just after
+    # SIPp's end: wait for it rather than race it)
     await _run(_phone("policy_refused", cred, "13912345678", tmp_path, node), 60)
+    await node.wait_record(acme, lambda r: r.status is CallStatus.REFUSED and r.id != held.id)
     refusals = [
         r
         for r in await node.records(acme)

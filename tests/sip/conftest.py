@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 from sip_fakes import ELEMENT_ADDRESS, Element, FakeNetwork, FakeTransport
 
+from zongji import eventloop
 from zongji.sip.auth import DigestAuthenticator
 from zongji.sip.errors import SipParseError
 from zongji.sip.timers import ManualScheduler
 from zongji.sip.ua import IncomingCall, IncomingRequest, UserAgent, parse_register
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+# Modules that put the stack on real sockets: they run on both loops, the stdlib's and the one
+# `zongji serve` runs on (uvloop), because the loops' transports differ (uvloop's are not
+# subclasses of asyncio's) and a check that passes on one can fail on the other.
+REAL_SOCKET_MODULES = frozenset({"test_sip_transport", "test_sip_ua"})
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, LoopFactory]:
+    factories: dict[str, LoopFactory] = {"stdlib-loop": asyncio.new_event_loop}
+    if item.path.stem in REAL_SOCKET_MODULES:
+        factories["node-loop"] = eventloop.new_event_loop
+    return factories
 
 
 @pytest.fixture

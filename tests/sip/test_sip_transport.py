@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import ssl
 from collections.abc import AsyncIterator
@@ -340,6 +341,60 @@ async def test_malformed_udp_requests_get_400_and_garbage_is_dropped(udp_peer: U
         assert udp_peer.queue.empty()
         assert ua.transport.stats.malformed_dropped == 3
     finally:
+        await ua.close()
+
+
+async def test_udp_content_length_beyond_the_datagram_gets_400(udp_peer: UdpPeer) -> None:
+    """RFC 3261 §18.3: a datagram holds the whole message; one shorter than its Content-Length
+    is answered 400 and never reaches the application; octets beyond it are discarded."""
+    ua, transports = await make_ua("udp")
+    seen: list[bytes] = []
+
+    def handle(incoming: IncomingRequest) -> None:
+        seen.append(incoming.request.body)
+        incoming.respond(200)
+
+    ua.on_request = handle
+    target = transports["udp"].local_address
+    try:
+        via = f"SIP/2.0/UDP 127.0.0.1:{udp_peer.port};branch=z9hG4bKshort;rport"
+        udp_peer.send(options(via, body=b"0123456789", length=50), target)
+        answer = await udp_peer.receive()
+        assert answer.status == 400
+        assert "Content-Length" in (answer.headers.get("Warning") or "")
+        via = f"SIP/2.0/UDP 127.0.0.1:{udp_peer.port};branch=z9hG4bKlong;rport"
+        udp_peer.send(options(via, body=b"0123456789trailing", length=10), target)
+        assert (await udp_peer.receive()).status == 200
+        assert seen == [b"0123456789"]
+    finally:
+        await ua.close()
+
+
+async def test_tcp_message_ends_where_its_content_length_says() -> None:
+    """A body split over segments waits for the rest; the next message may share a segment."""
+    ua, transports = await make_ua("tcp")
+    seen: list[bytes] = []
+
+    def handle(incoming: IncomingRequest) -> None:
+        seen.append(incoming.request.body)
+        incoming.respond(200)
+
+    ua.on_request = handle
+    address = transports["tcp"].local_address
+    reader, writer = await asyncio.open_connection(address.host, address.port)
+    try:
+        first = options("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKs1", body=b"A" * 300)
+        second = options("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKs2", body=b"B" * 20)
+        stream = first + second
+        cuts = [0, len(first) - 150, len(first) + 40, len(stream)]  # in the body; in the next
+        for start, end in itertools.pairwise(cuts):
+            writer.write(stream[start:end])
+            await writer.drain()
+            await asyncio.sleep(0.02)  # separate segments; correctness does not depend on it
+        assert [(await read_response(reader)).status for _ in range(2)] == [200, 200]
+        assert seen == [b"A" * 300, b"B" * 20]
+    finally:
+        writer.close()
         await ua.close()
 
 

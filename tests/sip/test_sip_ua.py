@@ -65,6 +65,27 @@ async def wait(awaitable):  # type: ignore[no-untyped-def]
     return await asyncio.wait_for(awaitable, WAIT)
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def recvfrom(sock: socket.socket) -> tuple[bytes, tuple[str, int]]:
+    """One datagram from a non-blocking socket, on any loop (uvloop has no `sock_recvfrom`)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            data, source = sock.recvfrom(65535)
+            return data, source
+        except BlockingIOError:
+            readable: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(sock.fileno(), _wake, readable)
+            try:
+                await readable
+            finally:
+                loop.remove_reader(sock.fileno())
+
+
 async def test_call_answered_with_offer_answer_and_hung_up_by_caller(
     peers: tuple[Peer, Peer],
 ) -> None:
@@ -468,13 +489,12 @@ async def test_forked_invite_gives_early_dialogs_and_hangs_up_extra_answers() ->
     fork.bind(("127.0.0.1", 0))
     fork.setblocking(False)
     host, port = fork.getsockname()
-    loop = asyncio.get_running_loop()
     try:
         early: list[Dialog | None] = []
         call = await alice.invite(
             f"sip:bob@{host}:{port}", on_provisional=lambda r, d: early.append(d)
         )
-        data, source = await wait(loop.sock_recvfrom(fork, 65535))
+        data, source = await wait(recvfrom(fork))
         invite = parse_message(data)
         assert isinstance(invite, Request)
 
@@ -493,7 +513,7 @@ async def test_forked_invite_gives_early_dialogs_and_hangs_up_extra_answers() ->
         reply(200, "right")  # the other fork answers too: ACK it, then BYE it
         methods: dict[str, str] = {}
         while len(methods) < 3:
-            data, _ = await wait(loop.sock_recvfrom(fork, 65535))
+            data, _ = await wait(recvfrom(fork))
             request = parse_message(data)
             assert isinstance(request, Request)
             methods[f"{request.method} {request.to_addr.tag}"] = str(request.uri)

@@ -22,6 +22,7 @@ from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.parser import DEFAULT_LIMITS, Limits
 from zongji.sip.transport.base import ErrorCallback, Flow, Transport, log
 from zongji.sip.transport.framing import Frame, FramingError, StreamFramer
+from zongji.sip.transport.loop_io import ByteStream, as_byte_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class StreamConnection(asyncio.Protocol):
     def __init__(self, owner: StreamTransport, remote: HostPort | None) -> None:
         self._owner = owner
         self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
+        self._transport: ByteStream | None = None
         self._framer = StreamFramer(owner.limits)
         self._remote = remote
         self._local = owner.local_address
@@ -131,8 +132,9 @@ class StreamConnection(asyncio.Protocol):
 
     # -- asyncio callbacks
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, base_transport: asyncio.BaseTransport) -> None:
+        # By the methods it has, not its class: uvloop's transports do not subclass asyncio's.
+        transport = as_byte_stream(base_transport)
         owner = self._owner
         if self._remote is None:  # incoming
             if owner.connection_count >= owner.settings.max_connections:

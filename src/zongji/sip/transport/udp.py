@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Final, cast
+from typing import Final
 
 from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.transport.base import ErrorCallback, Flow, Transport, log
+from zongji.sip.transport.loop_io import DatagramSocket, as_datagram_socket
 
 DEFAULT_RECEIVE_BUFFER: Final = 8 * 1024 * 1024
 
@@ -18,7 +19,7 @@ class UdpTransport(Transport, asyncio.DatagramProtocol):
     kind = TransportKind.UDP
 
     def __init__(self, advertised_host: str | None = None) -> None:
-        self._socket_transport: asyncio.DatagramTransport | None = None
+        self._socket_transport: DatagramSocket | None = None
         self._advertised_host = advertised_host
         self._closed = asyncio.get_running_loop().create_future()
         self.datagrams_received = 0
@@ -53,9 +54,10 @@ class UdpTransport(Transport, asyncio.DatagramProtocol):
 
     # -- asyncio callbacks
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (asyncio's selector datagram transport does not subclass DatagramTransport)
-        self._socket_transport = cast(asyncio.DatagramTransport, transport)
+    def connection_made(self, base_transport: asyncio.BaseTransport) -> None:
+        # By the methods it has, not its class: uvloop's transports do not subclass asyncio's.
+        transport = as_datagram_socket(base_transport)
+        self._socket_transport = transport
         self.local_address = HostPort.from_socket(transport.get_extra_info("sockname"))
         self.advertised = HostPort(
             self._advertised_host or self.local_address.host, self.local_address.port
