@@ -269,6 +269,12 @@ async def test_an_unauthenticated_udp_invite_draws_exactly_one_challenge(rig: Ca
         assert again.status == 407
         nonces = {c.params["nonce"] for r in (challenge, again) for c in r.proxy_authenticate}
         assert len(nonces) == 2
+        # An INVITE for a domain we do not serve is refused once, statelessly, too.
+        stranger = _invite("nowhere.example.com", port, f"z9hG4bK{uuid.uuid4().hex}", "x@probe")
+        transport.sendto(stranger, ("127.0.0.1", rig.port))
+        await _until(lambda: len(probe.statuses()) == 3, within=5.0)
+        await asyncio.sleep(2.0)
+        assert probe.statuses() == [407, 407, 404]
     finally:
         transport.close()
     assert await rig.records(acme) == []
