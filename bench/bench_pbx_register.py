@@ -140,8 +140,9 @@ async def serve(services: Services) -> tuple[UserAgent, int]:
     pbx = services.pbx
 
     async def on_request(incoming: IncomingRequest) -> None:
-        if not pbx.guard.admit(incoming.source.remote.host, incoming.method):
-            incoming.respond(403, "Forbidden (source blocked)")
+        remote = incoming.source.remote
+        if not pbx.guard.admit(remote.host, remote.port, incoming.method):
+            incoming.send_statelessly(incoming.create_response(403, "Forbidden (source blocked)"))
         elif incoming.method == "REGISTER":
             await pbx.registrar.handle(incoming)
         else:

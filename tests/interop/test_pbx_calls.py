@@ -57,15 +57,23 @@ class Peers:
         self.sipps.append(sipp)
         return sipp
 
-    def caller(self, scenario: str, cred: SipCredential, dialled: str, *extra: str) -> Sipp:
-        """A SIPp phone placing one call with its device credential."""
+    def caller(
+        self,
+        scenario: str,
+        cred: SipCredential,
+        dialled: str,
+        *extra: str,
+        auth_uri: bool = True,
+    ) -> Sipp:
+        """A SIPp phone placing one call with its device credential; its digest-uri is the
+        Request-URI, or with `auth_uri=False` SIPp's default (the address it sends to)."""
         auth = f"[authentication username={cred.username} password={cred.password}]"
+        uri = ["-auth_uri", f"{dialled}@{cred.domain}"] if auth_uri else []
         return self.sipp(
             scenario,
             f"{cred.username};{dialled};{cred.domain};{auth};{GOOD_SDP}",
             self.pbx.address,
-            "-auth_uri",
-            f"{dialled}@{cred.domain}",
+            *uri,
             *extra,
         )
 
@@ -175,6 +183,28 @@ async def test_sipp_calls_baresip_answers_sipp_hangs_up(node: RunningPbx, peers:
     )
     assert (record.caller_user_id, record.callee_user_id) == (alice, bob)
     assert record.answered_by_user_id == bob
+
+
+async def test_sipp_with_its_default_digest_uri_calls(node: RunningPbx, peers: Peers) -> None:
+    """SIPp signs `uri="sip:<the PBX's address>"` unless told otherwise; the PBX verifies the
+    response against that uri (as Kamailio and Asterisk do), so the call goes through."""
+    acme = await node.enterprise("acme")
+    alice = await node.user(acme, "张三", "8001")
+    bob = await node.user(acme, "李四", "8002")
+    await peers.baresip(await node.device(acme, bob))
+    await registered(node, acme, bob)
+    caller = peers.caller("pbx_caller", await node.device(acme, alice), "8002", auth_uri=False)
+    await caller.start()
+    result = await caller.wait(30)
+    ok(result)
+    assert f'uri="sip:{node.address}"' in result.messages
+    record = await wait_record(node, acme)
+    assert (record.status, record.caller_user_id, record.answered_by_user_id) == (
+        "answered",
+        alice,
+        bob,
+    )
+    assert node.services.pbx.guard.blocks() == []
 
 
 async def test_baresip_calls_baresip_and_the_callee_hangs_up(

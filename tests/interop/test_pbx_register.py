@@ -25,15 +25,17 @@ async def _wait_for(check: object, within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def _sipp(pbx: RunningPbx, domain: str, rows: list[str], calls: int) -> Sipp:
+def _sipp(
+    pbx: RunningPbx, domain: str, rows: list[str], calls: int, *, auth_uri: bool = True
+) -> Sipp:
     """SIPp registering each row's device at `domain`. SIPp's digest-uri is the address it sends
-    to unless `-auth_uri` says otherwise; the PBX (RFC 7616 §3.4.6) wants the Request-URI."""
+    to unless `-auth_uri` says otherwise (`auth_uri=False` keeps SIPp's default)."""
     users = Path(f"/tmp/pbx-register-{uuid.uuid4().hex}.csv")
     users.write_text("SEQUENTIAL\n" + "".join(row + "\n" for row in rows))
     return Sipp(
         "-sf", str(SCENARIOS / "pbx_register_digest.xml"),
         "-inf", str(users),
-        "-auth_uri", domain,
+        *(["-auth_uri", domain] if auth_uri else []),
         pbx.address,
         "-m", str(calls), "-r", "10", "-l", str(calls),
         "-timeout", "30s",
@@ -70,6 +72,31 @@ async def test_sipp_registers_with_md5_digest_and_unregisters(pbx: RunningPbx) -
     assert result.failed == 0, result.explain()
     assert location.contacts(acme.id, alice) == []  # unregistered with Expires: 0
     assert location.contacts(acme.id, bob) == []
+    sipp.cleanup()
+
+
+async def test_sipp_with_its_default_digest_uri_registers_and_is_never_blocked(
+    pbx: RunningPbx,
+) -> None:
+    """SIPp's default digest-uri is `sip:<the PBX's address>`, not the Request-URI: the PBX
+    verifies the response against it. More registrations than the guard's failure limit, all
+    from one address: every one succeeds and nothing is blocked."""
+    acme = await pbx.enterprise("acme")
+    alice = await pbx.user(acme, "张三", "8001")
+    cred = await pbx.device(acme, alice)
+    calls = pbx.services.pbx.guard.max_failures + 2
+    rows = [f"{cred.username};{acme.domain};"
+            f"[authentication username={cred.username} password={cred.password}]"]  # fmt: skip
+    sipp = _sipp(pbx, acme.domain, rows, calls, auth_uri=False)
+    try:
+        await sipp.start()
+        result = await sipp.wait(within=60)
+    finally:
+        await sipp.stop()
+    assert f'uri="sip:{pbx.address}"' in result.messages  # SIPp's default, not the domain
+    assert result.successful == calls, result.explain()
+    assert "SIP/2.0 403" not in result.messages
+    assert pbx.services.pbx.guard.blocks() == []
     sipp.cleanup()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from zongji.sip.auth import (
@@ -14,8 +16,10 @@ from zongji.sip.auth import (
 )
 from zongji.sip.auth.digest import compute_ha1, compute_response
 from zongji.sip.headers import Headers
-from zongji.sip.message import Request
+from zongji.sip.message import Request, Response
 from zongji.sip.uri import parse_uri
+
+MD5 = DigestAlgorithm.MD5
 
 
 def test_rfc2617_example() -> None:
@@ -123,15 +127,103 @@ async def test_wrong_password_unknown_user_and_tampering() -> None:
     assert (await authenticator.verify(request)).outcome is AuthOutcome.FAILED
 
 
-async def test_forged_nonce_is_refused() -> None:
+async def test_forged_nonce_is_never_a_failed_password() -> None:
+    """A nonce we did not issue (another key: a forger, or an earlier run of the node) is no
+    guess at a password: a wrong answer to it is UNKNOWN_NONCE (challenge, count nothing), a
+    right one is STALE (the password is known: challenge again with stale=true)."""
     authenticator = DigestAuthenticator("example.com", {"alice": "pw"}.get)
     other = DigestAuthenticator("example.com", {"alice": "pw"}.get)  # another key
-    request = await challenge_and_answer(
-        other, DigestClient(Credentials("alice", "pw")), register_request()
+    for password, outcome in (("nope", AuthOutcome.UNKNOWN_NONCE), ("pw", AuthOutcome.STALE)):
+        request = await challenge_and_answer(
+            other, DigestClient(Credentials("alice", password)), register_request()
+        )
+        assert (await authenticator.verify(request)).outcome is outcome
+    request = register_request()
+    request.headers.add(
+        "Authorization",
+        'Digest username="alice", realm="example.com", nonce="made-up", uri="sip:example.com",'
+        ' response="00000000000000000000000000000000", algorithm=SHA-512',
     )
-    result = await authenticator.verify(request)
-    assert result.outcome is AuthOutcome.FAILED
-    assert result.detail == "nonce not ours"
+    assert (await authenticator.verify(request)).outcome is AuthOutcome.UNKNOWN_NONCE
+
+
+async def test_nonce_is_good_only_from_the_source_it_was_issued_to() -> None:
+    authenticator = DigestAuthenticator("example.com", {"alice": "pw"}.get)
+    request = register_request()
+    challenge = authenticator.challenge(request, to_tag="t", source="192.0.2.1")
+    assert DigestClient(Credentials("alice", "nope")).authorize(request, challenge)
+    # A wrong answer to it is a failed password from where it was sent, noise from elsewhere.
+    assert (await authenticator.verify(request, source="192.0.2.1")).outcome is AuthOutcome.FAILED
+    elsewhere = await authenticator.verify(request, source="198.51.100.7")
+    assert elsewhere.outcome is AuthOutcome.UNKNOWN_NONCE
+    request = register_request()
+    assert DigestClient(Credentials("alice", "pw")).authorize(request, challenge)
+    moved = await authenticator.verify(request, source="198.51.100.7")  # the phone moved
+    assert moved.outcome is AuthOutcome.STALE
+    assert (await authenticator.verify(request, source="192.0.2.1")).ok
+
+
+def _answer_with_uri(
+    request: Request, challenge: Response, password: str, digest_uri: str
+) -> Request:
+    """Credentials signed over `digest_uri` instead of the Request-URI (as SIPp does by default:
+    `uri="sip:<the address it sends to>"`)."""
+    signed = Request(request.method, parse_uri(digest_uri), Headers(list(request.headers)))
+    (offered,) = challenge.www_authenticate or challenge.proxy_authenticate
+    answer = DigestClient(Credentials("alice", password)).answer(offered, signed)
+    assert answer is not None
+    assert answer.params["uri"] == digest_uri
+    header = "Proxy-Authorization" if challenge.status == 407 else "Authorization"
+    request.headers.add(header, answer)
+    return request
+
+
+def invite_request(dialled: str = "8002") -> Request:
+    headers = Headers(
+        [
+            ("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKinv"),
+            ("From", "<sip:alice@example.com>;tag=f"),
+            ("To", f"<sip:{dialled}@example.com>"),
+            ("Call-ID", "inv-1"),
+            ("CSeq", "1 INVITE"),
+        ]
+    )
+    return Request("INVITE", parse_uri(f"sip:{dialled}@example.com"), headers)
+
+
+@pytest.mark.parametrize(
+    ("make", "digest_uri"),
+    [
+        (register_request, "sip:127.0.0.1:5060"),  # SIPp's default for a REGISTER
+        (invite_request, "sip:127.0.0.1:5060"),  # ... and for an INVITE
+        (invite_request, "sip:8002@10.0.0.1:5060"),  # the number dialled, at our address
+        (invite_request, "sip:8002@example.com;user=phone"),
+    ],
+)
+async def test_response_is_verified_against_the_digest_uri_given(
+    make: Callable[[], Request], digest_uri: str
+) -> None:
+    authenticator = DigestAuthenticator("example.com", {"alice": "pw"}.get, algorithms=(MD5,))
+    request = make()
+    challenge = authenticator.challenge(request, to_tag="t", proxy=request.method == "INVITE")
+    _answer_with_uri(request, challenge, "pw", digest_uri)
+    proxy = request.method == "INVITE"
+    result = await authenticator.verify(request, proxy=proxy)
+    assert result.ok, result
+
+
+async def test_digest_uri_naming_another_number_is_refused_but_no_wrong_password() -> None:
+    """Signed for calling 8003, sent as a call to 8002: the right password (never counted as a
+    wrong one), but not for this target."""
+    authenticator = DigestAuthenticator("example.com", {"alice": "pw"}.get, algorithms=(MD5,))
+    request = invite_request("8002")
+    challenge = authenticator.challenge(request, to_tag="t", proxy=True)
+    _answer_with_uri(request, challenge, "pw", "sip:8003@example.com")
+    result = await authenticator.verify(request, proxy=True)
+    assert result.outcome is AuthOutcome.OTHER_TARGET
+    wrong = invite_request("8002")
+    _answer_with_uri(wrong, challenge, "nope", "sip:127.0.0.1:5060")
+    assert (await authenticator.verify(wrong, proxy=True)).outcome is AuthOutcome.FAILED
 
 
 async def test_stale_nonce() -> None:

@@ -14,6 +14,7 @@ from sip_fakes import FakeNetwork, FakeTransport, Packet
 
 from zongji.sip.message import Request, Response
 from zongji.sip.network import HostPort, TransportKind
+from zongji.sip.parser import parse_message
 from zongji.sip.timers import ManualScheduler, TimerSettings
 from zongji.sip.transaction.base import TransactionState as S
 from zongji.sip.transaction.client import ClientTransaction
@@ -315,6 +316,51 @@ def test_server_timer_g_caps_at_t2_and_timer_h_gives_up() -> None:
     assert sent[:6] == pytest.approx([0, 0.5, 1.5, 3.5, 7.5, 11.5])
     assert server.state is S.TERMINATED
     assert failures == [None]
+
+
+def test_stateless_final_response_is_sent_once_and_keeps_nothing() -> None:
+    """A challenge sent statelessly is not resent by Timer G while no ACK comes (a forged source
+    never sends one), the transaction is gone at once, its ACK goes to the TU as a stray ACK
+    (dropped by a UA), and a retransmitted INVITE is a new request, answered anew."""
+    net = make_net()
+    net.lost = ["ACK"] * 100
+    client, user = start(net, "INVITE")
+    net.network.flush()
+    server = server_transaction(net)
+    challenge = server.request.create_response(407, to_tag="tt")
+    server.respond_statelessly(challenge)
+    assert server.state is S.TERMINATED
+    assert net.b.transactions.active == 0
+    net.advance(40)
+    assert net.sent(net.b, "SIP/2.0 407") == [0]
+    assert [r.status for r in user.responses] == [407]
+    with pytest.raises(RuntimeError):
+        server.respond_statelessly(challenge)
+    # the client's ACK (delivered this time) finds no transaction: a stray ACK for the TU
+    net.lost = []
+    net.b.transactions.request_received(_ack_for(server_request(net)), Flow(net.b.transport, A))
+    assert len(net.b.server_user.acks) == 1
+    # the same INVITE again (its 407 lost): a new transaction, to be answered again
+    net.b.transactions.request_received(server_request(net), Flow(net.b.transport, A))
+    assert len(net.b.server_user.transactions) == 2
+    with pytest.raises(ValueError, match="final"):
+        server_transaction(net).respond_statelessly(server_request(net).create_response(100))
+    assert client.state in (S.COMPLETED, S.TERMINATED)
+
+
+def server_request(net: Net) -> Request:
+    """The INVITE as the client sent it (the first packet on the network)."""
+    first = net.times[0][1].data
+    message = parse_message(first, datagram=True)
+    assert isinstance(message, Request)
+    return message
+
+
+def _ack_for(invite: Request) -> Request:
+    ack = Request("ACK", invite.uri, invite.headers.copy())
+    ack.headers.set("CSeq", f"{invite.cseq.number} ACK")
+    ack.headers.set("To", f"{ack.headers.get('To')};tag=tt")
+    return ack
 
 
 def test_2xx_accepted_state_rfc6026() -> None:

@@ -68,11 +68,18 @@ class PbxDependencies:
 
 
 def build_pbx(deps: PbxDependencies) -> PbxServices:
-    devices = build_devices(
-        deps.settings, deps.clock, deps.db, deps.bus, deps.audit, deps.enterprises, deps.users
-    )
     trunks, trunk_runtime = build_trunks(
         deps.db, deps.bus, deps.clock, deps.audit, deps.enterprises
+    )
+    devices = build_devices(
+        deps.settings,
+        deps.clock,
+        deps.db,
+        deps.bus,
+        deps.audit,
+        deps.enterprises,
+        deps.users,
+        is_trunk=lambda host, port: trunk_runtime.trunk_at(host, port) is not None,
     )
     return PbxServices(
         trunks=trunks,

@@ -6,6 +6,7 @@ its tests) can share one machine.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import socket
@@ -13,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -97,6 +98,9 @@ class Settings(BaseSettings):
     sip_auth_block_seconds: float = Field(600.0, gt=0)
     sip_source_rate: float = Field(50.0, gt=0)  # REGISTER/INVITE per second from one address
     sip_source_burst: float = Field(200.0, ge=1)
+    # SIP proxies in front of phones (addresses or CIDR blocks): behind them the guard counts
+    # failures and blocks per (address, username), not the whole address (docs/pbx/devices.md).
+    sip_trusted_proxies: tuple[str, ...] = ()
     # Phones whose Digest code fails outright when any challenge is SHA-256 (libre before 2.0):
     # User-Agent prefixes that are challenged with MD5 alone (docs/pbx/devices.md).
     sip_md5_only_user_agents: tuple[str, ...] = ("baresip v0.", "baresip v1.")
@@ -106,6 +110,17 @@ class Settings(BaseSettings):
     media_timeout: float = Field(60.0, ge=0)  # 0: never
     trunk_setup_timeout: float = Field(8.0, gt=0)
     sms: SmsSettings = SmsSettings()
+
+    @field_validator("sip_trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry.strip().strip("[]"), strict=False)))
+            except ValueError:
+                raise ValueError(f"not an IP address or CIDR block: {entry!r}") from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _ports_in_order(self) -> Settings:

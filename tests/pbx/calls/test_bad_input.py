@@ -6,11 +6,15 @@ authenticated)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from tests.pbx.calls.rig import CallRig
+from zongji.sip.message import Response
+from zongji.sip.parser import parse_message
 from zongji.sip.ua.outgoing import CallFailed
 
 
@@ -193,3 +197,92 @@ async def test_invite_flood_from_one_source_does_not_disturb_a_call(rig: CallRig
     await dialog.bye()
     record = await rig.wait_record(acme)
     assert (record.status, record.hangup_side) == ("answered", "caller")
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    """A bare UDP socket that keeps every response the PBX sends it, with its arrival time."""
+
+    def __init__(self) -> None:
+        self.responses: list[tuple[float, Response]] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        message = parse_message(data, datagram=True)
+        assert isinstance(message, Response)
+        self.responses.append((asyncio.get_running_loop().time(), message))
+
+    def statuses(self) -> list[int]:
+        return [r.status for _, r in self.responses if r.status >= 200]
+
+
+def _invite(domain: str, port: int, branch: str, call_id: str) -> bytes:
+    return (
+        f"INVITE sip:8002@{domain} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:8001@{domain}>;tag=probe\r\n"
+        f"To: <sip:8002@{domain}>\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 INVITE\r\n"
+        f"Contact: <sip:8001@127.0.0.1:{port}>\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_an_unauthenticated_udp_invite_draws_exactly_one_challenge(rig: CallRig) -> None:
+    """A challenge is sent once, statelessly: no amplification for a forged source. The old
+    stateful 407 was resent by Timer G at 0.5 s and 1.5 s after the first (T1 = 500 ms,
+    doubling), so a 2 s watch saw three; sent once, there is one however slow the machine."""
+    acme = await rig.enterprise("acme")
+    await rig.user(acme, "张三", "8001")
+    await rig.user(acme, "李四", "8002")
+    loop = asyncio.get_running_loop()
+    transport, probe = await loop.create_datagram_endpoint(_Datagrams, local_addr=("127.0.0.1", 0))
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        branch, call_id = f"z9hG4bK{uuid.uuid4().hex}", f"{uuid.uuid4().hex}@probe"
+        invite = _invite(acme.domain, port, branch, call_id)
+        transport.sendto(invite, ("127.0.0.1", rig.port))
+        await _until(lambda: probe.statuses(), within=5.0)
+        first_at, challenge = next((at, r) for at, r in probe.responses if r.status >= 200)
+        await asyncio.sleep(max(0.0, first_at + 2.0 - loop.time()))
+        assert probe.statuses() == [407]
+        assert rig.ua is not None
+        assert not [
+            t for t in rig.ua.transactions.server_transactions.values() if t.method == "INVITE"
+        ]  # nothing kept for it
+
+        # Its ACK is absorbed (nothing answers an ACK; no 481, no resent 407) ...
+        to_tag = challenge.to_addr.tag
+        ack = (
+            invite.decode()
+            .replace("INVITE sip:", "ACK sip:", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+            .replace(f"To: <sip:8002@{acme.domain}>", f"To: <sip:8002@{acme.domain}>;tag={to_tag}")
+        )
+        transport.sendto(ack.encode(), ("127.0.0.1", rig.port))
+        await asyncio.sleep(1.0)
+        assert probe.statuses() == [407]
+        # ... and a caller that retransmits its INVITE (its 407 was lost) gets a new challenge.
+        transport.sendto(invite, ("127.0.0.1", rig.port))
+        await _until(lambda: len(probe.statuses()) == 2, within=5.0)
+        again = [r for _, r in probe.responses if r.status >= 200][1]
+        assert again.status == 407
+        nonces = {c.params["nonce"] for r in (challenge, again) for c in r.proxy_authenticate}
+        assert len(nonces) == 2
+        # An INVITE for a domain we do not serve is refused once, statelessly, too.
+        stranger = _invite("nowhere.example.com", port, f"z9hG4bK{uuid.uuid4().hex}", "x@probe")
+        transport.sendto(stranger, ("127.0.0.1", rig.port))
+        await _until(lambda: len(probe.statuses()) == 3, within=5.0)
+        await asyncio.sleep(2.0)
+        assert probe.statuses() == [407, 407, 404]
+    finally:
+        transport.close()
+    assert await rig.records(acme) == []
+
+
+async def _until(check: Callable[[], object], within: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("nothing came back in time")
+        await asyncio.sleep(0.02)

@@ -78,8 +78,9 @@ class SipServer:
 async def front_door(services: Services, incoming: IncomingRequest) -> None:
     """What the node's SIP component does with an out-of-dialog request, for REGISTER."""
     pbx = services.pbx
-    if not pbx.guard.admit(incoming.source.remote.host, incoming.method):
-        incoming.respond(403, "Forbidden (source blocked)")
+    remote = incoming.source.remote
+    if not pbx.guard.admit(remote.host, remote.port, incoming.method):
+        incoming.send_statelessly(incoming.create_response(403, "Forbidden (source blocked)"))
         return
     if incoming.method == "REGISTER":
         await pbx.registrar.handle(incoming)

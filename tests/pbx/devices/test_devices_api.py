@@ -164,6 +164,7 @@ async def test_operator_sees_and_lifts_blocks(
     (block,) = r.json()["items"]
     assert block["host"] == "127.0.0.1"
     assert block["failures"] >= guard.max_failures
+    assert block["username"] is None  # a whole address (not a trusted proxy)
     r = await world.client.get("/api/v1/platform/sip/blocks", headers=bearer(acme.admin_token))
     assert r.status_code == 403
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+from tests.conftest import make_settings
 from tests.pbx.devices.conftest import Phone, SipServer, new_phone
 
+from zongji.pbx.devices.guard import parse_networks
+from zongji.pbx.trunks.models import TrunkMode
+from zongji.pbx.trunks.schemas import TrunkCreate
 from zongji.platform.actor import SYSTEM
+from zongji.platform.clock import FakeClock
+from zongji.services import build_services
 from zongji.sip.auth.client import Credentials, DigestClient
 from zongji.sip.message import Request
 from zongji.sip.network import TransportKind
@@ -368,3 +377,109 @@ async def test_a_register_without_contact_lists_the_bindings(
     assert str(listed.uri) == f"sip:{cred.username}@10.0.0.5:5060;transport=tcp"
     assert 590 <= int(listed.params["expires"]) <= 600
     assert len(sip.services.pbx.location.contacts(acme.id, alice)) == 1  # nothing changed
+
+
+async def _phone_at(sip: SipServer, phones: list[Phone], host: str) -> Phone:
+    """A phone on another loopback address (another source, or one behind the same proxy)."""
+    ua = UserAgent(local_user="phone")
+    await ua.listen("udp", host, 0)
+    phones.append(Phone(ua, sip, TransportKind.UDP))
+    return phones[-1]
+
+
+async def test_forged_nonces_never_block_the_source(sip: SipServer, phones: list[Phone]) -> None:
+    """Anyone can send a REGISTER from a forged address with a nonce we never issued (or issued
+    to someone else): each is challenged again, none counts, so the address is never blocked."""
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    guard = sip.services.pbx.guard
+    phone = await new_phone(sip, phones)
+    for attempt in range(2 * guard.max_failures):
+        forged = phone.register_request(acme.domain, cred.username)
+        forged.headers.add(
+            "Authorization",
+            f'Digest username="{cred.username}", realm="{acme.domain}", nonce="forged{attempt}",'
+            f' uri="sip:{acme.domain}", response="{"0" * 32}", algorithm=MD5',
+        )
+        assert (await phone.send(forged)).status == 401
+    # a real nonce, but issued to another address, answered with guesses from this one
+    elsewhere = await _phone_at(sip, phones, "127.0.0.2")
+    challenge = await elsewhere.send(elsewhere.register_request(acme.domain, cred.username))
+    for _ in range(guard.max_failures):
+        request = phone.register_request(acme.domain, cred.username)
+        assert DigestClient(Credentials(cred.username, "guess")).authorize(request, challenge)
+        assert (await phone.send(request)).status == 401
+    assert guard.blocks() == []
+    assert (await phone.register(cred)).status == 200
+
+
+async def test_behind_a_trusted_proxy_one_guessing_phone_blocks_only_its_username(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    bob = await sip.user(acme, "李四", "8002")
+    alice_cred = await sip.device(acme, alice)
+    bob_cred = await sip.device(acme, bob)
+    guard = sip.services.pbx.guard
+    guard.proxies = parse_networks(["127.0.0.3"])  # sip_trusted_proxies (wired: test_config)
+    guesser = await _phone_at(sip, phones, "127.0.0.3")
+    honest = await _phone_at(sip, phones, "127.0.0.3")  # same address: behind the same proxy
+    statuses = []
+    while not statuses or statuses[-1] != 403:
+        statuses.append((await guesser.register(alice_cred, password="guess")).status)
+        assert len(statuses) <= guard.max_failures
+    assert set(statuses[:-1]) == {401}
+    (block,) = guard.blocks()
+    assert (block.host, block.username) == ("127.0.0.3", alice_cred.username)
+    assert (await guesser.register(alice_cred)).status == 403  # alice's username is blocked
+    assert (await honest.register(bob_cred)).status == 200  # the proxy is not
+    assert sip.services.pbx.location.contacts(acme.id, bob)
+
+
+async def test_the_nodes_guard_never_blocks_a_trunk(sip: SipServer) -> None:
+    """The guard the node builds asks the trunk registry, as trunks are now: a device guessing
+    passwords from the carrier's address gets that address blocked, but never the trunk's own
+    address:port, whose calls keep coming in."""
+    services = sip.services
+    guard = services.pbx.guard
+    carrier_port = 5999
+    trunk = await services.pbx.trunks.create(
+        SYSTEM,
+        TrunkCreate(
+            name="carrier",
+            host="127.0.0.9",
+            port=carrier_port,
+            mode=TrunkMode.IP,
+            options_interval=0,
+        ),
+    )
+    await services.pbx.trunk_runtime.reload()
+    for _ in range(guard.max_failures):
+        guard.failed("127.0.0.9", carrier_port, "x")  # never counted
+    assert guard.blocks() == []
+    while not guard.failed("127.0.0.9", 40000, "x"):  # a phone on the carrier's machine
+        pass
+    assert guard.blocked("127.0.0.9")
+    assert not guard.admit("127.0.0.9", 40000, "INVITE")
+    assert all(guard.admit("127.0.0.9", carrier_port, "INVITE") for _ in range(500))
+    await services.pbx.trunks.delete(SYSTEM, trunk.id)
+    await services.pbx.trunk_runtime.reload()
+    assert not guard.admit("127.0.0.9", carrier_port, "INVITE")  # no longer a trunk
+
+
+async def test_trusted_proxies_come_from_the_configuration(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZONGJI_SIP_TRUSTED_PROXIES", '["10.1.0.0/16", "192.0.2.7"]')
+    services = build_services(make_settings(database_url, tmp_path), clock=FakeClock())
+    try:
+        guard = services.pbx.guard
+        assert guard.is_proxy("10.1.2.3")
+        assert guard.is_proxy("192.0.2.7")
+        assert not guard.is_proxy("10.2.0.1")
+    finally:
+        await services.close()
+    with pytest.raises(ValidationError, match="not an IP address or CIDR block"):
+        make_settings(database_url, tmp_path, sip_trusted_proxies=("10.0.0.0/33",))

@@ -99,9 +99,11 @@ class PbxComponent:
         """Hand an out-of-dialog request to the part that handles it."""
         pbx = self.services.pbx
         method = incoming.method
-        if not pbx.guard.admit(incoming.source.remote.host, method):
-            # Blocked or flooding: a 403 costs one datagram and tells an honest device why.
-            incoming.respond(403, reason="Forbidden (source blocked)")
+        remote = incoming.source.remote
+        if not pbx.guard.admit(remote.host, remote.port, method):
+            # Blocked or flooding: a 403 sent once (never retransmitted, no transaction kept)
+            # costs one datagram and tells an honest device why.
+            incoming.send_statelessly(incoming.create_response(403, "Forbidden (source blocked)"))
             return
         if method == "REGISTER":
             await pbx.registrar.handle(incoming)

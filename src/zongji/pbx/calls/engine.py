@@ -244,11 +244,11 @@ class CallEngine:
         request = incoming.request
         uri = request.uri
         if not isinstance(uri, SipUri) or not uri.user:
-            _reject(incoming, 404 if isinstance(uri, SipUri) else 416)
+            _refuse_stranger(incoming, 404 if isinstance(uri, SipUri) else 416)
             return
         tenant = await self.pbx.view.tenant_by_domain(uri.host.lower())
         if tenant is None:
-            _reject(incoming, 404, "Unknown Domain")
+            _refuse_stranger(incoming, 404, "Unknown Domain")
             return
         device = await self.pbx.device_auth.authenticate(incoming, tenant)
         if device is None:
@@ -947,6 +947,13 @@ def _reject(incoming: IncomingCall, status: int, reason: str | None = None) -> N
     """A final answer, unless the caller's CANCEL already brought one (487)."""
     if not incoming.answered:
         incoming.reject(status, reason)
+
+
+def _refuse_stranger(incoming: IncomingCall, status: int, reason: str | None = None) -> None:
+    """Refuse an INVITE nobody has authenticated yet once, statelessly: a stateful refusal over
+    UDP is resent ten times for a forged source that never ACKs (docs/pbx/devices.md)."""
+    if not incoming.answered:
+        incoming.send_statelessly(incoming.create_response(status, reason))
 
 
 def _progress(incoming: IncomingCall, body: bytes) -> None:

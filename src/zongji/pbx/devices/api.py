@@ -125,15 +125,21 @@ async def sip_blocks(operator: Operator, services: ServicesDep) -> BlockList:
     """Sources blocked for repeated SIP authentication failures, most recent first."""
     return BlockList(
         items=[
-            BlockOut(host=b.host, since=b.since, until=b.until, failures=b.failures)
+            BlockOut(
+                host=b.host, since=b.since, until=b.until, failures=b.failures, username=b.username
+            )
             for b in services.pbx.guard.blocks()
         ]
     )
 
 
 @router.delete("/api/v1/platform/sip/blocks/{host}", status_code=status.HTTP_204_NO_CONTENT)
-async def lift_sip_block(host: str, operator: Operator, services: ServicesDep) -> Response:
-    if not services.pbx.guard.unblock(host):
+async def lift_sip_block(
+    host: str, operator: Operator, services: ServicesDep, username: str | None = None
+) -> Response:
+    """Lift the blocks of an address (behind a trusted proxy: all its usernames' blocks, or only
+    `username`'s)."""
+    if not services.pbx.guard.unblock(host, username):
         raise Problem(404, "not_blocked", "This address is not blocked.", "该地址未被封禁。")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -11,8 +11,17 @@ they do not know (RFC 8760 asks the other order; docs/pbx/devices.md says why no
 REGISTER is challenged with 401/WWW-Authenticate, everything else with 407/Proxy-Authenticate
 (RFC 3261 §22.1, §22.3: the PBX is a proxy-like B2BUA for calls). Refused outright (403), because
 asking again cannot help: a blocked source, a suspended or cancelled enterprise, a credential of
-another enterprise, an Authorization for another realm. A wrong password is challenged again
-until the guard blocks the source.
+another enterprise, an Authorization for another realm, a right response whose digest-uri names
+another target (another number than the one dialled). A wrong password is challenged again until
+the guard blocks the source.
+
+Every nonce is bound to the address it was sent to, and only a wrong answer to such a nonce counts
+as a failure with the guard (`AuthOutcome.FAILED`): what anyone can send from a forged address (a
+nonce we never issued, malformed credentials, a foreign realm) is answered but never counted, so
+spoofed datagrams cannot get an address blocked. Every answer here (challenges and refusals) is
+sent statelessly, once: an unauthenticated INVITE over UDP would otherwise have its 407 resent
+ten times by Timer G, an amplifier for forged sources. The caller's own retransmission of the
+request gets a fresh challenge.
 """
 
 from __future__ import annotations
@@ -84,39 +93,41 @@ class DeviceAuthenticator:
         self, incoming: IncomingRequest, tenant: TenantLine
     ) -> CredentialRecord | None:
         """Like `authenticate`, returning the whole credential (the registrar needs its user)."""
-        host = incoming.source.remote.host
-        if self._guard.blocked(host):
+        source = incoming.source.remote
+        host = source.host
+        request = incoming.request
+        proxy = request.method != "REGISTER"
+        authenticator = self.authenticator(tenant)
+        if self._guard.blocked(host, _claimed_username(incoming, proxy, authenticator.realm)):
             _respond(incoming, 403, "Forbidden (source blocked)")
             return None
         if not tenant.active:
             _respond(incoming, 403, "Forbidden (enterprise not active)")
             return None
-        request = incoming.request
-        proxy = request.method != "REGISTER"
-        authenticator = self.authenticator(tenant)
-        result = await authenticator.verify(request, proxy=proxy)
-        if result.outcome is AuthOutcome.OK and result.username is not None:
+        result = await authenticator.verify(request, proxy=proxy, source=host)
+        outcome = result.outcome
+        if outcome is AuthOutcome.OK and result.username is not None:
             credential = await self._credentials.find(tenant.tenant_id, result.username)
             if credential is not None:  # revoked between lookup and here: a failure below
-                self._guard.succeeded(host)
+                self._guard.succeeded(host, result.username)
                 return credential
-        if result.outcome is AuthOutcome.MALFORMED:
-            self._guard.failed(host)
+            outcome = AuthOutcome.FAILED
+        if outcome is AuthOutcome.MALFORMED:
             _respond(incoming, 400, "Bad Authorization")
             return None
-        if result.outcome is AuthOutcome.MISSING:
-            if _foreign_realm(incoming, proxy, authenticator.realm):
-                self._guard.failed(host)
-                _respond(incoming, 403, "Forbidden (wrong realm)")
-                return None
-            _send(incoming, self._challenge(incoming, authenticator, proxy=proxy))
+        if outcome is AuthOutcome.MISSING and _foreign_realm(incoming, proxy, authenticator.realm):
+            _respond(incoming, 403, "Forbidden (wrong realm)")
             return None
-        if result.outcome is AuthOutcome.STALE:
-            _send(incoming, self._challenge(incoming, authenticator, proxy=proxy, stale=True))
+        if outcome is AuthOutcome.OTHER_TARGET:
+            _respond(incoming, 403, "Forbidden (digest uri names another target)")
             return None
-        # FAILED: wrong password, unknown username, replayed nonce-count, nonce not ours
-        now_blocked = self._guard.failed(host)
-        if now_blocked:
+        if outcome is not AuthOutcome.FAILED:  # MISSING, STALE, UNKNOWN_NONCE: (re)challenge
+            stale = outcome is AuthOutcome.STALE
+            _send(incoming, self._challenge(incoming, authenticator, proxy=proxy, stale=stale))
+            return None
+        # FAILED: a wrong guess at a nonce this source was given (wrong password, unknown
+        # username, replayed nonce-count)
+        if self._guard.failed(host, source.port, result.username):
             _respond(incoming, 403, "Forbidden (source blocked)")
             return None
         if result.username and await self._credentials.other_tenants_with(
@@ -140,14 +151,15 @@ class DeviceAuthenticator:
         way the answer is verified by the same authenticator, so nonces and their counts are
         shared and a changed User-Agent header cannot replay anything."""
         request = incoming.request
+        source = incoming.source.remote.host  # the nonce is good from there only
         agent = request.headers.get("User-Agent") or ""
         if not agent.startswith(self._md5_only_agents):
             return authenticator.challenge(
-                request, stale=stale, proxy=proxy, to_tag=incoming.to_tag
+                request, stale=stale, proxy=proxy, to_tag=incoming.to_tag, source=source
             )
         response = request.create_response(407 if proxy else 401, to_tag=incoming.to_tag)
         header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
-        for challenge in authenticator.challenges(stale=stale):
+        for challenge in authenticator.challenges(stale=stale, source=source):
             if challenge.params.get("algorithm") == DigestAlgorithm.MD5.value:
                 response.headers.add(header, challenge)
         return response
@@ -165,12 +177,27 @@ def _foreign_realm(incoming: IncomingRequest, proxy: bool, realm: str) -> bool:
     )
 
 
+def _claimed_username(incoming: IncomingRequest, proxy: bool, realm: str) -> str | None:
+    """The username the request's credentials for our realm claim (unverified: only to find a
+    block per username behind a trusted proxy)."""
+    try:
+        given = incoming.request.proxy_authorization if proxy else incoming.request.authorization
+    except SipParseError:
+        return None
+    for credentials in given:
+        if credentials.scheme.lower() == "digest" and credentials.params.get("realm") == realm:
+            return credentials.params.get("username")
+    return None
+
+
 def _respond(incoming: IncomingRequest, status: int, reason: str) -> None:
-    """Answer, unless the stack already did (it answers 500 for a handler that took too long)."""
+    """Refuse, once and statelessly, unless the stack already answered (it answers 500 for a
+    handler that took too long)."""
     if not incoming.answered:
-        incoming.respond(status, reason)
+        incoming.send_statelessly(incoming.create_response(status, reason))
 
 
 def _send(incoming: IncomingRequest, response: Response) -> None:
+    """Send a challenge, once and statelessly (see the module's docstring)."""
     if not incoming.answered:
-        incoming.send(response)
+        incoming.send_statelessly(response)

@@ -69,6 +69,7 @@ class BlockOut(BaseModel):
     since: datetime
     until: datetime
     failures: int
+    username: str | None = None  # behind a trusted proxy: only this Digest username is blocked
 
 
 class BlockList(BaseModel):

@@ -11,7 +11,7 @@ from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.devices.auth import DeviceAuthenticator
 from zongji.pbx.devices.credentials import DeviceCredentials
-from zongji.pbx.devices.guard import AuthGuard
+from zongji.pbx.devices.guard import AuthGuard, TrustedSource
 from zongji.pbx.devices.location import LocationService
 from zongji.pbx.devices.presence import PresencePublisher
 from zongji.pbx.devices.registrar import Registrar
@@ -41,7 +41,10 @@ def build_devices(
     audit: AuditLog,
     enterprises: EnterpriseService,
     users: DirectoryUsers,
+    *,
+    is_trunk: TrustedSource,
 ) -> DeviceParts:
+    """`is_trunk` is the trunk registry's test of a source: the guard never blocks a trunk."""
     view = TelephonyDirectory(enterprises, users, bus, monotonic=clock.monotonic)
     credentials = DeviceCredentials(db, bus, clock, audit, view, users)
     guard = AuthGuard(
@@ -51,6 +54,8 @@ def build_devices(
         block_seconds=settings.sip_auth_block_seconds,
         rate=settings.sip_source_rate,
         burst=settings.sip_source_burst,
+        trusted=is_trunk,
+        proxies=settings.sip_trusted_proxies,
     )
     device_auth = DeviceAuthenticator(
         credentials, guard, md5_only_agents=settings.sip_md5_only_user_agents

@@ -263,11 +263,15 @@ class TrunkRuntime:
             log.warning("trunk %s held down for %.0f s", health.config.name, self.hold_down)
 
     def inbound_trunk(self, flow: Flow) -> uuid.UUID | None:
+        return self.trunk_at(flow.remote.host, flow.remote.port)
+
+    def trunk_at(self, host: str, port: int) -> uuid.UUID | None:
+        """The trunk whose requests come from `host`:`port`, if any (the guard's `trusted`:
+        read at each request, so it follows every change of the trunks)."""
         try:
-            address = ipaddress.ip_address(flow.remote.host.strip("[]"))
+            address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             return None
-        port = flow.remote.port
         for trunk_id, source in self._inbound:
             if source.matches(address, port):
                 return trunk_id

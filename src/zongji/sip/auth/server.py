@@ -56,7 +56,9 @@ class AuthOutcome(enum.Enum):
     OK = "ok"
     MISSING = "missing"  # no credentials for our realm: challenge
     STALE = "stale"  # right password, old nonce: challenge with stale=true
-    FAILED = "failed"  # wrong password, unknown user, replay: challenge again (or 403)
+    FAILED = "failed"  # a nonce we issued to this source, wrong password / unknown user / replay
+    UNKNOWN_NONCE = "unknown_nonce"  # a nonce not issued to this source, wrong response: challenge
+    OTHER_TARGET = "other_target"  # right response, but its digest-uri names another target
     MALFORMED = "malformed"  # credentials that do not parse: 400
 
 
@@ -103,22 +105,23 @@ class DigestAuthenticator:
 
     # -- nonces
 
-    def new_nonce(self) -> str:
+    def new_nonce(self, source: str = "") -> str:
+        """A nonce for `source` (whoever the challenge goes to): an answer to it from anywhere
+        else is not one to this nonce (`UNKNOWN_NONCE`)."""
         issued = _NONCE_STRUCT.pack(self._clock(), secrets.token_bytes(8))
-        mac = hmac.new(self._key, issued, hashlib.sha256).digest()[:_NONCE_MAC_LENGTH]
-        return base64.urlsafe_b64encode(issued + mac).decode().rstrip("=")
+        return base64.urlsafe_b64encode(issued + self._mac(issued, source)).decode().rstrip("=")
 
-    def _nonce_issued_at(self, nonce: str) -> float | None:
-        """When we issued `nonce`, or None if we did not issue it."""
-        try:
-            raw = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
-        except (ValueError, TypeError):
+    def _mac(self, issued: bytes, source: str) -> bytes:
+        message = issued + source.encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, message, hashlib.sha256).digest()[:_NONCE_MAC_LENGTH]
+
+    def _nonce_issued_at(self, nonce: str, source: str) -> float | None:
+        """When we issued `nonce` to `source`, or None if we did not issue it to them."""
+        parts = _split_nonce(nonce)
+        if parts is None:
             return None
-        if len(raw) != _NONCE_STRUCT.size + _NONCE_MAC_LENGTH:
-            return None
-        issued, mac = raw[: _NONCE_STRUCT.size], raw[_NONCE_STRUCT.size :]
-        expected = hmac.new(self._key, issued, hashlib.sha256).digest()[:_NONCE_MAC_LENGTH]
-        if not hmac.compare_digest(mac, expected):
+        issued, mac = parts
+        if not hmac.compare_digest(mac, self._mac(issued, source)):
             return None
         issued_at: float = _NONCE_STRUCT.unpack(issued)[0]
         return issued_at
@@ -126,7 +129,7 @@ class DigestAuthenticator:
     def _prune(self, now: float) -> None:
         while self._nonce_counts:
             nonce, _ = next(iter(self._nonce_counts.items()))
-            issued = self._nonce_issued_at(nonce) or 0.0
+            issued = _issue_time(nonce)  # tracked nonces were verified when they were added
             if now - issued <= self.nonce_lifetime and len(self._nonce_counts) <= self._max_tracked:
                 break
             self._nonce_counts.popitem(last=False)
@@ -139,9 +142,10 @@ class DigestAuthenticator:
 
     # -- challenges
 
-    def challenges(self, *, stale: bool = False) -> list[AuthChallenge]:
-        """One challenge per algorithm, in order of preference, sharing one nonce (RFC 8760)."""
-        nonce = self.new_nonce()
+    def challenges(self, *, stale: bool = False, source: str = "") -> list[AuthChallenge]:
+        """One challenge per algorithm, in order of preference, sharing one nonce (RFC 8760)
+        issued to `source`."""
+        nonce = self.new_nonce(source)
         result = []
         for algorithm in self.algorithms:
             params = {
@@ -162,18 +166,21 @@ class DigestAuthenticator:
         stale: bool = False,
         proxy: bool = False,
         to_tag: str | None = None,
+        source: str = "",
     ) -> Response:
-        """A 401 (or 407 for a proxy) carrying fresh challenges for `request`."""
+        """A 401 (or 407 for a proxy) carrying fresh challenges for `request` from `source`."""
         response = request.create_response(407 if proxy else 401, to_tag=to_tag)
         header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
-        for challenge in self.challenges(stale=stale):
+        for challenge in self.challenges(stale=stale, source=source):
             response.headers.add(header, challenge)
         return response
 
     # -- verification
 
-    async def verify(self, request: Request, *, proxy: bool = False) -> AuthResult:
-        """Check the credentials `request` carries for our realm."""
+    async def verify(
+        self, request: Request, *, proxy: bool = False, source: str = ""
+    ) -> AuthResult:
+        """Check the credentials `request` (which came from `source`) carries for our realm."""
         try:
             all_credentials = request.proxy_authorization if proxy else request.authorization
         except SipParseError as error:
@@ -183,10 +190,12 @@ class DigestAuthenticator:
                 credentials.scheme.lower() == "digest"
                 and credentials.params.get("realm") == self.realm
             ):
-                return await self._verify(request, credentials)
+                return await self._verify(request, credentials, source)
         return AuthResult(AuthOutcome.MISSING)
 
-    async def _verify(self, request: Request, credentials: AuthCredentials) -> AuthResult:
+    async def _verify(
+        self, request: Request, credentials: AuthCredentials, source: str
+    ) -> AuthResult:
         params = credentials.params
         username = params.get("username")
         nonce = params.get("nonce")
@@ -194,20 +203,16 @@ class DigestAuthenticator:
         response = params.get("response")
         if not username or not nonce or uri is None or not response:
             return AuthResult(AuthOutcome.MALFORMED, username, "missing Digest parameters")
+        issued = self._nonce_issued_at(nonce, source)
         algorithm = DigestAlgorithm.from_text(params.get("algorithm"))
         if algorithm is None or algorithm not in self.algorithms:
-            return AuthResult(AuthOutcome.FAILED, username, "algorithm not offered")
+            outcome = AuthOutcome.UNKNOWN_NONCE if issued is None else AuthOutcome.FAILED
+            return AuthResult(outcome, username, "algorithm not offered")
         qop = params.get("qop")
         nc_text = params.get("nc")
         cnonce = params.get("cnonce")
         if qop is not None and (qop not in ("auth", "auth-int") or not nc_text or not cnonce):
             return AuthResult(AuthOutcome.MALFORMED, username, "bad qop, nc or cnonce")
-        if not _same_uri(uri, request):
-            return AuthResult(AuthOutcome.FAILED, username, "digest uri is not the Request-URI")
-
-        issued = self._nonce_issued_at(nonce)
-        if issued is None:
-            return AuthResult(AuthOutcome.FAILED, username, "nonce not ours")
 
         secret = self._lookup(username, self.realm)
         if inspect.isawaitable(secret):
@@ -216,6 +221,7 @@ class DigestAuthenticator:
             secret = DigestSecret(password=secret)
         ha1 = secret.ha1_for(algorithm, username, self.realm) if secret is not None else None
         # Compute even for an unknown user so that timing does not tell which users exist.
+        # The digest-uri is the one the client signed, whatever the Request-URI says.
         expected = compute_response(
             algorithm=algorithm,
             ha1=ha1 or "0" * 64,
@@ -227,8 +233,16 @@ class DigestAuthenticator:
             cnonce=cnonce,
             body=request.body,
         )
-        if not hmac.compare_digest(expected.encode(), response.lower().encode()) or ha1 is None:
+        matches = hmac.compare_digest(expected.encode(), response.lower().encode())
+        right = matches and ha1 is not None
+        if issued is None:
+            if right:  # the password is known: a nonce of an earlier run, or another address
+                return AuthResult(AuthOutcome.STALE, username, "nonce not issued to this source")
+            return AuthResult(AuthOutcome.UNKNOWN_NONCE, username, "nonce not ours")
+        if not right:
             return AuthResult(AuthOutcome.FAILED, username, "wrong credentials")
+        if not names_same_target(uri, request):
+            return AuthResult(AuthOutcome.OTHER_TARGET, username, "digest uri names another target")
 
         now = self._clock()
         self._prune(now)
@@ -244,6 +258,25 @@ class DigestAuthenticator:
         return AuthResult(AuthOutcome.OK, username)
 
 
+def _split_nonce(nonce: str) -> tuple[bytes, bytes] | None:
+    """A nonce's issue data and MAC, or None if it is not shaped like one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != _NONCE_STRUCT.size + _NONCE_MAC_LENGTH:
+        return None
+    return raw[: _NONCE_STRUCT.size], raw[_NONCE_STRUCT.size :]
+
+
+def _issue_time(nonce: str) -> float:
+    parts = _split_nonce(nonce)
+    if parts is None:
+        return 0.0
+    issued_at: float = _NONCE_STRUCT.unpack(parts[0])[0]
+    return issued_at
+
+
 def _parse_nc(text: str | None) -> int | None:
     if text is None or len(text) != 8:
         return None
@@ -253,14 +286,26 @@ def _parse_nc(text: str | None) -> int | None:
         return None
 
 
-def _same_uri(digest_uri: str, request: Request) -> bool:
-    """The digest-uri must name the Request-URI (RFC 7616 §3.4.6)."""
+def names_same_target(digest_uri: str, request: Request) -> bool:
+    """Whether the digest-uri names what the request is for.
+
+    RFC 7616 §3.4.6 asks that the digest-uri "match" the Request-URI, but real clients put other
+    things there: SIPp's default is the address it sends to (`sip:192.0.2.1:5060`), and a proxy
+    may rewrite the Request-URI's host after the phone signed it. What the response protects is
+    *who or what is asked for*, so the user part decides: a digest-uri without one names the
+    server itself (a registrar domain, our address) and fits any request; one with a user part
+    must name the Request-URI's user (the number dialled). A digest-uri that is no URI at all
+    names nothing we can check, so it fits only if it is the Request-URI verbatim.
+    """
     if digest_uri == str(request.uri):
         return True
     try:
         parsed = parse_uri(digest_uri)
     except SipParseError:
         return False
-    if isinstance(parsed, SipUri):
-        return parsed.equivalent(request.uri)
-    return parsed == request.uri
+    if not isinstance(parsed, SipUri):
+        return parsed == request.uri
+    if not parsed.user:
+        return True
+    target = request.uri
+    return isinstance(target, SipUri) and parsed.user == target.user

@@ -118,6 +118,25 @@ class ServerTransaction(Transaction):
     def respond(self, response: Response) -> None:
         raise NotImplementedError
 
+    def respond_statelessly(self, response: Response) -> None:
+        """Send a final response once and end at once, as a stateless UAS does (RFC 3261
+        §8.2.7): nothing is retransmitted, and a retransmission of the request or its ACK
+        finds no transaction (a retransmitted request is answered anew; an ACK that matches
+        nothing is dropped).
+
+        For answers to requests anyone can send from a forged address (Digest challenges,
+        refusals of blocked sources): over UDP a stateful non-2xx to an INVITE is resent ten
+        times by Timer G until its ACK, which a spoofed source never sends, and the
+        transaction is kept for 32 s; the caller that really sent the request retransmits
+        it until it hears an answer anyway."""
+        if response.status < 200:
+            raise ValueError("only a final response can be sent statelessly")
+        if self.final_status or self.state not in (S.TRYING, S.PROCEEDING):
+            raise RuntimeError(f"cannot respond in state {self.state.value}")
+        self._cancel_timer("trying")
+        self._transmit(response)
+        self._terminate()
+
     def receive(self, request: Request) -> None:
         """A retransmission of the request (or, for INVITE, an ACK) matched this transaction."""
         raise NotImplementedError

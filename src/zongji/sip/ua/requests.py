@@ -104,6 +104,17 @@ class IncomingRequest:
             self._deadline.cancel()
             self._deadline = None
 
+    def send_statelessly(self, response: Response) -> None:
+        """Send a final response once, with no retransmission and no transaction kept
+        (`ServerTransaction.respond_statelessly`): for Digest challenges and refusals of
+        unauthenticated requests, which must never amplify what a forged source sends."""
+        if self.answered:
+            raise RuntimeError(f"{self.method} already answered")
+        self.transaction.respond_statelessly(response)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.method} from {self.source.remote}>"
 
@@ -193,13 +204,24 @@ class IncomingCall(IncomingRequest):
             raise ValueError("reject() sends 3xx-6xx responses")
         self._stop_no_answer()
         response = self.respond(status, reason, headers=headers)
+        self._refused(status)
+        return response
+
+    def send_statelessly(self, response: Response) -> None:
+        if response.status < 300:
+            raise ValueError("an INVITE is refused statelessly, never answered")
+        self._stop_no_answer()
+        super().send_statelessly(response)
+        self._refused(response.status)
+
+    def _refused(self, status: int) -> None:
+        """A final non-2xx is out: the call is over before it began."""
         self._finished()
         if self.is_reinvite:
             if self.dialog is not None:
                 self.dialog._invite_in = None
         elif self.dialog is not None:
             self.dialog._terminate(f"rejected with {status}")
-        return response
 
     def redirect(self, contacts: Iterable[object], status: int = 302) -> Response:
         """A 3xx pointing the caller elsewhere."""
