@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from zongji.directory.models import (
 )
 from zongji.directory.numbers import assign_direct_line
 from zongji.directory.pinyin import spell
+from zongji.directory.user_fields import refuse_policy_changes
 from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
 from zongji.platform.actor import Actor, ActorKind
 from zongji.platform.clock import Clock
@@ -464,11 +465,27 @@ class DirectoryUsers:
 
     # -- changes -------------------------------------------------------------------------------
 
-    async def create(self, actor: Actor, tenant_id: uuid.UUID, data: UserCreate) -> UserOut:
+    async def create(
+        self,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        data: UserCreate,
+        *,
+        may_set_policy: bool = True,
+    ) -> UserOut:
+        """`may_set_policy=False` for contact managers: the new user gets the default telephony
+        policy and no roles unless a console admin sets them (`user_fields.py`)."""
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             rules = await UserRules.load(uow.session, tenant_id)
             await check_capacity(uow.session, rules.enterprise, 1)
             prepared, errors = rules.check(data, None)
+            if not may_set_policy:
+                defaults = {
+                    k: f.default for k, f in UserCreate.model_fields.items() if not f.is_required()
+                }
+                refuse_policy_changes(
+                    _plain(_given(prepared, data.model_fields_set)), _plain(defaults)
+                )
             errors += await self._unique(uow.session, prepared.fields, None)
             if errors:
                 raise FieldError(errors)
@@ -498,8 +515,16 @@ class DirectoryUsers:
             return (await outs(uow.session, [user], tenant_id))[0]
 
     async def change(
-        self, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, data: UserChange
+        self,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        data: UserChange,
+        *,
+        may_set_policy: bool = True,
     ) -> UserOut:
+        """`may_set_policy=False` for contact managers: directory fields only, for anyone,
+        themselves included (`user_fields.py`)."""
         given = data.model_dump(exclude_unset=True)
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             user = await uow.session.get(User, user_id, with_for_update=True)
@@ -510,6 +535,8 @@ class DirectoryUsers:
             before = snapshot(user, line)
             merged = UserCreate.model_validate({**_plain(before), **_plain(given)})
             prepared, errors = rules.check(merged, user.id)
+            if not may_set_policy:
+                refuse_policy_changes(_plain(_given(prepared, given.keys())), _plain(before))
             errors += await self._unique(uow.session, prepared.fields, user.id)
             if errors:
                 raise FieldError(errors)
@@ -696,6 +723,13 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
             value = str(value)
         out[key] = value
     return out
+
+
+def _given(prepared: Prepared, names: Iterable[str]) -> dict[str, Any]:
+    """The normalised values of the fields the caller gave (`+86 25…` and `025-…` are one
+    main number), so a value that is unchanged is recognised as such."""
+    values = {**prepared.fields, "direct_line": prepared.direct_line}
+    return {name: values.get(name) for name in names}
 
 
 def _summary(user: User, direct_line: str | None) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from zongji.api.deps import AddressDep, DirectoryManager, Employee, Member, Serv
 from zongji.directory.invitations import InvitationSent
 from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
 from zongji.directory.users import AVATAR_MAX_BYTES
-from zongji.identity.models import SubjectKind
+from zongji.identity.models import Role, SubjectKind
+from zongji.identity.principal import Principal
 from zongji.platform.errors import Problem
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory: users"])
@@ -48,7 +49,11 @@ async def get_user(user_id: uuid.UUID, member: Member, services: ServicesDep) ->
 async def create_user(
     body: UserCreate, manager: DirectoryManager, services: ServicesDep, address: AddressDep
 ) -> UserOut:
-    return await services.users.create(manager.actor(address), manager.tenant_id, body)
+    """Add a user (ADM-6, DIR-5). Contact managers set directory fields only: telephony
+    policy and roles given by them are refused with 403 `field_not_permitted`."""
+    return await services.users.create(
+        manager.actor(address), manager.tenant_id, body, may_set_policy=_console_admin(manager)
+    )
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
@@ -59,8 +64,21 @@ async def change_user(
     services: ServicesDep,
     address: AddressDep,
 ) -> UserOut:
-    """Edit, move to another department (`department_id`), pin, change policy …"""
-    return await services.users.change(manager.actor(address), manager.tenant_id, user_id, body)
+    """Edit, move to another department (`department_id`), pin, change policy … Contact
+    managers change directory fields only (their own entry included): a change to telephony
+    policy or roles is refused with 403 `field_not_permitted` naming the field."""
+    return await services.users.change(
+        manager.actor(address),
+        manager.tenant_id,
+        user_id,
+        body,
+        may_set_policy=_console_admin(manager),
+    )
+
+
+def _console_admin(principal: Principal) -> bool:
+    """Telephony policy and roles are the console's (ADM-9…ADM-21), not the client's."""
+    return Role.ENTERPRISE_ADMIN in principal.roles
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
