@@ -74,3 +74,22 @@ def test_secret_key_is_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(key) >= 32
     assert Settings.load(data_dir=tmp_path).effective_secret_key() == key
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_public_base_url_is_configured_or_derived_from_the_http_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Item 23: links sent to people follow the deployment's address, not a fixed loopback."""
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    monkeypatch.setenv("ZONGJI_PUBLIC_BASE_URL", "https://zongji.example.cn/")
+    s = Settings.load()
+    assert s.effective_public_base_url == "https://zongji.example.cn"
+    assert s.client_url == "https://zongji.example.cn/app/"
+    monkeypatch.delenv("ZONGJI_PUBLIC_BASE_URL")
+    s = Settings.load(host="10.0.0.5", http_port=9000)
+    assert s.client_url == "http://10.0.0.5:9000/app/"
+    s = Settings.load(host="0.0.0.0", http_port=80, sip_public_host="pbx.example.cn")
+    assert s.client_url == "http://pbx.example.cn/app/"
+    for bad in ("zongji.example.cn", "ftp://x.example", "https://x.example/?a=1"):
+        with pytest.raises(ValidationError):
+            Settings.load(public_base_url=bad)
