@@ -12,10 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
-from zongji.api.deps import AddressDep, EnterpriseAdmin, Operator, ServicesDep
+from zongji.api.deps import AddressDep, EnterpriseAdmin, Member, Operator, ServicesDep
 from zongji.directory.models import EnterpriseStatus
 from zongji.directory.schemas import (
     AdminAccountCreate,
+    EnterpriseCard,
     EnterpriseChange,
     EnterpriseCreate,
     EnterpriseOut,
@@ -93,6 +94,14 @@ async def add_enterprise_admin(
 async def my_enterprise(admin: EnterpriseAdmin, services: ServicesDep) -> EnterpriseOut:
     """The enterprise admin's own enterprise, as the console shows it."""
     return await services.enterprises.get(admin.tenant_id)
+
+
+@router.get("/api/v1/directory/enterprise", response_model=EnterpriseCard)
+async def enterprise_card(member: Member, services: ServicesDep) -> EnterpriseCard:
+    """The caller's own enterprise as every member may see it: name, code, SIP domain, main and
+    access numbers (employees and contact managers included)."""
+    ent = await services.enterprises.get(member.tenant_id)
+    return EnterpriseCard.model_validate(ent.model_dump())
 
 
 class StatusVerb(StrEnum):

@@ -162,6 +162,20 @@ class EnterpriseOut(BaseModel):
     status_changed_at: datetime
 
 
+class EnterpriseCard(BaseModel):
+    """What every member of an enterprise may know about it: its name and how to reach it (the
+    client's header, about page and softphone setup). Limits, features and status stay with the
+    console (`EnterpriseOut`)."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    city: str
+    sip_domain: str
+    main_number: str | None
+    access_number: str | None
+
+
 class EnterprisePage(BaseModel):
     items: list[EnterpriseOut]
     next_cursor: str | None
