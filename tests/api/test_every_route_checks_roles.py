@@ -20,7 +20,8 @@ PUBLIC = {
     "/api/v1/auth/refresh",
 }
 # What every logged-in employee may use: their session and private contacts (by prefix), reading
-# the directory, their own profile and company, the product version, and inviting a colleague. Everything else is for managers.
+# the directory, their own profile and company, the product version, and inviting a colleague.
+# Everything else is for managers.
 EMPLOYEE_PREFIXES = ("/api/v1/auth/", "/api/v1/me/")
 EMPLOYEE_ROUTES = {
     ("GET", "/api/v1/directory/changes"),

@@ -64,8 +64,13 @@ async def test_every_user_reads_the_version_and_their_own_company(world: World) 
     r = await world.client.get("/api/v1/directory/enterprise", headers=employee)
     assert r.status_code == 200, r.text
     card = r.json()
-    assert (card["name"], card["code"], card["main_number"]) == ("acme 公司", "acme", "+862584000000")
-    assert "max_users" not in card and "features" not in card
+    assert (card["name"], card["code"], card["main_number"]) == (
+        "acme 公司",
+        "acme",
+        "+862584000000",
+    )
+    assert "max_users" not in card
+    assert "features" not in card
     stranger = bearer((await world.code_login("13900000001"))["access_token"])
     r = await world.client.get("/api/v1/directory/enterprise", headers=stranger)
     assert r.json()["name"] == "other 公司"

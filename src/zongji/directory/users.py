@@ -14,13 +14,14 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zongji.audit.models import AuditLevel
 from zongji.audit.service import Target, changes
 from zongji.directory.departments import Tree, load_tree
 from zongji.directory.extensions import Plan, check_extension, load_plan, next_free
@@ -38,6 +39,7 @@ from zongji.directory.models import (
 )
 from zongji.directory.numbers import assign_direct_line
 from zongji.directory.pinyin import spell
+from zongji.directory.service_period import ServiceState, local_today, service_state
 from zongji.directory.user_fields import refuse_policy_changes
 from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
 from zongji.platform.actor import Actor, ActorKind
@@ -77,6 +79,19 @@ class UserLogin:
     enterprise_name: str
     enterprise_status: EnterpriseStatus
     registered: bool
+    suspended: bool
+    valid_from: date | None
+    valid_until: date | None
+    timezone: str  # the enterprise's: validity days are its days
+
+    def service_state(self, now: datetime) -> ServiceState:
+        """In service, suspended, or outside the validity period (ADM-21) at `now`."""
+        return service_state(
+            local_today(now, self.timezone),
+            suspended=self.suspended,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+        )
 
 
 def error(field: str, code: str, en: str, zh: str) -> dict[str, str]:
@@ -261,6 +276,8 @@ def user_out(user: User, ent: Enterprise, tree: Tree, direct_line: str | None) -
         pin_order=user.pin_order,
         registered=user.registered_at is not None,
         registered_at=user.registered_at,
+        suspended=user.suspended_at is not None,
+        suspended_at=user.suspended_at,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -381,8 +398,8 @@ class DirectoryUsers:
     async def telephony_rows(self, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every user of the enterprise as call routing needs them, as plain rows (the PBX keeps
         them in memory): id, name, extension, mobile, is_receptionist, outbound_restriction,
-        outbound_time, monthly_minutes, work_start, work_end, valid_from, valid_until and
-        direct_line (the user's pool number, E.164, or None)."""
+        outbound_time, monthly_minutes, work_start, work_end, valid_from, valid_until, suspended
+        and direct_line (the user's pool number, E.164, or None)."""
         async with self._db.session(TenantScope(tenant_id)) as session:
             lines = {
                 uid: number
@@ -409,6 +426,7 @@ class DirectoryUsers:
                     "work_end": u.work_end,
                     "valid_from": u.valid_from,
                     "valid_until": u.valid_until,
+                    "suspended": u.suspended_at is not None,
                     "direct_line": lines.get(u.id),
                 }
                 for u in users
@@ -571,6 +589,38 @@ class DirectoryUsers:
             user_id,
             UserChange.model_validate(data.model_dump(exclude_unset=True)),
         )
+
+    async def set_suspended(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        user_id: uuid.UUID,
+        suspended: bool,
+        reason: str | None = None,
+    ) -> bool:
+        """停机 / 复机 of one user (OPS-3), inside the caller's unit of work (identity ends the
+        user's sessions in the same transaction). Suspending a suspended user (or resuming an
+        active one) changes nothing, so a provisioning system may retry safely. True if the
+        state changed."""
+        user = await uow.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise not_found("User", "用户")
+        if (user.suspended_at is not None) == suspended:
+            return False
+        now = self._clock.now()
+        user.suspended_at = now if suspended else None
+        user.updated_at = now
+        await self._journal.record(
+            uow,
+            actor,
+            "user.suspend" if suspended else "user.resume",
+            _target(user),
+            user.tenant_id,
+            users=[user.id],
+            summary={"suspended": [not suspended, suspended], "reason": reason},
+            level=AuditLevel.WARNING,
+        )
+        return True
 
     async def delete(self, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
@@ -752,4 +802,8 @@ def _login(user: User, ent: Enterprise) -> UserLogin:
         enterprise_name=ent.name,
         enterprise_status=EnterpriseStatus(ent.status),
         registered=user.registered_at is not None,
+        suspended=user.suspended_at is not None,
+        valid_from=user.valid_from,
+        valid_until=user.valid_until,
+        timezone=ent.timezone,
     )

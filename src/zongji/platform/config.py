@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 (names them, binds none)
 """Listening addresses that name no host a person could reach."""
 
 _config_file: ContextVar[str | None] = ContextVar("zongji_config_file", default=None)

@@ -75,5 +75,6 @@ def build_devices(
         nat_expires=settings.sip_nat_expires,
         max_contacts=settings.sip_max_contacts,
         presence=presence,
+        clock=clock,
     )
     return DeviceParts(view, credentials, guard, device_auth, location, registrar, presence)
