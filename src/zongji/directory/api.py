@@ -50,6 +50,7 @@ async def list_enterprises(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EnterprisePage:
+    """Every enterprise, filtered by status or by a code/name fragment (`q`), in pages."""
     return await services.enterprises.list(status=status_, query=q, limit=limit, cursor=cursor)
 
 
@@ -57,6 +58,7 @@ async def list_enterprises(
 async def get_enterprise(
     enterprise_id: uuid.UUID, operator: Operator, services: ServicesDep
 ) -> EnterpriseOut:
+    """One enterprise with its settings, features, limits, user count and status."""
     return await services.enterprises.get(enterprise_id)
 
 
