@@ -4,6 +4,7 @@ and calls to them are not put through (480, no voicemail: they could not collect
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,7 +44,13 @@ async def test_a_suspended_user_cannot_register_or_call_and_is_not_put_through(
     a = await rig.phone(acme, alice)
     b = await rig.phone(acme, bob)
 
+    assert rig.services.pbx.location.contacts(acme.id, alice)
     await rig.services.identity.set_user_suspended(SYSTEM, acme.id, alice, True)
+    for _ in range(100):  # the registrations end as soon as the event is delivered
+        if not rig.services.pbx.location.contacts(acme.id, alice):
+            break
+        await asyncio.sleep(0.05)
+    assert not rig.services.pbx.location.contacts(acme.id, alice)
     assert await _register_status(a) == 403
     assert await _refused_with(a, "8002") == 403  # internal calls too
     record = await rig.wait_record(acme)
