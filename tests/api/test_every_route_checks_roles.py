@@ -20,7 +20,8 @@ PUBLIC = {
     "/api/v1/auth/refresh",
 }
 # What every logged-in employee may use: their session and private contacts (by prefix), reading
-# the directory, their own profile, and inviting a colleague. Everything else is for managers.
+# the directory, their own profile and company, the product version, and inviting a colleague.
+# Everything else is for managers.
 EMPLOYEE_PREFIXES = ("/api/v1/auth/", "/api/v1/me/")
 EMPLOYEE_ROUTES = {
     ("GET", "/api/v1/directory/changes"),
@@ -32,6 +33,8 @@ EMPLOYEE_ROUTES = {
     ("POST", "/api/v1/directory/users/{user_id}/invite"),
     ("GET", "/api/v1/directory/search"),
     ("GET", "/api/v1/directory/me"),
+    ("GET", "/api/v1/directory/enterprise"),  # their own company's name (item 20)
+    ("GET", "/api/v1/system/version"),  # the product version, for the about page (item 20)
     ("PATCH", "/api/v1/directory/me"),
     ("PUT", "/api/v1/directory/me/avatar"),
 }

@@ -49,3 +49,33 @@ async def test_status_lists_nodes_for_console_users_only(world: World, clock: Fa
     await nodes.heartbeat()
     r = await world.client.get("/api/v1/system/status", headers=bearer(t.admin_token))
     assert r.json()["nodes"][0]["state"] == "running"
+
+
+async def test_every_user_reads_the_version_and_their_own_company(world: World) -> None:
+    """Item 20: an employee's about page shows the product version and the company's name."""
+    t = await world.enterprise("acme", main_number="025-84000000")
+    other = await world.enterprise("other")
+    await world.user(t, "甲", "13800000001")
+    await world.user(other, "乙", "13900000001")
+    employee = bearer((await world.code_login("13800000001"))["access_token"])
+    r = await world.client.get("/api/v1/system/version", headers=employee)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"version": __version__, "api_version": "v1"}
+    r = await world.client.get("/api/v1/directory/enterprise", headers=employee)
+    assert r.status_code == 200, r.text
+    card = r.json()
+    assert (card["name"], card["code"], card["main_number"]) == (
+        "acme 公司",
+        "acme",
+        "+862584000000",
+    )
+    assert "max_users" not in card
+    assert "features" not in card
+    stranger = bearer((await world.code_login("13900000001"))["access_token"])
+    r = await world.client.get("/api/v1/directory/enterprise", headers=stranger)
+    assert r.json()["name"] == "other 公司"
+    for token in (t.admin_token, await world.operator_token()):
+        r = await world.client.get("/api/v1/system/version", headers=bearer(token))
+        assert r.status_code == 200
+    r = await world.client.get("/api/v1/system/version")
+    assert r.status_code == 401

@@ -283,6 +283,62 @@ async def test_contact_managers_edit_from_the_client_employees_cannot(acme: Cons
     assert me["registered"] is True  # logged in: registered (DIR-1)
 
 
+async def test_contact_managers_edit_directory_fields_never_policy_or_roles(
+    acme: Console, world: World
+) -> None:
+    """Item 17: a contact manager may not raise their own outbound restriction nor hand out the
+    admin or receptionist flags; the console admin still may."""
+    await world.client.patch(
+        f"/api/v1/platform/enterprises/{acme.tenant.id}",
+        json={"features": {"international_calling": True}},
+        headers=bearer(await world.operator_token()),
+    )
+    me = await acme.user("经理", "13800000009", is_admin=True)
+    colleague = await acme.user("员工", "13800000008")
+    manager = await acme.employee("13800000009")
+    refused = [
+        (me["id"], {"outbound_restriction": "international"}, "outbound_restriction"),
+        (me["id"], {"monthly_minutes": 100000}, "monthly_minutes"),
+        (me["id"], {"valid_until": "2099-12-31"}, "valid_until"),
+        (colleague["id"], {"is_admin": True}, "is_admin"),
+        (colleague["id"], {"is_receptionist": True}, "is_receptionist"),
+        (colleague["id"], {"title": "组长", "outbound_mode": "callback"}, "outbound_mode"),
+        (colleague["id"], {"conference_allowed": False}, "conference_allowed"),
+    ]
+    for user_id, body, field in refused:
+        r = await acme.call("PATCH", f"{URL}/{user_id}", json=body, headers=manager)
+        assert r.status_code == 403, (body, r.text)
+        assert (r.json()["code"], r.json()["field"]) == ("field_not_permitted", field)
+    r = await acme.call(
+        "POST", URL, json={"name": "新人", "mobile": "13800000007", "is_admin": True},
+        headers=manager,
+    )  # fmt: skip
+    assert (r.status_code, r.json()["field"]) == (403, "is_admin")
+    # nothing was written by the refused requests
+    after = (await acme.call("GET", f"{URL}/{colleague['id']}")).json()
+    assert (after["is_admin"], after["is_receptionist"], after["title"]) == (False, False, None)
+    mine = (await acme.call("GET", f"{URL}/{me['id']}")).json()
+    assert mine["outbound_restriction"] == "domestic"
+    # directory fields pass, and sending back a policy value unchanged is not a change
+    r = await acme.call(
+        "PATCH",
+        f"{URL}/{colleague['id']}",
+        json={"title": "组长", "extension": "8123", "is_admin": False, "work_start": "9:00"},
+        headers=manager,
+    )
+    assert r.status_code == 200, r.text
+    r = await acme.call(
+        "POST", URL, json={"name": "新人", "mobile": "13800000007", "is_admin": False},
+        headers=manager,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    # the console admin sets policy and roles
+    r = await acme.call(
+        "PATCH", f"{URL}/{colleague['id']}", json={"is_admin": True, "is_receptionist": True}
+    )
+    assert (r.json()["is_admin"], r.json()["is_receptionist"]) == (True, True)
+
+
 async def test_users_edit_their_own_profile_but_only_its_own_fields(acme: Console) -> None:
     await acme.user("员工", "13800000008", extension="8008")
     me = await acme.employee("13800000008")

@@ -94,3 +94,22 @@ def test_smpp_gateway_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert (sms.smpp_host, sms.smpp_port, sms.smpp_tls) == ("smsc.carrier.example", 3775, True)
     assert sms.smpp_password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(sms)
+
+
+def test_public_base_url_is_configured_or_derived_from_the_http_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Item 23: links sent to people follow the deployment's address, not a fixed loopback."""
+    monkeypatch.delenv("ZONGJI_CONFIG", raising=False)
+    monkeypatch.setenv("ZONGJI_PUBLIC_BASE_URL", "https://zongji.example.cn/")
+    s = Settings.load()
+    assert s.effective_public_base_url == "https://zongji.example.cn"
+    assert s.client_url == "https://zongji.example.cn/app/"
+    monkeypatch.delenv("ZONGJI_PUBLIC_BASE_URL")
+    s = Settings.load(host="10.0.0.5", http_port=9000)
+    assert s.client_url == "http://10.0.0.5:9000/app/"
+    s = Settings.load(host="0.0.0.0", http_port=80, sip_public_host="pbx.example.cn")
+    assert s.client_url == "http://pbx.example.cn/app/"
+    for bad in ("zongji.example.cn", "ftp://x.example", "https://x.example/?a=1"):
+        with pytest.raises(ValidationError):
+            Settings.load(public_base_url=bad)

@@ -8,11 +8,18 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from zongji import __version__
-from zongji.api.deps import ConsoleUser, ServicesDep
+from zongji.api.deps import AnyUser, ConsoleUser, ServicesDep
 from zongji.platform.db import PLATFORM
 from zongji.platform.nodes import NodeStatus
 
 router = APIRouter(tags=["system"])
+
+
+class VersionInfo(BaseModel):
+    """What the client's "about" page and the console show (ADM-28, CL-7)."""
+
+    version: str
+    api_version: str
 
 
 class SystemStatus(BaseModel):
@@ -45,3 +52,10 @@ async def metrics(services: ServicesDep) -> Response:
 async def system_status(principal: ConsoleUser, services: ServicesDep) -> SystemStatus:
     """Each node: name, ports, state, start time, version."""
     return SystemStatus(version=__version__, api_version="v1", nodes=await services.nodes.all())
+
+
+@router.get("/api/v1/system/version", response_model=VersionInfo)
+async def system_version(principal: AnyUser) -> VersionInfo:
+    """The server's product version and API version, for everyone logged in (the client's
+    about page shows it); node details stay with the console (`/api/v1/system/status`)."""
+    return VersionInfo(version=__version__, api_version="v1")

@@ -120,6 +120,8 @@ async def enterprise_log(
 async def export_enterprise_log(
     admin: EnterpriseAdmin, services: ServicesDep, flt: FilterDep, fmt: Format = ExportFormat.XLSX
 ) -> StreamingResponse:
+    """The enterprise's operation log as xlsx or CSV (ADM-27), with the same filters as the list;
+    times in the enterprise's time zone."""
     zone = await _enterprise_zone(services, admin.tenant_id)
     return await _export(services, TenantScope(admin.tenant_id), flt, fmt, zone)
 
@@ -148,6 +150,8 @@ async def platform_log(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AuditPage:
+    """The platform's operation log (operators' own actions), or one enterprise's chain with
+    `enterprise_id`; newest first."""
     scope, flt, _ = await _operator_scope(services, flt, enterprise_id)
     return await _page(services, scope, flt, limit, cursor)
 
@@ -160,5 +164,7 @@ async def export_platform_log(
     enterprise_id: OperatorChain = None,
     fmt: Format = ExportFormat.XLSX,
 ) -> StreamingResponse:
+    """The platform's (or one enterprise's) operation log as xlsx or CSV, with the list's
+    filters."""
     scope, flt, zone = await _operator_scope(services, flt, enterprise_id)
     return await _export(services, scope, flt, fmt, zone)

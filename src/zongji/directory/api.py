@@ -12,10 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
-from zongji.api.deps import AddressDep, EnterpriseAdmin, Operator, ServicesDep
+from zongji.api.deps import AddressDep, EnterpriseAdmin, Member, Operator, ServicesDep
 from zongji.directory.models import EnterpriseStatus
 from zongji.directory.schemas import (
     AdminAccountCreate,
+    EnterpriseCard,
     EnterpriseChange,
     EnterpriseCreate,
     EnterpriseOut,
@@ -49,6 +50,7 @@ async def list_enterprises(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EnterprisePage:
+    """Every enterprise, filtered by status or by a code/name fragment (`q`), in pages."""
     return await services.enterprises.list(status=status_, query=q, limit=limit, cursor=cursor)
 
 
@@ -56,6 +58,7 @@ async def list_enterprises(
 async def get_enterprise(
     enterprise_id: uuid.UUID, operator: Operator, services: ServicesDep
 ) -> EnterpriseOut:
+    """One enterprise with its settings, features, limits, user count and status."""
     return await services.enterprises.get(enterprise_id)
 
 
@@ -93,6 +96,14 @@ async def add_enterprise_admin(
 async def my_enterprise(admin: EnterpriseAdmin, services: ServicesDep) -> EnterpriseOut:
     """The enterprise admin's own enterprise, as the console shows it."""
     return await services.enterprises.get(admin.tenant_id)
+
+
+@router.get("/api/v1/directory/enterprise", response_model=EnterpriseCard)
+async def enterprise_card(member: Member, services: ServicesDep) -> EnterpriseCard:
+    """The caller's own enterprise as every member may see it: name, code, SIP domain, main and
+    access numbers (employees and contact managers included)."""
+    ent = await services.enterprises.get(member.tenant_id)
+    return EnterpriseCard.model_validate(ent.model_dump())
 
 
 class StatusVerb(StrEnum):

@@ -120,6 +120,8 @@ class User(TenantOwned, Base):
     valid_until: Mapped[date | None] = mapped_column(default=None)
     pinned: Mapped[bool] = mapped_column(default=False)
     pin_order: Mapped[int] = mapped_column(default=0)
+    # 停机 of one user (OPS-3): set by the enterprise's admin or the operator, cleared on resume
+    suspended_at: Mapped[datetime | None] = mapped_column(default=None)
     registered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

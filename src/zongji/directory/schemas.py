@@ -13,10 +13,13 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from zongji.directory.models import EnterpriseStatus
 from zongji.platform.phone import InvalidNumber, normalise_area_code, to_e164
+from zongji.platform.schemas import Input
+
+__all__ = ["Input"]  # request bodies here and in other directory modules share it
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 DOMAIN_RE = re.compile(
@@ -35,10 +38,6 @@ def _strip(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(_strip), Field(min_length=1, max_length=128)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class EnterpriseFeatures(Input):
@@ -160,6 +159,20 @@ class EnterpriseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     status_changed_at: datetime
+
+
+class EnterpriseCard(BaseModel):
+    """What every member of an enterprise may know about it: its name and how to reach it (the
+    client's header, about page and softphone setup). Limits, features and status stay with the
+    console (`EnterpriseOut`)."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    city: str
+    sip_domain: str
+    main_number: str | None
+    access_number: str | None
 
 
 class EnterprisePage(BaseModel):

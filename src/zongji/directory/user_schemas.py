@@ -217,6 +217,8 @@ class UserOut(BaseModel):
     pin_order: int
     registered: bool
     registered_at: datetime | None
+    suspended: bool  # 停机 (OPS-3): listed, but cannot log in, register or call until resumed
+    suspended_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zongji.audit.models import AuditLevel
 from zongji.audit.service import Target, changes
 from zongji.directory.departments import Tree, load_tree
 from zongji.directory.extensions import Plan, check_extension, load_plan, next_free
@@ -38,6 +39,8 @@ from zongji.directory.models import (
 )
 from zongji.directory.numbers import assign_direct_line
 from zongji.directory.pinyin import spell
+from zongji.directory.service_period import ServiceState, local_today, service_state
+from zongji.directory.user_fields import refuse_policy_changes
 from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
 from zongji.platform.actor import Actor, ActorKind
 from zongji.platform.clock import Clock
@@ -76,6 +79,19 @@ class UserLogin:
     enterprise_name: str
     enterprise_status: EnterpriseStatus
     registered: bool
+    suspended: bool
+    valid_from: date | None
+    valid_until: date | None
+    timezone: str  # the enterprise's: validity days are its days
+
+    def service_state(self, now: datetime) -> ServiceState:
+        """In service, suspended, or outside the validity period (ADM-21) at `now`."""
+        return service_state(
+            local_today(now, self.timezone),
+            suspended=self.suspended,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+        )
 
 
 def error(field: str, code: str, en: str, zh: str) -> dict[str, str]:
@@ -260,6 +276,8 @@ def user_out(user: User, ent: Enterprise, tree: Tree, direct_line: str | None) -
         pin_order=user.pin_order,
         registered=user.registered_at is not None,
         registered_at=user.registered_at,
+        suspended=user.suspended_at is not None,
+        suspended_at=user.suspended_at,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -380,8 +398,8 @@ class DirectoryUsers:
     async def telephony_rows(self, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every user of the enterprise as call routing needs them, as plain rows (the PBX keeps
         them in memory): id, name, extension, mobile, is_receptionist, outbound_restriction,
-        outbound_time, monthly_minutes, work_start, work_end, valid_from, valid_until and
-        direct_line (the user's pool number, E.164, or None)."""
+        outbound_time, monthly_minutes, work_start, work_end, valid_from, valid_until, suspended
+        and direct_line (the user's pool number, E.164, or None)."""
         async with self._db.session(TenantScope(tenant_id)) as session:
             lines = {
                 uid: number
@@ -408,6 +426,7 @@ class DirectoryUsers:
                     "work_end": u.work_end,
                     "valid_from": u.valid_from,
                     "valid_until": u.valid_until,
+                    "suspended": u.suspended_at is not None,
                     "direct_line": lines.get(u.id),
                 }
                 for u in users
@@ -464,11 +483,27 @@ class DirectoryUsers:
 
     # -- changes -------------------------------------------------------------------------------
 
-    async def create(self, actor: Actor, tenant_id: uuid.UUID, data: UserCreate) -> UserOut:
+    async def create(
+        self,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        data: UserCreate,
+        *,
+        may_set_policy: bool = True,
+    ) -> UserOut:
+        """`may_set_policy=False` for contact managers: the new user gets the default telephony
+        policy and no roles unless a console admin sets them (`user_fields.py`)."""
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             rules = await UserRules.load(uow.session, tenant_id)
             await check_capacity(uow.session, rules.enterprise, 1)
             prepared, errors = rules.check(data, None)
+            if not may_set_policy:
+                defaults = {
+                    k: f.default for k, f in UserCreate.model_fields.items() if not f.is_required()
+                }
+                refuse_policy_changes(
+                    _plain(_given(prepared, data.model_fields_set)), _plain(defaults)
+                )
             errors += await self._unique(uow.session, prepared.fields, None)
             if errors:
                 raise FieldError(errors)
@@ -498,8 +533,16 @@ class DirectoryUsers:
             return (await outs(uow.session, [user], tenant_id))[0]
 
     async def change(
-        self, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, data: UserChange
+        self,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        data: UserChange,
+        *,
+        may_set_policy: bool = True,
     ) -> UserOut:
+        """`may_set_policy=False` for contact managers: directory fields only, for anyone,
+        themselves included (`user_fields.py`)."""
         given = data.model_dump(exclude_unset=True)
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             user = await uow.session.get(User, user_id, with_for_update=True)
@@ -510,6 +553,8 @@ class DirectoryUsers:
             before = snapshot(user, line)
             merged = UserCreate.model_validate({**_plain(before), **_plain(given)})
             prepared, errors = rules.check(merged, user.id)
+            if not may_set_policy:
+                refuse_policy_changes(_plain(_given(prepared, given.keys())), _plain(before))
             errors += await self._unique(uow.session, prepared.fields, user.id)
             if errors:
                 raise FieldError(errors)
@@ -544,6 +589,38 @@ class DirectoryUsers:
             user_id,
             UserChange.model_validate(data.model_dump(exclude_unset=True)),
         )
+
+    async def set_suspended(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        user_id: uuid.UUID,
+        suspended: bool,
+        reason: str | None = None,
+    ) -> bool:
+        """停机 / 复机 of one user (OPS-3), inside the caller's unit of work (identity ends the
+        user's sessions in the same transaction). Suspending a suspended user (or resuming an
+        active one) changes nothing, so a provisioning system may retry safely. True if the
+        state changed."""
+        user = await uow.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise not_found("User", "用户")
+        if (user.suspended_at is not None) == suspended:
+            return False
+        now = self._clock.now()
+        user.suspended_at = now if suspended else None
+        user.updated_at = now
+        await self._journal.record(
+            uow,
+            actor,
+            "user.suspend" if suspended else "user.resume",
+            _target(user),
+            user.tenant_id,
+            users=[user.id],
+            summary={"suspended": [not suspended, suspended], "reason": reason},
+            level=AuditLevel.WARNING,
+        )
+        return True
 
     async def delete(self, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
@@ -698,6 +775,13 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _given(prepared: Prepared, names: Iterable[str]) -> dict[str, Any]:
+    """The normalised values of the fields the caller gave (`+86 25…` and `025-…` are one
+    main number), so a value that is unchanged is recognised as such."""
+    values = {**prepared.fields, "direct_line": prepared.direct_line}
+    return {name: values.get(name) for name in names}
+
+
 def _summary(user: User, direct_line: str | None) -> dict[str, Any]:
     return {
         k: v for k, v in _plain(snapshot(user, direct_line)).items() if v not in (None, False, "")
@@ -718,4 +802,8 @@ def _login(user: User, ent: Enterprise) -> UserLogin:
         enterprise_name=ent.name,
         enterprise_status=EnterpriseStatus(ent.status),
         registered=user.registered_at is not None,
+        suspended=user.suspended_at is not None,
+        valid_from=user.valid_from,
+        valid_until=user.valid_until,
+        timezone=ent.timezone,
     )

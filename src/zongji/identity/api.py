@@ -45,11 +45,14 @@ async def code_login(body: CodeLogin, services: ServicesDep, address: AddressDep
 
 @router.post("/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, services: ServicesDep, address: AddressDep) -> TokenPair:
+    """Rotate the refresh token for a new access token. Each refresh token works once: a used
+    one coming back ends the session."""
     return await services.identity.refresh(body.refresh_token, body.device_id, address=address)
 
 
 @router.get("/me", response_model=Me)
 async def me(principal: AnyUser) -> Me:
+    """Who the access token belongs to: kind, enterprise, name, roles, device and session."""
     return Me(
         subject_kind=principal.kind,
         subject_id=principal.subject_id,
@@ -63,6 +66,7 @@ async def me(principal: AnyUser) -> Me:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: AnyUser, services: ServicesDep, address: AddressDep) -> Response:
+    """End this session (other devices stay logged in)."""
     await services.identity.logout(principal, address=address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from zongji.identity.models import CodeChannel, Role, SubjectKind
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from zongji.platform.schemas import Input
 
 
 class DeviceInfo(Input):

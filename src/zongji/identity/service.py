@@ -24,6 +24,7 @@ from zongji.audit.service import AuditLog, Target
 from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.models import EnterpriseStatus
 from zongji.directory.schemas import AdminAccountCreate
+from zongji.directory.service_period import ServiceState
 from zongji.directory.users import DirectoryUsers, UserLogin
 from zongji.identity.models import (
     AuthSession,
@@ -86,6 +87,36 @@ def enterprise_unavailable(status: EnterpriseStatus) -> Problem:
         return Problem(403, "enterprise_cancelled", "The enterprise is cancelled.", "企业已销户。")
     return Problem(
         403, "enterprise_suspended", "The enterprise is suspended.", "企业已停机，暂不能使用。"
+    )
+
+
+def out_of_service(login: UserLogin, state: ServiceState) -> Problem:
+    """Why a user outside service is refused (403: who they are is known, they may not)."""
+    if state is ServiceState.SUSPENDED:
+        return Problem(
+            403,
+            "user_suspended",
+            "This user is suspended; ask the enterprise's administrator.",
+            "该用户已停机，请联系企业管理员。",
+        )
+    when = {
+        "valid_from": login.valid_from.isoformat() if login.valid_from else None,
+        "valid_until": login.valid_until.isoformat() if login.valid_until else None,
+    }
+    if state is ServiceState.NOT_YET_VALID:
+        return Problem(
+            403,
+            "outside_validity",
+            f"This user's service starts on {when['valid_from']}.",
+            f"该用户的服务自 {when['valid_from']} 起生效。",
+            extra=when,
+        )
+    return Problem(
+        403,
+        "outside_validity",
+        f"This user's service ended on {when['valid_until']}.",
+        f"该用户的服务已于 {when['valid_until']} 到期。",
+        extra=when,
     )
 
 
@@ -273,6 +304,11 @@ class IdentityService:
                     "该手机号未在企业通讯录中登记。",
                 )
             )
+        now_in_service = [i for i in active if i.service_state(now) is ServiceState.IN_SERVICE]
+        if not now_in_service:
+            first = active[0]
+            return _Outcome(out_of_service(first, first.service_state(now)))
+        active = now_in_service
         if len(active) > 1:
             choices = [{"code": i.enterprise_code, "name": i.enterprise_name} for i in active]
             return _Outcome(
@@ -477,6 +513,32 @@ class IdentityService:
         )
         return account
 
+    # -- users' service (OPS-3) ---------------------------------------------------------------
+
+    async def set_user_suspended(
+        self,
+        actor: Actor,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        suspended: bool,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """停机 / 复机 one user. Suspending ends every session of theirs in the same
+        transaction (their refresh tokens stop working, access tokens are refused at once); the
+        PBX hears of it through the directory's event and refuses their REGISTERs and calls."""
+        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+            changed = await self._users.set_suspended(uow, actor, user_id, suspended, reason)
+            if changed and suspended:
+                await self._revoke(
+                    uow,
+                    [
+                        AuthSession.subject_kind == SubjectKind.USER.value,
+                        AuthSession.subject_id == user_id,
+                    ],
+                    "user_suspended",
+                )
+
     # -- sessions and tokens -------------------------------------------------------------------
 
     async def _open_session(
@@ -628,6 +690,9 @@ class IdentityService:
                     "account_removed", "The account no longer exists.", "账号已不存在。"
                 )
             status, name, roles = login.enterprise_status, login.name, _user_roles(login)
+            state = login.service_state(self._clock.now())
+            if status is EnterpriseStatus.ACTIVE and state is not ServiceState.IN_SERVICE:
+                raise out_of_service(login, state)
         else:
             async with self._db.session(PLATFORM) as db_session:
                 account = await db_session.get(ConsoleAccount, session.subject_id)

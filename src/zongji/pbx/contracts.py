@@ -21,6 +21,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from zongji.directory.service_period import within_validity
 from zongji.media.api import MediaServer, PlaybackFinished, PlayItem, RecordingFinished
 from zongji.sip.auth.client import Credentials
 from zongji.sip.transport.base import Flow
@@ -69,6 +70,12 @@ class Subscriber:
     work_end: str
     valid_from: date | None
     valid_until: date | None
+    suspended: bool = False  # 停机 of this user (OPS-3)
+
+    def in_service(self, today: date) -> bool:
+        """Not suspended and within the validity period on `today` (the enterprise's date):
+        otherwise the user may not register, call, or be called (`directory.service_period`)."""
+        return not self.suspended and within_validity(today, self.valid_from, self.valid_until)
 
 
 class TelephonyView(Protocol):

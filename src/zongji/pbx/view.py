@@ -235,4 +235,5 @@ def _subscriber(tenant_id: uuid.UUID, row: Mapping[str, Any]) -> Subscriber:
         work_end=row["work_end"],
         valid_from=valid_from,
         valid_until=valid_until,
+        suspended=bool(row.get("suspended", False)),
     )

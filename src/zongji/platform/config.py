@@ -13,6 +13,7 @@ import socket
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -21,6 +22,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 (names them, binds none)
+"""Listening addresses that name no host a person could reach."""
 
 _config_file: ContextVar[str | None] = ContextVar("zongji_config_file", default=None)
 
@@ -84,7 +88,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     access_token_ttl: int = Field(900, ge=30)
     refresh_token_ttl: int = Field(30 * 24 * 3600, ge=300)
-    client_url: str = "http://127.0.0.1:8080/app"  # the client's link, in SMS invitations
+    # Where people reach this deployment over HTTP(S), e.g. `https://zongji.example.cn` (behind
+    # a proxy or load balancer); links sent to people (SMS invitations) are made from it. Empty:
+    # derived from `host` and `http_port` (`effective_public_base_url`).
+    public_base_url: str = ""
     max_request_bytes: int = Field(25 * 1024 * 1024, ge=1024)  # uploads: imports, avatars
     sip_domain_suffix: str = "zongji.local"
     # Registrar (docs/pbx/devices.md): expiry bounds, the short expiry that keeps a NAT's UDP
@@ -127,6 +134,40 @@ class Settings(BaseSettings):
         if self.rtp_port_min > self.rtp_port_max:
             raise ValueError("rtp_port_min must not exceed rtp_port_max")
         return self
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        """An absolute http(s) URL without query or fragment, kept without its trailing slash
+        so that paths can be appended to it."""
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_base_url must be an http:// or https:// URL")
+        if parts.query or parts.fragment:
+            raise ValueError("public_base_url must not have a query or fragment")
+        return value.rstrip("/")
+
+    @property
+    def effective_public_base_url(self) -> str:
+        """The configured public base URL, or the node's own HTTP address: `host` and
+        `http_port`, with the public SIP host (or the machine's name) for a wildcard `host`."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = self.host
+        if host in WILDCARD_HOSTS:
+            host = self.sip_public_host or socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        port = "" if self.http_port == 80 else f":{self.http_port}"
+        return f"http://{host}{port}"
+
+    @property
+    def client_url(self) -> str:
+        """The web client's link (in SMS invitations): `<public base URL>/app/`."""
+        return f"{self.effective_public_base_url}/app/"
 
     @classmethod
     def settings_customise_sources(

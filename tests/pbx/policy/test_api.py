@@ -196,11 +196,12 @@ async def test_my_policy_shows_time_rule_and_validity(
             "outbound_time": "workdays",
             "work_start": "08:30",
             "work_end": "17:30",
-            "valid_until": "2026-01-04",
+            "valid_until": "2026-01-05",
         },
     )
     assert r.status_code == 201, r.text
-    set_local(clock, "2026-01-05 19:00:00")  # a Monday evening
+    user_id = r.json()["id"]
+    set_local(clock, "2026-01-05 23:50:00")  # a Monday night, the last valid day
     token = (await world.code_login("13800000002"))["access_token"]
     mine = (await world.client.get("/api/v1/me/policy", headers=bearer(token))).json()
     assert mine["outbound_restriction"] == "local"
@@ -210,10 +211,15 @@ async def test_my_policy_shows_time_rule_and_validity(
         "17:30",
     )
     assert mine["outside_hours_now"] is True
-    assert (mine["valid_until"], mine["valid_now"]) == ("2026-01-04", False)
+    assert (mine["valid_until"], mine["valid_now"]) == ("2026-01-05", True)
     assert (mine["monthly_minutes"], mine["left_minutes"], mine["frozen"]) == (None, None, False)
     assert mine["enterprise_active"]
     assert not mine["international_enabled"]
+    # the day after, the user is out of service (can't log in: item 18); the admin sees why
+    set_local(clock, "2026-01-06 00:00:00")
+    console = bearer(await world.password_login(admin.tenant.admin_login))
+    theirs = (await world.client.get(f"/api/v1/policy/users/{user_id}", headers=console)).json()
+    assert (theirs["valid_until"], theirs["valid_now"]) == ("2026-01-05", False)
 
 
 async def test_another_enterprises_user_is_not_found(admin: Admin, world: World) -> None:

@@ -149,7 +149,8 @@ async def test_validity_period_in_the_enterprise_time_zone(
     set_local(clock, "2026-01-04 23:59:59")
     before = await policy.authorise("v1", tenant, caller, call)
     assert (before.allowed, before.rule, before.prompt) == (False, "validity", "call_not_permitted")
-    assert (await policy.authorise("v2", tenant, caller, extension())).allowed  # colleagues: yes
+    inside = await policy.authorise("v2", tenant, caller, extension())
+    assert (inside.allowed, inside.rule) == (False, "validity")  # colleagues neither (item 18)
 
     set_local(clock, "2026-01-05 00:00:00")  # first day included (16:00 UTC the day before)
     assert (await policy.authorise("v3", tenant, caller, call)).allowed
@@ -157,6 +158,22 @@ async def test_validity_period_in_the_enterprise_time_zone(
     assert (await policy.authorise("v4", tenant, caller, call)).allowed
     set_local(clock, "2026-02-01 00:00:00")
     assert (await policy.authorise("v5", tenant, caller, call)).rule == "validity"
+
+
+async def test_a_suspended_user_calls_nobody_but_emergency(
+    policy: PolicyService, clock: FakeClock
+) -> None:
+    set_local(clock, "2026-01-07 10:00:00")
+    tenant = nanjing()
+    caller = subscriber(tenant, suspended=True)
+    for call in (extension(), outside(LOCAL_LANDLINE)):
+        decision = await policy.authorise("s1", tenant, caller, call)
+        assert (decision.allowed, decision.rule, decision.prompt) == (
+            False,
+            "user_suspended",
+            "call_not_permitted",
+        )
+    assert (await policy.authorise("s2", tenant, caller, emergency("110"))).allowed
 
 
 async def test_emergency_goes_through_whatever_the_policy(

@@ -10,12 +10,14 @@ from zongji.directory.routes import (
     numbers,
     search,
     spreadsheets,
+    user_status,
     users,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
     departments.router,
     users.router,
+    user_status.router,
     extensions.router,
     numbers.router,
     search.router,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, UploadFile, status
+from fastapi import APIRouter, Body, Response, UploadFile, status
 
 from zongji.api.deps import AddressDep, Employee, ServicesDep
 from zongji.directory.contacts import MAX_FILE_BYTES, ContactImportResult, ContactIn, ContactOut
@@ -15,6 +16,7 @@ router = APIRouter(prefix="/api/v1/me", tags=["directory: personal"])
 
 @router.get("/contacts", response_model=list[ContactOut])
 async def my_contacts(user: Employee, services: ServicesDep) -> list[ContactOut]:
+    """DIR-7: my personal contacts (only I see them), by name."""
     return await services.contacts.all(user.tenant_id, user.subject_id)
 
 
@@ -22,6 +24,7 @@ async def my_contacts(user: Employee, services: ServicesDep) -> list[ContactOut]
 async def add_contact(
     body: ContactIn, user: Employee, services: ServicesDep, address: AddressDep
 ) -> ContactOut:
+    """Add a personal contact: a name and up to several phone numbers."""
     return await services.contacts.create(
         user.actor(address), user.tenant_id, user.subject_id, body
     )
@@ -35,6 +38,7 @@ async def change_contact(
     services: ServicesDep,
     address: AddressDep,
 ) -> ContactOut:
+    """Replace one of my personal contacts (the whole contact is sent)."""
     return await services.contacts.change(
         user.actor(address), user.tenant_id, user.subject_id, contact_id, body
     )
@@ -44,6 +48,7 @@ async def change_contact(
 async def delete_contact(
     contact_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
 ) -> Response:
+    """Delete one of my personal contacts."""
     await services.contacts.delete(user.actor(address), user.tenant_id, user.subject_id, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -61,6 +66,7 @@ async def import_contacts(
 
 @router.get("/favourites", response_model=list[FavouriteOut])
 async def my_favourites(user: Employee, services: ServicesDep) -> list[FavouriteOut]:
+    """DIR-8: my favourites (colleagues and personal contacts), in my order."""
     return await services.favourites.all(user.tenant_id, user.subject_id)
 
 
@@ -68,13 +74,22 @@ async def my_favourites(user: Employee, services: ServicesDep) -> list[Favourite
 async def add_favourite(
     body: FavouriteIn, user: Employee, services: ServicesDep, address: AddressDep
 ) -> list[FavouriteOut]:
+    """Add a colleague (`kind: user`) or a personal contact (`kind: contact`) to my
+    favourites, at the end; answers the whole list."""
     return await services.favourites.add(user.actor(address), user.tenant_id, user.subject_id, body)
 
 
 @router.put("/favourites/order", response_model=list[FavouriteOut])
 async def reorder_favourites(
-    body: list[uuid.UUID], user: Employee, services: ServicesDep, address: AddressDep
+    body: Annotated[
+        list[uuid.UUID],
+        Body(description="Every favourite's id (colleague or personal contact), each once"),
+    ],
+    user: Employee,
+    services: ServicesDep,
+    address: AddressDep,
 ) -> list[FavouriteOut]:
+    """Put my favourites in a new order: the body lists every favourite's id, each once."""
     return await services.favourites.reorder(
         user.actor(address), user.tenant_id, user.subject_id, body
     )
@@ -84,6 +99,7 @@ async def reorder_favourites(
 async def remove_favourite(
     target_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
 ) -> Response:
+    """Remove a colleague or personal contact from my favourites."""
     await services.favourites.remove(
         user.actor(address), user.tenant_id, user.subject_id, target_id
     )

@@ -27,6 +27,7 @@ async def department_tree(member: Member, services: ServicesDep) -> list[Departm
 async def get_department(
     department_id: uuid.UUID, member: Member, services: ServicesDep
 ) -> DepartmentOut:
+    """One department with its path and member count."""
     return await services.departments.get(member.tenant_id, department_id)
 
 
@@ -34,6 +35,7 @@ async def get_department(
 async def create_department(
     body: DepartmentCreate, manager: DirectoryManager, services: ServicesDep, address: AddressDep
 ) -> DepartmentOut:
+    """Add a department at the top level or under `parent_id` (ADM-4)."""
     return await services.departments.create(manager.actor(address), manager.tenant_id, body)
 
 

@@ -14,6 +14,7 @@ router = APIRouter(prefix="/api/v1/directory", tags=["directory: extensions"])
 
 @router.get("/extension-plan", response_model=PlanOut)
 async def get_extension_plan(manager: DirectoryManager, services: ServicesDep) -> PlanOut:
+    """The enterprise's extension plan: length and allowed ranges."""
     return await services.extensions.get_plan(manager.tenant_id)
 
 
@@ -33,4 +34,5 @@ async def list_extensions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
 ) -> ExtensionPage:
+    """ADM-5: extensions of the plan, all, used (with their user) or free, in pages."""
     return await services.extensions.list(manager.tenant_id, state, limit=limit, cursor=cursor)

@@ -33,6 +33,7 @@ async def operator_pool(
     services: ServicesDep,
     state: NumberState = NumberState.ALL,
 ) -> list[PoolNumberOut]:
+    """An enterprise's number pool as the operator sees it, with each number's user."""
     await services.enterprises.get(enterprise_id)  # 404 for an unknown enterprise
     return await services.numbers.all(enterprise_id, state)
 
@@ -45,6 +46,7 @@ async def remove_pool_number(
     services: ServicesDep,
     address: AddressDep,
 ) -> Response:
+    """Take a number back from an enterprise's pool (refused while it is a direct line)."""
     await services.enterprises.get(enterprise_id)
     await services.numbers.remove(operator.actor(address), enterprise_id, number)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

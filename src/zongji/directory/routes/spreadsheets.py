@@ -19,6 +19,7 @@ XLSX = MEDIA_TYPES[ExportFormat.XLSX]
 
 @router.get("/import/template", response_class=Response)
 async def import_template(admin: EnterpriseAdmin) -> Response:
+    """ADM-2: the xlsx template for bulk import, with its columns."""
     return Response(
         template(),
         media_type=XLSX,
@@ -55,6 +56,8 @@ async def export_users(
     services: ServicesDep,
     fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.XLSX,
 ) -> StreamingResponse:
+    """ADM-8: every user in directory order as xlsx or CSV, in the import's columns (export →
+    import skips everyone)."""
     stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
         await services.exporter.stream(admin.tenant_id, fmt),

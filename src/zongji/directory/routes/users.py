@@ -11,13 +11,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from zongji.api.deps import AddressDep, DirectoryManager, Employee, Member, ServicesDep
+from zongji.api.uploads import binary_body
 from zongji.directory.invitations import InvitationSent
 from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
 from zongji.directory.users import AVATAR_MAX_BYTES
-from zongji.identity.models import SubjectKind
+from zongji.identity.models import Role, SubjectKind
+from zongji.identity.principal import Principal
 from zongji.platform.errors import Problem
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory: users"])
+AVATAR_BODY = binary_body(
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    description="The picture itself (not a form): PNG, JPEG, GIF or WebP, at most 2 MB.",
+)
 
 
 @router.get("/users", response_model=UserPage)
@@ -41,6 +50,7 @@ async def list_users(
 
 @router.get("/users/{user_id}", response_model=UserOut)
 async def get_user(user_id: uuid.UUID, member: Member, services: ServicesDep) -> UserOut:
+    """One colleague's directory entry (DIR-4)."""
     return await services.users.get(member.tenant_id, user_id)
 
 
@@ -48,7 +58,11 @@ async def get_user(user_id: uuid.UUID, member: Member, services: ServicesDep) ->
 async def create_user(
     body: UserCreate, manager: DirectoryManager, services: ServicesDep, address: AddressDep
 ) -> UserOut:
-    return await services.users.create(manager.actor(address), manager.tenant_id, body)
+    """Add a user (ADM-6, DIR-5). Contact managers set directory fields only: telephony
+    policy and roles given by them are refused with 403 `field_not_permitted`."""
+    return await services.users.create(
+        manager.actor(address), manager.tenant_id, body, may_set_policy=_console_admin(manager)
+    )
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
@@ -59,14 +73,29 @@ async def change_user(
     services: ServicesDep,
     address: AddressDep,
 ) -> UserOut:
-    """Edit, move to another department (`department_id`), pin, change policy …"""
-    return await services.users.change(manager.actor(address), manager.tenant_id, user_id, body)
+    """Edit, move to another department (`department_id`), pin, change policy … Contact
+    managers change directory fields only (their own entry included): a change to telephony
+    policy or roles is refused with 403 `field_not_permitted` naming the field."""
+    return await services.users.change(
+        manager.actor(address),
+        manager.tenant_id,
+        user_id,
+        body,
+        may_set_policy=_console_admin(manager),
+    )
+
+
+def _console_admin(principal: Principal) -> bool:
+    """Telephony policy and roles are the console's (ADM-9…ADM-21), not the client's."""
+    return Role.ENTERPRISE_ADMIN in principal.roles
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_user(
     user_id: uuid.UUID, manager: DirectoryManager, services: ServicesDep, address: AddressDep
 ) -> Response:
+    """Delete a user: their direct line goes back to the pool, their favourites and personal
+    contacts go too."""
     await services.users.delete(manager.actor(address), manager.tenant_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -85,7 +114,7 @@ async def _image(request: Request) -> bytes:
     return bytes(data)
 
 
-@router.put("/users/{user_id}/avatar", response_model=UserOut)
+@router.put("/users/{user_id}/avatar", response_model=UserOut, openapi_extra=AVATAR_BODY)
 async def set_user_avatar(
     user_id: uuid.UUID,
     request: Request,
@@ -101,6 +130,7 @@ async def set_user_avatar(
 
 @router.get("/users/{user_id}/avatar", response_class=Response)
 async def get_user_avatar(user_id: uuid.UUID, member: Member, services: ServicesDep) -> Response:
+    """A user's picture (404 if none)."""
     data, media_type = await services.users.avatar(member.tenant_id, user_id)
     return Response(
         data, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"}
@@ -119,6 +149,7 @@ async def invite_user(
 
 @router.get("/me", response_model=UserOut)
 async def my_profile(user: Employee, services: ServicesDep) -> UserOut:
+    """CL-5: my own directory entry."""
     return await services.users.get(user.tenant_id, user.subject_id)
 
 
@@ -132,10 +163,11 @@ async def change_my_profile(
     )
 
 
-@router.put("/me/avatar", response_model=UserOut)
+@router.put("/me/avatar", response_model=UserOut, openapi_extra=AVATAR_BODY)
 async def set_my_avatar(
     request: Request, user: Employee, services: ServicesDep, address: AddressDep
 ) -> UserOut:
+    """My picture as the request body (PNG, JPEG, GIF or WebP, at most 2 MB)."""
     return await services.users.set_avatar(
         user.actor(address), user.tenant_id, user.subject_id, await _image(request)
     )

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from zongji.directory.numbers import NumberRoute, RouteKind
+from zongji.directory.service_period import local_today
 from zongji.media.api import (
     EndpointSpec,
     MediaError,
@@ -462,6 +463,12 @@ class CallEngine:
         *,
         voicemail_for: Subscriber | None,
     ) -> None:
+        # Users out of service (suspended, outside validity) are not put through, and their
+        # voicemail takes no message: they could not collect it. The caller hears "unreachable".
+        today = local_today(self.clock.now(), tenant.timezone)
+        users = [user for user in users if user.in_service(today)]
+        if voicemail_for is not None and not voicemail_for.in_service(today):
+            voicemail_for = None
         targets: list[ForkTarget] = []
         owners: dict[str, Subscriber] = {}
         from_ = NameAddress(

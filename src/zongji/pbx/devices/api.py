@@ -41,6 +41,7 @@ router = APIRouter(tags=["pbx: devices"])
 
 @router.get("/api/v1/me/devices", response_model=DeviceList)
 async def my_devices(user: Employee, services: ServicesDep) -> DeviceList:
+    """My SIP device credentials (usernames; passwords are shown only when issued)."""
     return await _devices(services, user.tenant_id, user.subject_id)
 
 
@@ -56,6 +57,7 @@ async def issue_my_device(
 async def revoke_my_device(
     device_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
 ) -> Response:
+    """Revoke one of my SIP device credentials; its registrations end at once."""
     await services.pbx.credentials.revoke(
         user.actor(address), user.tenant_id, device_id, user_id=user.subject_id
     )
@@ -64,6 +66,7 @@ async def revoke_my_device(
 
 @router.get("/api/v1/me/registrations", response_model=RegistrationList)
 async def my_registrations(user: Employee, services: ServicesDep) -> RegistrationList:
+    """Where my devices are registered now (contacts, transport, expiry)."""
     return _registrations(services, user.tenant_id, user.subject_id)
 
 
@@ -74,6 +77,7 @@ async def my_registrations(user: Employee, services: ServicesDep) -> Registratio
 async def user_devices(
     user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
 ) -> DeviceList:
+    """A user's SIP device credentials, for the enterprise's admin."""
     await _user_exists(services, admin.tenant_id, user_id)
     return await _devices(services, admin.tenant_id, user_id)
 
@@ -103,6 +107,7 @@ async def revoke_user_device(
     services: ServicesDep,
     address: AddressDep,
 ) -> Response:
+    """Revoke a user's SIP device credential; its registrations end at once."""
     await services.pbx.credentials.revoke(
         admin.actor(address), admin.tenant_id, device_id, user_id=user_id
     )
@@ -113,6 +118,7 @@ async def revoke_user_device(
 async def user_registrations(
     user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
 ) -> RegistrationList:
+    """Where a user's devices are registered now, for the enterprise's admin."""
     await _user_exists(services, admin.tenant_id, user_id)
     return _registrations(services, admin.tenant_id, user_id)
 

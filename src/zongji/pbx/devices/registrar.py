@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import logging
 
+from zongji.directory.service_period import local_today
 from zongji.pbx.contracts import Device, TelephonyView
 from zongji.pbx.devices.auth import DeviceAuthenticator
 from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.location import LocationService, NewBinding
 from zongji.pbx.devices.presence import PresencePublisher
+from zongji.platform.clock import Clock, SystemClock
 from zongji.sip.errors import SipParseError
 from zongji.sip.network import TransportKind
 from zongji.sip.transport.base import Flow
@@ -48,8 +50,10 @@ class Registrar:
         nat_expires: int = 120,
         max_contacts: int = 10,
         presence: PresencePublisher | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._presence = presence
+        self._clock: Clock = clock or SystemClock()
         self._view = view
         self._auth = auth
         self._credentials = credentials
@@ -105,6 +109,10 @@ class Registrar:
             return
         if subscriber is None:  # the user was deleted; the credential is being revoked
             incoming.respond(403, "Forbidden (no such user)")
+            return
+        if not subscriber.in_service(local_today(self._clock.now(), tenant.timezone)):
+            # suspended, or outside the validity period (ADM-21): no service until it is back
+            incoming.respond(403, "Forbidden (user out of service)")
             return
         device = Device(tenant.tenant_id, credential.user_id, credential.id, credential.username)
         flow = incoming.source

@@ -4,6 +4,7 @@ the directory."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from zongji.audit.service import AuditLog
@@ -70,6 +71,17 @@ def build_devices(
 
     bus.subscribe("enterprise.suspended", enterprise_stopped)
     bus.subscribe("enterprise.cancelled", enterprise_stopped)
+
+    async def user_suspended(event: Event) -> None:
+        """A suspended user's phones stop being registered now, not at their next refresh
+        (which the registrar refuses): nobody sees them online, nothing rings them."""
+        if event.data.get("action") != "user.suspend" or event.tenant_id is None:
+            return
+        for user in event.data.get("users", []):
+            bound = location.bindings(event.tenant_id, uuid.UUID(user))
+            location.drop_credentials(event.tenant_id, [b.device.credential_id for b in bound])
+
+    bus.subscribe("directory.changed", user_suspended)
     registrar = Registrar(
         view,
         device_auth,
@@ -80,5 +92,6 @@ def build_devices(
         nat_expires=settings.sip_nat_expires,
         max_contacts=settings.sip_max_contacts,
         presence=presence,
+        clock=clock,
     )
     return DeviceParts(view, credentials, guard, device_auth, location, registrar, presence)

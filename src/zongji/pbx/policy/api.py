@@ -100,6 +100,8 @@ async def put_calendar_day(
     services: ServicesDep,
     address: AddressDep,
 ) -> CalendarDayOut:
+    """Mark one day a holiday (off) or a make-up working day (调休), replacing what the
+    calendar said for it."""
     saved = await services.pbx.policy.calendar.put_day(
         admin.actor(address), admin.tenant_id, Day(day, body.kind, body.name)
     )

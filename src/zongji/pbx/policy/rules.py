@@ -11,7 +11,8 @@ from enum import StrEnum
 
 class Rule(StrEnum):
     ENTERPRISE_SUSPENDED = "enterprise_suspended"  # 停机/销户: nothing but emergency calls
-    VALIDITY = "validity"  # outside the user's validity period (ADM-21)
+    USER_SUSPENDED = "user_suspended"  # 停机 of the user (OPS-3): nothing but emergency calls
+    VALIDITY = "validity"  # outside the user's validity period (ADM-21): likewise
     RESTRICTION = "restriction"  # the user's level doesn't include the number's class (ADM-15)
     INTERNATIONAL_DISABLED = "international_disabled"  # the operator hasn't enabled it (SEC-5)
     OUTBOUND_TIME = "outbound_time"  # workdays-only user outside working time (ADM-17)
@@ -20,6 +21,7 @@ class Rule(StrEnum):
 
 PROMPTS: dict[Rule, str] = {
     Rule.ENTERPRISE_SUSPENDED: "call_not_permitted",
+    Rule.USER_SUSPENDED: "call_not_permitted",
     Rule.VALIDITY: "call_not_permitted",
     Rule.RESTRICTION: "call_not_permitted",
     Rule.INTERNATIONAL_DISABLED: "call_not_permitted",

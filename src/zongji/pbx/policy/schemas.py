@@ -6,18 +6,15 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from zongji.pbx.policy.models import DayKind
+from zongji.platform.schemas import Input
 
 DayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class CalendarDayIn(_Input):
+class CalendarDayIn(Input):
     kind: DayKind = Field(description="holiday (off, even on a weekday) or workday (调休)")
     name: DayName = Field("", description="e.g. 春节, 国庆节调休")
 
@@ -26,7 +23,7 @@ class CalendarDatedIn(CalendarDayIn):
     date: date
 
 
-class CalendarYearIn(_Input):
+class CalendarYearIn(Input):
     """The whole year's calendar: replaces every entry of that year."""
 
     year: int = Field(ge=2000, le=2100)

@@ -124,11 +124,14 @@ class PolicyService:
             return PolicyDecision(True, number_class)
         if not tenant.active:
             return _refuse(number_class, Rule.ENTERPRISE_SUSPENDED)
-        if number_class is NumberClass.INTERNAL:
-            return PolicyDecision(True, number_class)
+        # A user out of service calls nobody, colleagues included (ADM-21, OPS-3).
+        if caller.suspended:
+            return _refuse(number_class, Rule.USER_SUSPENDED)
         moment = local_now(self._clock.now(), tenant.timezone)
         if not within_validity(moment.date(), caller.valid_from, caller.valid_until):
             return _refuse(number_class, Rule.VALIDITY)
+        if number_class is NumberClass.INTERNAL:
+            return PolicyDecision(True, number_class)
         level_rule = refusal(level_of(caller.outbound_restriction), number_class, tenant.features)
         if level_rule is not None:
             return _refuse(number_class, Rule(level_rule))

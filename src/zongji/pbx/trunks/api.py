@@ -30,12 +30,14 @@ async def list_trunks(operator: Operator, services: ServicesDep) -> list[TrunkOu
 async def create_trunk(
     body: TrunkCreate, operator: Operator, services: ServicesDep, address: AddressDep
 ) -> TrunkOut:
+    """Add a SIP trunk to the carrier (registration or IP mode)."""
     trunk = await services.pbx.trunks.create(operator.actor(address), body)
     return _with_health(services, trunk)
 
 
 @router.get("/{trunk_id}", response_model=TrunkOut)
 async def get_trunk(trunk_id: uuid.UUID, operator: Operator, services: ServicesDep) -> TrunkOut:
+    """One trunk with its live health (registration, OPTIONS)."""
     return _with_health(services, await services.pbx.trunks.get(trunk_id))
 
 
@@ -47,6 +49,7 @@ async def change_trunk(
     services: ServicesDep,
     address: AddressDep,
 ) -> TrunkOut:
+    """Change a trunk; only the fields given change."""
     trunk = await services.pbx.trunks.change(operator.actor(address), trunk_id, body)
     return _with_health(services, trunk)
 
@@ -55,5 +58,6 @@ async def change_trunk(
 async def delete_trunk(
     trunk_id: uuid.UUID, operator: Operator, services: ServicesDep, address: AddressDep
 ) -> Response:
+    """Remove a trunk."""
     await services.pbx.trunks.delete(operator.actor(address), trunk_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,9 +11,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from zongji.pbx.trunks.models import NumberFormat, TrunkMode, TrunkTransport
+from zongji.platform.schemas import StrictModel
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Host = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253)]
@@ -26,9 +27,7 @@ Interval = Annotated[int, Field(ge=0, le=3600, description="Seconds; 0: no OPTIO
 Expires = Annotated[int, Field(ge=60, le=86400)]
 
 
-class TrunkCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TrunkCreate(StrictModel):
     name: Name
     host: Host = Field(description="The carrier's SIP address: a host name or an IP address")
     port: Port = 5060
@@ -48,10 +47,8 @@ class TrunkCreate(BaseModel):
     number_format: NumberFormat = NumberFormat.E164
 
 
-class TrunkChange(BaseModel):
+class TrunkChange(StrictModel):
     """Only the fields given change; `null` clears the optional ones."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     host: Host | None = None

@@ -11,6 +11,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from zongji.api.deps import Employee, ServicesDep
+from zongji.api.uploads import binary_body
 from zongji.pbx.voicemail.audio import GREETING_MAX_BYTES, greeting_too_large
 from zongji.pbx.voicemail.schemas import BoxSettingsOut, MessageList, MessageOut, SettingsChange
 
@@ -27,6 +28,7 @@ async def my_messages(user: Employee, services: ServicesDep) -> MessageList:
 
 @router.get("/settings", response_model=BoxSettingsOut)
 async def my_settings(user: Employee, services: ServicesDep) -> BoxSettingsOut:
+    """My voicemail box: on or off, and whether my own greeting is used."""
     return await services.pbx.voicemail.mailbox.settings_out(user.tenant_id, user.subject_id)
 
 
@@ -47,7 +49,13 @@ async def my_greeting(user: Employee, services: ServicesDep) -> Response:
     return Response(data, media_type="audio/wav", headers=_WAV)
 
 
-@router.put("/greeting", response_model=BoxSettingsOut)
+@router.put(
+    "/greeting",
+    response_model=BoxSettingsOut,
+    openapi_extra=binary_body(
+        "audio/wav", description="A WAV file itself (not a form), at most 60 seconds."
+    ),
+)
 async def set_my_greeting(
     request: Request, user: Employee, services: ServicesDep
 ) -> BoxSettingsOut:
@@ -70,6 +78,7 @@ async def clear_my_greeting(user: Employee, services: ServicesDep) -> BoxSetting
 
 @router.get("/{message_id}/audio", response_class=Response)
 async def message_audio(message_id: uuid.UUID, user: Employee, services: ServicesDep) -> Response:
+    """One of my messages as a WAV file."""
     data = await services.pbx.voicemail.mailbox.audio(user.tenant_id, user.subject_id, message_id)
     return Response(
         data,
@@ -80,6 +89,7 @@ async def message_audio(message_id: uuid.UUID, user: Employee, services: Service
 
 @router.post("/{message_id}/heard", response_model=MessageOut)
 async def mark_heard(message_id: uuid.UUID, user: Employee, services: ServicesDep) -> MessageOut:
+    """Mark one of my messages heard."""
     return await services.pbx.voicemail.mailbox.mark_heard(
         user.tenant_id, user.subject_id, message_id
     )
@@ -87,5 +97,6 @@ async def mark_heard(message_id: uuid.UUID, user: Employee, services: ServicesDe
 
 @router.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_message(message_id: uuid.UUID, user: Employee, services: ServicesDep) -> Response:
+    """Delete one of my messages."""
     await services.pbx.voicemail.mailbox.delete(user.tenant_id, user.subject_id, message_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

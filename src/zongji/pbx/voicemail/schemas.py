@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from zongji.platform.schemas import StrictModel
 
 
 class CallerOut(BaseModel):
@@ -37,7 +39,5 @@ class BoxSettingsOut(BaseModel):
     greeting_url: str | None
 
 
-class SettingsChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SettingsChange(StrictModel):
     enabled: bool
