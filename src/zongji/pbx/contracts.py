@@ -108,6 +108,9 @@ class Contact:
     flow: Flow  # the flow the REGISTER came in on: for TCP/TLS the connection to reuse
     expires_at: float  # loop time
     user_agent: str = ""
+    #: The Path the REGISTER collected (RFC 3327), first entry = first hop: requests to the
+    #: device carry it as their Route set. Empty for a device that registered directly.
+    path: tuple[str, ...] = ()
 
 
 class DeviceAuth(Protocol):

@@ -23,6 +23,7 @@ from zongji.sip.ua.requests import IncomingCall, IncomingRequest
 log = logging.getLogger(__name__)
 
 ALLOWED = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "INFO")
+SUPPORTED = ("path",)  # RFC 3327: phones registering through an edge proxy
 
 
 class PbxComponent:
@@ -45,6 +46,7 @@ class PbxComponent:
             local_user="zongji",
             allowed_methods=ALLOWED,
             symmetric_dialogs=True,  # phones behind NAT: in-dialog requests go back on their flow
+            supported=SUPPORTED,
         )
         self.ua = ua
         advertised = settings.sip_public_host or None

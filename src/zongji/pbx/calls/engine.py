@@ -41,7 +41,7 @@ from zongji.media.api import (
 )
 from zongji.pbx.calls.bridge import Bridge
 from zongji.pbx.calls.events import MediaEventRouter
-from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, ring
+from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, device_target, ring
 from zongji.pbx.calls.ivr import main_number_ivr
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
@@ -478,16 +478,7 @@ class CallEngine:
             for contact in self.pbx.location.contacts(tenant.tenant_id, user.user_id):
                 label = f"{contact.device.credential_id}:{contact.uri}"
                 owners[label] = user
-                targets.append(
-                    ForkTarget(
-                        request_uri=contact.uri,
-                        to=to,
-                        from_=from_,
-                        destination=contact.flow,
-                        label=label,
-                        pin_flow=True,
-                    )
-                )
+                targets.append(device_target(contact, to=to, from_=from_, label=label))
         caller_leg = await self._caller_leg(call, offer)
         if not targets:
             await self._not_reached(call, tenant, caller, voicemail_for, ForkOutcome.UNAVAILABLE)
