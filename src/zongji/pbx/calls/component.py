@@ -70,6 +70,9 @@ class PbxComponent:
         )
         await self.media.start()
         ports["rtp"] = [settings.rtp_port_min, settings.rtp_port_max]
+        restored = await pbx.bindings.restore(pbx.location, ua.transport.flow_to)
+        if restored:
+            log.info("registrations restored", extra={"count": restored})
         recovered = await pbx.records.recover_interrupted()
         if recovered:
             log.warning("calls closed as interrupted", extra={"count": recovered})

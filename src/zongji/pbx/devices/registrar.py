@@ -32,6 +32,7 @@ import logging
 
 from zongji.pbx.contracts import Device, TelephonyView
 from zongji.pbx.devices.auth import DeviceAuthenticator
+from zongji.pbx.devices.binding_store import BindingStore
 from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.location import LocationService, NewBinding
 from zongji.pbx.devices.presence import PresencePublisher
@@ -58,8 +59,10 @@ class Registrar:
         nat_expires: int = 120,
         max_contacts: int = 10,
         presence: PresencePublisher | None = None,
+        bindings: BindingStore | None = None,
     ) -> None:
         self._presence = presence
+        self._bindings = bindings
         self._view = view
         self._auth = auth
         self._credentials = credentials
@@ -76,9 +79,12 @@ class Registrar:
         await self._credentials.flush_seen()
 
     async def close(self) -> None:
-        """The node stops: write what is still queued (presence, last registration times)."""
+        """The node stops: write what is still queued (presence, bindings, last registration
+        times). The bindings stay in the database for the node's next start."""
         if self._presence is not None:
             await self._presence.drain()
+        if self._bindings is not None:
+            await self._bindings.drain()
         await self._credentials.flush_seen()
 
     async def handle(self, incoming: IncomingRequest) -> None:
