@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from zongji.media.api import MediaServer, PlaybackFinished, PlayItem, RecordingFinished
 from zongji.sip.auth.client import Credentials
+from zongji.sip.dialog import DialogSnapshot
 from zongji.sip.transport.base import Flow
 from zongji.sip.ua.requests import IncomingRequest
 
@@ -295,7 +296,15 @@ class CallRecords(Protocol):
         at: datetime,
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
-    ) -> None: ...
+        legs: Sequence[DialogSnapshot] = (),
+    ) -> None:
+        """The call was answered; `legs` are its dialogs now (caller's and callee's), kept
+        with the open record so a node that dies mid-call can end them."""
+        ...
+
+    async def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
+        """The node answered the caller itself (IVR, voicemail): its dialog, kept likewise."""
+        ...
 
     async def closed(self, call_id: str, end: CallEnd) -> None: ...
 

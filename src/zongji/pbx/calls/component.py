@@ -9,11 +9,14 @@ authentication failures) or that floods us is turned away before any of them see
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from zongji.media.server import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
+from zongji.pbx.calls.recovery import end_interrupted_calls
 from zongji.platform.config import Settings
 from zongji.services import Services
 from zongji.sip.transport.tls import server_context
@@ -39,6 +42,7 @@ class PbxComponent:
         self.media: LocalMediaServer | None = None
         self.engine: CallEngine | None = None
         self._demo_carrier: Any = None
+        self._recovery: asyncio.Task[int] | None = None  # BYEs to a dead node's calls
 
     async def start(self) -> dict[str, Any]:
         settings, pbx = self.settings, self.services.pbx
@@ -73,9 +77,12 @@ class PbxComponent:
         restored = await pbx.bindings.restore(pbx.location, ua.transport.flow_to)
         if restored:
             log.info("registrations restored", extra={"count": restored})
-        recovered = await pbx.records.recover_interrupted()
-        if recovered:
-            log.warning("calls closed as interrupted", extra={"count": recovered})
+        interrupted = await pbx.records.close_interrupted()
+        if interrupted:
+            log.warning("calls closed as interrupted", extra={"count": len(interrupted)})
+            self._recovery = asyncio.get_running_loop().create_task(
+                end_interrupted_calls(ua, interrupted)
+            )
         self.engine = CallEngine(ua, self.media, pbx, settings, self.services.clock)
         await self.engine.start()
         ua.on_request = self.dispatch
@@ -95,6 +102,10 @@ class PbxComponent:
         if self.engine is not None:
             await self.engine.stop()
         await pbx.voicemail.mwi.close()  # final NOTIFYs are not owed at shutdown; stop the timers
+        if self._recovery is not None and not self._recovery.done():
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
         if self.ua is not None:
             await self.ua.close()
         if self.media is not None:

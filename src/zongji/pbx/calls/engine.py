@@ -712,6 +712,7 @@ class CallEngine:
             dialog = call.incoming.answer(leg.answer_body)
             leg.attach(dialog)
             call.caller_answered = True
+            await call.log.caller_answered(dialog)
             # an answered caller who hangs up (during the IVR, while we ring) is gone too
             watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
             watcher.add_done_callback(lambda _t: call.gone.set())
@@ -769,7 +770,7 @@ class CallEngine:
             call.caller_answered = True
         loop = asyncio.get_running_loop()
         answered = loop.time()
-        await call.log.answered(answered_by, trunk_id)
+        await call.log.answered(answered_by, trunk_id, [caller_leg.dialog, callee_leg.dialog])
         limit: TalkLimit | None = None
         if call.authorised:
             seconds = await self.pbx.policy.answered(call.call_id)

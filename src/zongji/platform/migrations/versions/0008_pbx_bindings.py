@@ -1,4 +1,4 @@
-"""pbx: registrations kept across restarts (pbx_bindings)
+"""pbx: registrations kept across restarts (pbx_bindings); live calls' dialogs (call_records.legs)
 
 Revision ID: 0008
 Revises: 0007
@@ -47,9 +47,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_pbx_bindings_node", ["node", "expires_at"], unique=False)
         batch_op.create_index("ix_pbx_bindings_tenant_user", ["tenant_id", "user_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_pbx_bindings_tenant_id"), ["tenant_id"], unique=False)
+    with op.batch_alter_table("call_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("legs", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("call_records", schema=None) as batch_op:
+        batch_op.drop_column("legs")
     with op.batch_alter_table("pbx_bindings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pbx_bindings_tenant_id"))
         batch_op.drop_index("ix_pbx_bindings_tenant_user")
