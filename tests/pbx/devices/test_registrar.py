@@ -438,3 +438,13 @@ async def test_register_relayed_by_a_proxy_without_path_is_not_taken_for_nat(
     (contact,) = sip.services.pbx.location.contacts(acme.id, alice)
     assert contact.uri == f"sip:{cred.username}@192.168.1.23:5060"
     assert int(response.contacts[0].params["expires"]) > 3500
+
+
+async def test_a_malformed_path_is_a_bad_request(sip: SipServer, phones: list[Phone]) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones)
+    response = await phone.register(cred, headers=[("Path", "<sip:edge.example.net;lr")])
+    assert response.status == 400
+    assert sip.services.pbx.location.contacts(acme.id, alice) == []

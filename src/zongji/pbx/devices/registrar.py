@@ -105,6 +105,7 @@ class Registrar:
             return
         try:
             register = parse_register(request)
+            path = tuple(str(hop) for hop in request.path)  # RFC 3327, first hop first
         except SipParseError as error:
             incoming.respond(400, f"Bad Request ({error.detail or 'malformed REGISTER'})"[:120])
             return
@@ -132,7 +133,6 @@ class Registrar:
             if too_brief:
                 incoming.respond(423, headers=[("Min-Expires", str(self.min_expires))])
                 return
-            path = tuple(str(hop) for hop in request.path)
             direct = not path and len(request.via) == 1
             changes = [self._prepare(b, flow, path=path, direct=direct) for b in register.bindings]
             current = {b.key for b in self._location.bindings(tenant.tenant_id, device.user_id)}

@@ -1,14 +1,16 @@
 """Writing call records (the `CallRecords` contract) and closing what a dead node left live.
 
-The call engine reports each call three times: opened, answered, closed. Each report is its own
-short transaction, so a record is durable from the moment the call starts: if the node dies
-mid-call, the open row (the journal, see `models.py`) survives with the call's dialogs, and the
-node closes it as INTERRUPTED when it starts again (and ends the dialogs, `calls/recovery.py`). The engine awaits these writes as the call proceeds, so
-they are kept to one statement each for the calls this service opened (no read-back). Every
-write tolerates the others being missing, late or repeated, and none of them raises into the
-engine: a record problem must never drop a call. A database that is busy (SQLite's write lock
-held past its busy timeout under overload) or briefly unreachable is retried with backoff for up
-to `RETRY_SECONDS`, so a slow database delays a record instead of losing it.
+The call engine reports each call three times: opened, answered (with the call's dialogs),
+closed; a call the node answers itself (IVR, voicemail) also reports the caller's dialog. Each
+report is its own short transaction, so a record is durable from the moment the call starts: if
+the node dies mid-call, the open row (the journal, see `models.py`) survives with the call's
+dialogs, and the node closes it as INTERRUPTED when it starts again (and ends the dialogs,
+`calls/recovery.py`). The engine awaits these writes as the call proceeds, so they are kept to
+one statement each for the calls this service opened (no read-back). Every write tolerates the
+others being missing, late or repeated, and none of them raises into the engine: a record
+problem must never drop a call. A database that is busy (SQLite's write lock held past its busy
+timeout under overload) or briefly unreachable is retried with backoff for up to
+`RETRY_SECONDS`, so a slow database delays a record instead of losing it.
 """
 
 from __future__ import annotations
