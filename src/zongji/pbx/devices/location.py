@@ -20,6 +20,11 @@ lower or equal CSeq is out of order and ignored (RFC 3261 §10.3 step 7). Each b
 A user's presence (first binding / last binding gone) is reported to `on_presence`, which the
 node wires to the directory (`DirectoryUsers.mark_registered`) and a `pbx.registration.changed`
 event.
+
+A binding made through proxies keeps their Path (RFC 3327): requests to it are routed through
+them, and its Contact is never fixed (see the registrar). Every change (saved, refreshed,
+removed, expired) is reported to the `journal` (`BindingStore`, the database), and `restore()`
+puts back what it kept when the node starts, so registrations outlive the process.
 """
 
 from __future__ import annotations
