@@ -127,14 +127,22 @@ class RunningPbx:
 
 @contextlib.asynccontextmanager
 async def running_pbx(
-    database_url: str, data_dir: Path, *, clock: Clock | None = None, **settings: Any
+    database_url: str,
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    clear: bool = True,
+    **settings: Any,
 ) -> AsyncIterator[RunningPbx]:
-    """Services on `database_url` (tables emptied first) and the PBX component on free ports."""
+    """Services on `database_url` (tables emptied first, unless `clear=False`: the same node
+    starting again) and the PBX component on free ports (or the `sip_port` given)."""
     from tests.conftest import build_services_with_phones, clear_tables, make_settings
 
-    config = make_settings(database_url, data_dir, sip_port=0, **settings)
+    settings.setdefault("sip_port", 0)
+    config = make_settings(database_url, data_dir, **settings)
     services = build_services_with_phones(config, clock or SystemClock())
-    await clear_tables(services)
+    if clear:
+        await clear_tables(services)
     component = PbxComponent(services)
     ports = await component.start()
     try:

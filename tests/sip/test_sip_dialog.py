@@ -8,13 +8,14 @@ and that a burst of traffic leaves no transaction, dialog or timer behind.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 import pytest
 from sip_fakes import FakeNetwork, FakeTransport, Packet, requests, settle
 
 from zongji.sip.address import NameAddress, parse_address
-from zongji.sip.dialog import Dialog, DialogState
+from zongji.sip.dialog import Dialog, DialogSnapshot, DialogState
 from zongji.sip.message import Request
 from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.timers import ManualScheduler, TimerSettings
@@ -322,3 +323,32 @@ async def test_a_message_framed_reliable_transport_plugs_in() -> None:
     clock.advance(40)
     assert len([p for p in network.log if p.data.startswith(b"INVITE")]) == 1
     assert alice.transactions.active == bob.transactions.active == 0
+
+
+async def test_a_dialog_written_down_can_still_be_ended_from_its_snapshot(world: World) -> None:
+    """A process that died mid-call ends the call from what it wrote down (its JSON)."""
+    dialog, (bob_dialog,) = await answered_call(world)
+    await world.run(0.1)
+    written = dialog.snapshot()
+    assert written is not None
+    stored = DialogSnapshot.from_json(json.loads(json.dumps(written.to_json())))
+    assert stored == written
+
+    restored = world.alice.restore_dialog(stored, skip_cseq=1000)
+    assert restored is not dialog
+    bye = asyncio.ensure_future(restored.bye())
+    await world.run(0.5)
+    response = await asyncio.wait_for(bye, 1)
+    assert response is not None
+    assert response.status == 200
+    assert bob_dialog.terminated
+    assert bob_dialog.termination_reason == "remote BYE"
+    (sent,) = requests(world.sent(world.alice_transport, "BYE"))
+    assert sent.call_id == dialog.call_id
+    assert sent.cseq.number == dialog.local_seq + 1001  # past whatever the record missed
+    assert (sent.from_addr.tag, sent.to_addr.tag) == (dialog.local_tag, dialog.remote_tag)
+
+
+def test_a_snapshot_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a dialog snapshot"):
+        DialogSnapshot.from_json({"call_id": "c"})

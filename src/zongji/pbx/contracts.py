@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from zongji.directory.service_period import within_validity
 from zongji.media.api import MediaServer, PlaybackFinished, PlayItem, RecordingFinished
 from zongji.sip.auth.client import Credentials
+from zongji.sip.dialog import DialogSnapshot
 from zongji.sip.transport.base import Flow
 from zongji.sip.ua.requests import IncomingRequest
 
@@ -115,6 +116,9 @@ class Contact:
     flow: Flow  # the flow the REGISTER came in on: for TCP/TLS the connection to reuse
     expires_at: float  # loop time
     user_agent: str = ""
+    #: The Path the REGISTER collected (RFC 3327), first entry = first hop: requests to the
+    #: device carry it as their Route set. Empty for a device that registered directly.
+    path: tuple[str, ...] = ()
 
 
 class DeviceAuth(Protocol):
@@ -299,7 +303,15 @@ class CallRecords(Protocol):
         at: datetime,
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
-    ) -> None: ...
+        legs: Sequence[DialogSnapshot] = (),
+    ) -> None:
+        """The call was answered; `legs` are its dialogs now (caller's and callee's), kept
+        with the open record so a node that dies mid-call can end them."""
+        ...
+
+    async def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
+        """The node answered the caller itself (IVR, voicemail): its dialog, kept likewise."""
+        ...
 
     async def closed(self, call_id: str, end: CallEnd) -> None: ...
 

@@ -13,6 +13,7 @@ from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.numbers import NumberPool
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.devices.auth import DeviceAuthenticator
+from zongji.pbx.devices.binding_store import BindingStore
 from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.guard import AuthGuard
 from zongji.pbx.devices.location import LocationService
@@ -42,6 +43,7 @@ class PbxServices:
     location: LocationService
     guard: AuthGuard
     registrar: Registrar
+    bindings: BindingStore  # the registrations' journal: restored when the node starts
     device_auth: DeviceAuthenticator
     records: CallRecordService
     voicemail: VoicemailService
@@ -90,6 +92,7 @@ def build_pbx(deps: PbxDependencies) -> PbxServices:
         location=devices.location,
         guard=devices.guard,
         registrar=devices.registrar,
+        bindings=devices.bindings,
         device_auth=devices.device_auth,
         records=CallRecordService(
             deps.db, deps.bus, deps.clock, deps.settings.node_name, deps.nodes

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zongji.sip.address import NameAddress
 from zongji.sip.fields import MediaType
@@ -49,6 +49,65 @@ class DialogId:
     call_id: str
     local_tag: str
     remote_tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialogSnapshot:
+    """A confirmed dialog written down: what it takes to send a request in it (a BYE) after the
+    process that held it is gone. Plain strings and numbers, so it can be stored as JSON.
+
+    `host`/`port`/`transport` are where the dialog's flow went; `pinned` says requests keep to
+    it whatever the remote target says (see `Dialog.pinned`)."""
+
+    call_id: str
+    local: str  # our From (UAC) or To (UAS), with our tag
+    remote: str
+    remote_target: str
+    route_set: tuple[str, ...]
+    local_seq: int
+    secure: bool
+    is_uac: bool
+    pinned: bool
+    transport: str
+    host: str
+    port: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "local": self.local,
+            "remote": self.remote,
+            "remote_target": self.remote_target,
+            "route_set": list(self.route_set),
+            "local_seq": self.local_seq,
+            "secure": self.secure,
+            "is_uac": self.is_uac,
+            "pinned": self.pinned,
+            "transport": self.transport,
+            "host": self.host,
+            "port": self.port,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DialogSnapshot:
+        """Raises `ValueError` for data that is not a snapshot `to_json` wrote."""
+        try:
+            return cls(
+                call_id=str(data["call_id"]),
+                local=str(data["local"]),
+                remote=str(data["remote"]),
+                remote_target=str(data["remote_target"]),
+                route_set=tuple(str(route) for route in data["route_set"]),
+                local_seq=int(data["local_seq"]),
+                secure=bool(data["secure"]),
+                is_uac=bool(data["is_uac"]),
+                pinned=bool(data["pinned"]),
+                transport=str(data["transport"]),
+                host=str(data["host"]),
+                port=int(data["port"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a dialog snapshot: {error}") from error
 
 
 class Dialog:
@@ -122,6 +181,26 @@ class Dialog:
         role = "UAC" if self.is_uac else "UAS"
         return (
             f"<Dialog {role} {self.state.value} {self.call_id} {self.local_tag}/{self.remote_tag}>"
+        )
+
+    def snapshot(self) -> DialogSnapshot | None:
+        """This dialog written down (`DialogSnapshot`); None before it has a flow."""
+        flow = self.flow
+        if flow is None:
+            return None
+        return DialogSnapshot(
+            call_id=self.call_id,
+            local=str(self.local),
+            remote=str(self.remote),
+            remote_target=str(self.remote_target),
+            route_set=tuple(str(route) for route in self.route_set),
+            local_seq=self.local_seq,
+            secure=self.secure,
+            is_uac=self.is_uac,
+            pinned=self.pinned,
+            transport=flow.kind.value,
+            host=flow.remote.host,
+            port=flow.remote.port,
         )
 
     # ------------------------------------------------------------------ construction

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
 
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserCreate
+from zongji.pbx.calls.component import SUPPORTED
 from zongji.pbx.devices.credentials import IssuedCredential
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
@@ -99,7 +100,7 @@ async def front_door(services: Services, incoming: IncomingRequest) -> None:
 
 @pytest.fixture
 async def sip(services: Services) -> AsyncIterator[SipServer]:
-    ua = UserAgent(local_user="pbx")
+    ua = UserAgent(local_user="pbx", supported=SUPPORTED)
     udp = await ua.listen("udp", HOST, 0)
     tcp = await ua.listen("tcp", HOST, 0)
 
@@ -132,12 +133,13 @@ class Phone:
         call_id: str | None = None,
         cseq: int = 1,
         query: bool = False,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Request:
         """A REGISTER (`query`: without Contact, asking for the current bindings)."""
         aor = NameAddress(parse_uri(f"sip:{aor_user}@{domain}"))
-        headers: list[tuple[str, object]] = []
+        extra: list[tuple[str, object]] = list(headers)
         if expires is not None:
-            headers.append(("Expires", str(expires)))
+            extra.append(("Expires", str(expires)))
         contact: str | bool = True
         if star:
             contact = "*"
@@ -149,7 +151,7 @@ class Phone:
             call_id=call_id,
             cseq=cseq,
             contact=False if query or contacts else contact,
-            headers=headers,
+            headers=extra,
         )
         for value in contacts or []:
             request.headers.add("Contact", value)
@@ -175,6 +177,7 @@ class Phone:
         call_id: str | None = None,
         cseq: int = 1,
         star: bool = False,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Response:
         request = self.register_request(
             domain or cred.domain,
@@ -184,6 +187,7 @@ class Phone:
             star=star,
             call_id=call_id,
             cseq=cseq,
+            headers=headers,
         )
         creds = Credentials(cred.username, password if password is not None else cred.password)
         client = Sha256Only(creds) if sha256 else DigestClient(creds)

@@ -483,3 +483,83 @@ async def test_trusted_proxies_come_from_the_configuration(
         await services.close()
     with pytest.raises(ValidationError, match="not an IP address or CIDR block"):
         make_settings(database_url, tmp_path, sip_trusted_proxies=("10.0.0.0/33",))
+
+
+# -- through a proxy (RFC 3327 Path) --------------------------------------------------------
+
+
+async def test_register_through_a_proxy_with_path_keeps_the_contact_and_the_path(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones)
+    behind = f"<sip:{cred.username}@192.168.1.23:5060>"
+    path = [("Path", "<sip:edge.example.net:5070;lr>"), ("Path", "<sip:10.1.1.1;lr>")]
+    response = await phone.register(
+        cred, expires=3600, contacts=[behind], headers=[*path, ("Supported", "path")]
+    )
+    assert response.status == 200
+    assert response.headers.get_all("path") == [
+        "<sip:edge.example.net:5070;lr>",
+        "<sip:10.1.1.1;lr>",
+    ]  # echoed: the phone said it supports Path
+    assert int(response.contacts[0].params["expires"]) > 3500  # not a NAT's short expiry
+    (contact,) = sip.services.pbx.location.contacts(acme.id, alice)
+    assert contact.uri == f"sip:{cred.username}@192.168.1.23:5060"  # not "fixed" to the proxy
+    assert contact.path == ("<sip:edge.example.net:5070;lr>", "<sip:10.1.1.1;lr>")
+    (binding,) = sip.services.pbx.location.bindings(acme.id, alice)
+    assert not binding.nat
+
+
+async def test_path_is_not_echoed_to_a_phone_that_did_not_say_it_supports_it(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones)
+    response = await phone.register(cred, headers=[("Path", "<sip:edge.example.net;lr>")])
+    assert response.status == 200
+    assert "path" not in response.headers
+    (contact,) = sip.services.pbx.location.contacts(acme.id, alice)
+    assert contact.path == ("<sip:edge.example.net;lr>",)
+
+
+async def test_a_proxy_may_require_path(sip: SipServer, phones: list[Phone]) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones)
+    headers = [("Path", "<sip:edge.example.net;lr>"), ("Require", "path")]
+    response = await phone.register(cred, headers=headers)
+    assert response.status == 200  # not 420 Bad Extension
+
+
+async def test_register_relayed_by_a_proxy_without_path_is_not_taken_for_nat(
+    sip: SipServer, phones: list[Phone]
+) -> None:
+    """Two Vias: the source address is the relaying proxy's, not the phone's NAT."""
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones)
+    phone.ua.transactions.discard_multiple_via = False  # the "proxy" reads the response itself
+    behind = f"<sip:{cred.username}@192.168.1.23:5060>"
+    phone_via = ("Via", "SIP/2.0/UDP 192.168.1.23:5060;branch=z9hG4bK-phone-1")
+    response = await phone.register(cred, expires=3600, contacts=[behind], headers=[phone_via])
+    assert response.status == 200
+    (contact,) = sip.services.pbx.location.contacts(acme.id, alice)
+    assert contact.uri == f"sip:{cred.username}@192.168.1.23:5060"
+    assert int(response.contacts[0].params["expires"]) > 3500
+
+
+async def test_a_malformed_path_is_a_bad_request(sip: SipServer, phones: list[Phone]) -> None:
+    acme = await sip.enterprise("acme")
+    alice = await sip.user(acme, "张三", "8001")
+    cred = await sip.device(acme, alice)
+    phone = await new_phone(sip, phones)
+    response = await phone.register(cred, headers=[("Path", "<sip:edge.example.net;lr")])
+    assert response.status == 400
+    assert sip.services.pbx.location.contacts(acme.id, alice) == []

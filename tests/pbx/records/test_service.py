@@ -18,6 +18,7 @@ from zongji.platform.db import PLATFORM, TenantScope
 from zongji.platform.events import Event
 from zongji.platform.nodes import NodeRegistry, NodeState
 from zongji.services import Services
+from zongji.sip.dialog import DialogSnapshot
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 ACME = uuid.UUID("01900000-0000-7000-8000-000000000001")
@@ -290,3 +291,55 @@ async def test_a_rebuilt_service_still_closes_calls_it_did_not_open(
     await fresh.closed("c", CallEnd(CallStatus.ANSWERED, T0 + timedelta(seconds=12), None))
     row = await record(services, ACME, "c")
     assert (row.status, row.billable_seconds) == ("answered", 10)
+
+
+def _dialog(call_id: str, side: str) -> DialogSnapshot:
+    return DialogSnapshot(
+        call_id=call_id,
+        local=f"<sip:8001@acme.example>;tag=ours-{side}",
+        remote=f"<sip:8002@acme.example>;tag=theirs-{side}",
+        remote_target=f"sip:{side}@192.0.2.10:5062",
+        route_set=("<sip:edge.example.net;lr>",),
+        local_seq=2,
+        secure=False,
+        is_uac=side == "callee",
+        pinned=side == "callee",
+        transport="UDP",
+        host="192.0.2.10",
+        port=5062,
+    )
+
+
+async def test_a_dead_nodes_calls_come_back_with_their_dialogs_to_end(
+    services: Services, clock: FakeClock
+) -> None:
+    records = services.pbx.records
+    caller, callee = _dialog("talking-1", "caller"), _dialog("talking-2", "callee")
+    await records.opened(start(ACME, "talking", T0))
+    answered_at = T0 + timedelta(seconds=2)
+    await records.answered("talking", answered_at, Party("8002"), None, [caller, callee])
+    await records.opened(start(ACME, "in-ivr", T0))
+    await records.dialogs("in-ivr", [caller])
+    await records.opened(start(ACME, "ringing", T0))
+    await whole_call(records, start(ACME, "done", T0), talk=3)
+    clock.advance(30)
+
+    restarted = CallRecordService(services.db, services.bus, clock, "test-node", None)
+    interrupted = {call.call_id: call for call in await restarted.close_interrupted()}
+    assert interrupted["talking"].legs == (caller, callee)
+    assert interrupted["in-ivr"].legs == (caller,)
+    assert interrupted["ringing"].legs == ()  # nobody answered: no dialog to end
+    assert set(interrupted) == {"talking", "in-ivr", "ringing"}
+    row = await record(services, ACME, "talking")
+    assert (row.status, row.reason, row.legs) == ("interrupted", "node failure", None)
+
+
+async def test_a_call_that_ends_normally_leaves_no_dialogs_behind(services: Services) -> None:
+    records = services.pbx.records
+    await records.opened(start(ACME, "c-1", T0))
+    legs = [_dialog("c-1", "caller"), _dialog("c-1", "callee")]
+    await records.answered("c-1", T0 + timedelta(seconds=1), Party("8002"), None, legs)
+    assert (await record(services, ACME, "c-1")).legs is not None
+    end = CallEnd(CallStatus.ANSWERED, T0 + timedelta(seconds=9), HangupSide.CALLER)
+    await records.closed("c-1", end)
+    assert (await record(services, ACME, "c-1")).legs is None

@@ -9,11 +9,14 @@ authentication failures) or that floods us is turned away before any of them see
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from zongji.media.server import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
+from zongji.pbx.calls.recovery import end_interrupted_calls
 from zongji.platform.config import Settings
 from zongji.services import Services
 from zongji.sip.transport.tls import server_context
@@ -23,6 +26,7 @@ from zongji.sip.ua.requests import IncomingCall, IncomingRequest
 log = logging.getLogger(__name__)
 
 ALLOWED = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "INFO")
+SUPPORTED = ("path",)  # RFC 3327: phones registering through an edge proxy
 
 
 class PbxComponent:
@@ -38,6 +42,7 @@ class PbxComponent:
         self.media: LocalMediaServer | None = None
         self.engine: CallEngine | None = None
         self._demo_carrier: Any = None
+        self._recovery: asyncio.Task[int] | None = None  # BYEs to a dead node's calls
 
     async def start(self) -> dict[str, Any]:
         settings, pbx = self.settings, self.services.pbx
@@ -45,6 +50,7 @@ class PbxComponent:
             local_user="zongji",
             allowed_methods=ALLOWED,
             symmetric_dialogs=True,  # phones behind NAT: in-dialog requests go back on their flow
+            supported=SUPPORTED,
         )
         self.ua = ua
         advertised = settings.sip_public_host or None
@@ -68,9 +74,15 @@ class PbxComponent:
         )
         await self.media.start()
         ports["rtp"] = [settings.rtp_port_min, settings.rtp_port_max]
-        recovered = await pbx.records.recover_interrupted()
-        if recovered:
-            log.warning("calls closed as interrupted", extra={"count": recovered})
+        restored = await pbx.bindings.restore(pbx.location, ua.transport.flow_to)
+        if restored:
+            log.info("registrations restored", extra={"count": restored})
+        interrupted = await pbx.records.close_interrupted()
+        if interrupted:
+            log.warning("calls closed as interrupted", extra={"count": len(interrupted)})
+            self._recovery = asyncio.get_running_loop().create_task(
+                end_interrupted_calls(ua, interrupted)
+            )
         self.engine = CallEngine(ua, self.media, pbx, settings, self.services.clock)
         await self.engine.start()
         ua.on_request = self.dispatch
@@ -90,6 +102,10 @@ class PbxComponent:
         if self.engine is not None:
             await self.engine.stop()
         await pbx.voicemail.mwi.close()  # final NOTIFYs are not owed at shutdown; stop the timers
+        if self._recovery is not None and not self._recovery.done():
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
         if self.ua is not None:
             await self.ua.close()
         if self.media is not None:

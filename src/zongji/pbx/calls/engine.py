@@ -42,7 +42,7 @@ from zongji.media.api import (
 )
 from zongji.pbx.calls.bridge import Bridge
 from zongji.pbx.calls.events import MediaEventRouter
-from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, ring
+from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, device_target, ring
 from zongji.pbx.calls.ivr import main_number_ivr
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
@@ -485,16 +485,7 @@ class CallEngine:
             for contact in self.pbx.location.contacts(tenant.tenant_id, user.user_id):
                 label = f"{contact.device.credential_id}:{contact.uri}"
                 owners[label] = user
-                targets.append(
-                    ForkTarget(
-                        request_uri=contact.uri,
-                        to=to,
-                        from_=from_,
-                        destination=contact.flow,
-                        label=label,
-                        pin_flow=True,
-                    )
-                )
+                targets.append(device_target(contact, to=to, from_=from_, label=label))
         caller_leg = await self._caller_leg(call, offer)
         if not targets:
             await self._not_reached(call, tenant, caller, voicemail_for, ForkOutcome.UNAVAILABLE)
@@ -728,6 +719,7 @@ class CallEngine:
             dialog = call.incoming.answer(leg.answer_body)
             leg.attach(dialog)
             call.caller_answered = True
+            await call.log.caller_answered(dialog)
             # an answered caller who hangs up (during the IVR, while we ring) is gone too
             watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
             watcher.add_done_callback(lambda _t: call.gone.set())
@@ -785,7 +777,7 @@ class CallEngine:
             call.caller_answered = True
         loop = asyncio.get_running_loop()
         answered = loop.time()
-        await call.log.answered(answered_by, trunk_id)
+        await call.log.answered(answered_by, trunk_id, [caller_leg.dialog, callee_leg.dialog])
         limit: TalkLimit | None = None
         if call.authorised:
             seconds = await self.pbx.policy.answered(call.call_id)

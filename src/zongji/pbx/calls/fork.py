@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zongji.pbx.contracts import Contact
 from zongji.sip.address import NameAddress
 from zongji.sip.auth.client import Credentials
 from zongji.sip.dialog import Dialog
@@ -55,6 +56,34 @@ class ForkTarget:
     headers: Sequence[tuple[str, str]] = ()
     label: str = ""
     pin_flow: bool = False  # a registered device: the whole dialog keeps to its flow (NAT)
+
+
+def device_target(
+    contact: Contact, *, to: NameAddress, from_: NameAddress, label: str
+) -> ForkTarget:
+    """The INVITE for one registered contact of a user.
+
+    A device that registered directly is sent to on the flow it registered from, and its dialog
+    keeps to that flow (a NAT's mapping, a TCP connection it opened). A device behind proxies that
+    asked to stay on the path (RFC 3327 Path) is sent to its Contact with the Path as the Route
+    set: the first proxy is the next hop, it knows how to reach the device, and whether the
+    dialog keeps going through it is its choice (Record-Route)."""
+    if contact.path:
+        return ForkTarget(
+            request_uri=contact.uri,
+            to=to,
+            from_=from_,
+            headers=tuple(("Route", hop) for hop in contact.path),
+            label=label,
+        )
+    return ForkTarget(
+        request_uri=contact.uri,
+        to=to,
+        from_=from_,
+        destination=contact.flow,
+        label=label,
+        pin_flow=True,
+    )
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from zongji.pbx.contracts import (
     CallDirection,
@@ -21,6 +22,7 @@ from zongji.pbx.contracts import (
     Party,
 )
 from zongji.platform.clock import Clock
+from zongji.sip.dialog import Dialog, DialogSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,30 @@ class CallLog:
         except Exception:
             log.exception("call record for %s could not be opened", self.call_id)
 
-    async def answered(self, by: Party | None = None, trunk_id: uuid.UUID | None = None) -> None:
+    async def answered(
+        self,
+        by: Party | None = None,
+        trunk_id: uuid.UUID | None = None,
+        dialogs: Sequence[Dialog | None] = (),
+    ) -> None:
+        """The call was answered; `dialogs` (its legs' dialogs) are kept with the record."""
         if self.answered_at is not None:
             return
         self.answered_at = self.clock.monotonic()
         try:
-            await self.records.answered(self.call_id, self.clock.now(), by, trunk_id)
+            await self.records.answered(
+                self.call_id, self.clock.now(), by, trunk_id, _snapshots(dialogs)
+            )
         except Exception:
             log.exception("call record for %s: answer not written", self.call_id)
+
+    async def caller_answered(self, dialog: Dialog) -> None:
+        """The node answered the caller itself (IVR, voicemail): keep its dialog with the record,
+        so a node that dies now can still hang the caller up when it starts again."""
+        try:
+            await self.records.dialogs(self.call_id, _snapshots([dialog]))
+        except Exception:
+            log.exception("call record for %s: dialog not written", self.call_id)
 
     async def routed(self, callee: Party) -> None:
         """The callee became known after the record was opened (the main number's IVR)."""
@@ -109,3 +127,11 @@ class CallLog:
             await self.records.closed(self.call_id, self.ended)
         except Exception:
             log.exception("call record for %s could not be closed", self.call_id)
+
+
+def _snapshots(dialogs: Sequence[Dialog | None]) -> list[DialogSnapshot]:
+    return [
+        snapshot
+        for dialog in dialogs
+        if dialog is not None and (snapshot := dialog.snapshot()) is not None
+    ]

@@ -20,6 +20,11 @@ lower or equal CSeq is out of order and ignored (RFC 3261 §10.3 step 7). Each b
 A user's presence (first binding / last binding gone) is reported to `on_presence`, which the
 node wires to the directory (`DirectoryUsers.mark_registered`) and a `pbx.registration.changed`
 event.
+
+A binding made through proxies keeps their Path (RFC 3327): requests to it are routed through
+them, and its Contact is never fixed (see the registrar). Every change (saved, refreshed,
+removed, expired) is reported to the `journal` (`BindingStore`, the database), and `restore()`
+puts back what it kept when the node starts, so registrations outlive the process.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from zongji.pbx.contracts import Contact, Device
+from zongji.platform.ids import uuid7
+from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.transport.base import Flow
 
 PresenceListener = Callable[[uuid.UUID, uuid.UUID, bool], None]
@@ -55,6 +63,13 @@ class Binding:
     call_id: str
     cseq: int
     nat: bool  # the Contact was rewritten to the source address
+    row_id: uuid.UUID  # the binding's row in the journal; kept across refreshes
+    instance_id: str | None = None  # `+sip.instance` (RFC 5626), kept for the journal
+    reg_id: int | None = None
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.contact.path
 
     @property
     def device(self) -> Device:
@@ -70,6 +85,41 @@ class NewBinding:
     uri: str  # fixed for NAT when `nat`
     expires: int  # seconds granted; 0 removes
     nat: bool
+    path: tuple[str, ...] = ()  # RFC 3327: the proxies between us and the device, first hop first
+    instance_id: str | None = None
+    reg_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBinding:
+    """A binding as the journal kept it: everything but the live flow, which the node builds
+    again from `transport` and `source` (see `BindingStore`)."""
+
+    row_id: uuid.UUID
+    device: Device
+    key: str
+    sent: str
+    uri: str
+    path: tuple[str, ...]
+    nat: bool
+    call_id: str
+    cseq: int
+    user_agent: str
+    expires_in: float  # seconds left when it was read
+    transport: TransportKind
+    source: HostPort
+    instance_id: str | None = None
+    reg_id: int | None = None
+
+
+class BindingJournal(Protocol):
+    """Where the location service reports every change, so bindings outlive the process.
+
+    Both calls are synchronous and must not block: the journal queues and writes later."""
+
+    def saved(self, binding: Binding, expires_in: float) -> None: ...
+
+    def removed(self, binding: Binding) -> None: ...
 
 
 UserKey = tuple[uuid.UUID, uuid.UUID]
@@ -83,10 +133,12 @@ class LocationService:
         *,
         now: Callable[[], float] = loop_time,
         on_presence: PresenceListener | None = None,
+        journal: BindingJournal | None = None,
     ) -> None:
         self._now = now
         self._users: dict[UserKey, dict[str, Binding]] = {}
         self.on_presence = on_presence
+        self.journal = journal
 
     def now(self) -> float:
         """The clock expiries are measured on."""
@@ -137,13 +189,16 @@ class LocationService:
             found = {}
         now = self._now()
         for change in changes:
-            current = found.get(change.key)
+            moved = found.get(change.key)  # its journal row is reused
+            current = moved
             if current is not None and current.device.credential_id != device.credential_id:
                 current = None  # another device of the user sent the same Contact: it moves
             if current is not None and current.call_id == call_id and current.cseq >= cseq:
                 continue  # out of order (RFC 3261 §10.3 step 7)
             if change.expires <= 0:
-                found.pop(change.key, None)
+                gone = found.pop(change.key, None)
+                if gone is not None:
+                    self._journal_removed(gone)
                 continue
             contact = Contact(
                 device=device,
@@ -151,9 +206,51 @@ class LocationService:
                 flow=flow,
                 expires_at=now + change.expires,
                 user_agent=user_agent,
+                path=change.path,
             )
-            found[change.key] = Binding(change.key, change.sent, contact, call_id, cseq, change.nat)
+            binding = Binding(
+                change.key,
+                change.sent,
+                contact,
+                call_id,
+                cseq,
+                change.nat,
+                row_id=moved.row_id if moved is not None else uuid7(),
+                instance_id=change.instance_id,
+                reg_id=change.reg_id,
+            )
+            found[change.key] = binding
+            if self.journal is not None:
+                self.journal.saved(binding, float(change.expires))
         self._settle(key, found, was_registered)
+
+    def restore(self, stored: StoredBinding, flow: Flow) -> None:
+        """Put back a binding the journal kept across a restart (no presence change: the user
+        was registered before the node stopped, and still is)."""
+        now = self._now()
+        if stored.expires_in <= 0:
+            return
+        contact = Contact(
+            device=stored.device,
+            uri=stored.uri,
+            flow=flow,
+            expires_at=now + stored.expires_in,
+            user_agent=stored.user_agent,
+            path=stored.path,
+        )
+        binding = Binding(
+            stored.key,
+            stored.sent,
+            contact,
+            stored.call_id,
+            stored.cseq,
+            stored.nat,
+            row_id=stored.row_id,
+            instance_id=stored.instance_id,
+            reg_id=stored.reg_id,
+        )
+        found = self._users.setdefault((stored.device.tenant_id, stored.device.user_id), {})
+        found[stored.key] = binding
 
     def remove_all(self, device: Device) -> None:
         """`Contact: *`: every binding of this device's credential goes."""
@@ -162,7 +259,7 @@ class LocationService:
         if not found:
             return
         for name in [n for n, b in found.items() if b.device.credential_id == device.credential_id]:
-            del found[name]
+            self._journal_removed(found.pop(name))
         self._settle(key, found, True)
 
     def drop_credentials(self, tenant_id: uuid.UUID, credential_ids: Sequence[uuid.UUID]) -> None:
@@ -174,13 +271,15 @@ class LocationService:
             names = [n for n, b in found.items() if b.device.credential_id in doomed]
             if names:
                 for name in names:
-                    del found[name]
+                    self._journal_removed(found.pop(name))
                 self._settle(key, found, True)
 
     def drop_tenant(self, tenant_id: uuid.UUID) -> None:
         """A suspended or cancelled enterprise: none of its devices stays registered."""
         for key, found in list(self._users.items()):
             if key[0] == tenant_id and found:
+                for binding in found.values():
+                    self._journal_removed(binding)
                 found.clear()
                 self._settle(key, found, True)
 
@@ -203,8 +302,12 @@ class LocationService:
 
     def _purge(self, key: UserKey, found: dict[str, Binding], now: float) -> None:
         for name in [n for n, b in found.items() if b.contact.expires_at <= now]:
-            del found[name]
+            self._journal_removed(found.pop(name))
         self._settle(key, found, True)
+
+    def _journal_removed(self, binding: Binding) -> None:
+        if self.journal is not None:
+            self.journal.removed(binding)
 
     def _settle(self, key: UserKey, found: dict[str, Binding], was_registered: bool) -> None:
         if found:

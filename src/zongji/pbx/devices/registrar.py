@@ -13,7 +13,17 @@ A REGISTER is handled in this order, each step answering and stopping on failure
    its re-REGISTERs keep the NAT's mapping open (the keep-alive);
 6. at most `sip_max_contacts` bindings per user (403 beyond);
 7. the bindings change, and the 200 lists all of this credential's current bindings with the
-   seconds each has left (§10.3 step 8).
+   seconds each has left (§10.3 step 8), and the Path when the device supports it.
+
+**Direct or through a proxy.** A REGISTER with a Path (RFC 3327) came through proxies that want
+to stay on the way to the device: the binding keeps the Path, requests to the device are routed
+through it (its first entry is the first hop), and the Contact is stored as sent, because the
+proxy, not we, sees the device's real address. Only a REGISTER that came *direct* (no Path, a
+single Via: the device itself sent it to us) can be judged for NAT: then its source address is the
+device's, and a Contact that names another address is fixed to the source. A REGISTER relayed by a
+proxy without Path (several Vias) keeps its Contact as sent too: its source address is the proxy's,
+and rewriting the Contact to it would send the device's calls back to the proxy (which, as a
+registrar's client, would route them back here: a loop).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import logging
 from zongji.directory.service_period import local_today
 from zongji.pbx.contracts import Device, TelephonyView
 from zongji.pbx.devices.auth import DeviceAuthenticator
+from zongji.pbx.devices.binding_store import BindingStore
 from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.location import LocationService, NewBinding
 from zongji.pbx.devices.presence import PresencePublisher
@@ -51,9 +62,11 @@ class Registrar:
         max_contacts: int = 10,
         presence: PresencePublisher | None = None,
         clock: Clock | None = None,
+        bindings: BindingStore | None = None,
     ) -> None:
         self._presence = presence
         self._clock: Clock = clock or SystemClock()
+        self._bindings = bindings
         self._view = view
         self._auth = auth
         self._credentials = credentials
@@ -70,9 +83,12 @@ class Registrar:
         await self._credentials.flush_seen()
 
     async def close(self) -> None:
-        """The node stops: write what is still queued (presence, last registration times)."""
+        """The node stops: write what is still queued (presence, bindings, last registration
+        times). The bindings stay in the database for the node's next start."""
         if self._presence is not None:
             await self._presence.drain()
+        if self._bindings is not None:
+            await self._bindings.drain()
         await self._credentials.flush_seen()
 
     async def handle(self, incoming: IncomingRequest) -> None:
@@ -93,6 +109,7 @@ class Registrar:
             return
         try:
             register = parse_register(request)
+            path = tuple(str(hop) for hop in request.path)  # RFC 3327, first hop first
         except SipParseError as error:
             incoming.respond(400, f"Bad Request ({error.detail or 'malformed REGISTER'})"[:120])
             return
@@ -124,7 +141,8 @@ class Registrar:
             if too_brief:
                 incoming.respond(423, headers=[("Min-Expires", str(self.min_expires))])
                 return
-            changes = [self._prepare(b, flow) for b in register.bindings]
+            direct = not path and len(request.via) == 1
+            changes = [self._prepare(b, flow, path=path, direct=direct) for b in register.bindings]
             current = {b.key for b in self._location.bindings(tenant.tenant_id, device.user_id)}
             after = (current | {c.key for c in changes if c.expires}) - {
                 c.key for c in changes if not c.expires
@@ -146,17 +164,24 @@ class Registrar:
             ("Contact", f"<{b.sent}>;expires={max(0, int(b.contact.expires_at - now + 0.5))}")
             for b in self._location.bindings(tenant.tenant_id, device.user_id, credential.id)
         ]
+        if "path" in request.supported and "path" in request.headers:
+            # RFC 3327 §5.3: the stored Path goes back to a device that said it understands it
+            headers.extend(("Path", value) for value in request.headers.get_all("path"))
         if not incoming.answered:  # the stack answers 500 itself when a handler took too long
             incoming.respond(200, headers=headers)
 
-    def _prepare(self, binding: Binding, flow: Flow) -> NewBinding:
+    def _prepare(
+        self, binding: Binding, flow: Flow, *, path: tuple[str, ...], direct: bool
+    ) -> NewBinding:
         uri = binding.contact.uri
         sent = str(uri)
         key = str(uri.without_headers()) if isinstance(uri, SipUri) else sent
         expires = min(binding.expires, self.max_expires)
         fixed = sent
         nat = False
-        if isinstance(uri, SipUri) and flow.kind is TransportKind.UDP:
+        instance_id = binding.contact.params.get("+sip.instance")
+        reg_id = binding.contact.params.get("reg-id")
+        if direct and isinstance(uri, SipUri) and flow.kind is TransportKind.UDP:
             target = uri.host_port()
             if (target.host, target.port) != (flow.remote.host, flow.remote.port):
                 nat = True
@@ -170,4 +195,13 @@ class Registrar:
                 fixed = str(rewritten)
                 if expires:
                     expires = min(expires, self.nat_expires)
-        return NewBinding(key=key, sent=sent, uri=fixed, expires=expires, nat=nat)
+        return NewBinding(
+            key=key,
+            sent=sent,
+            uri=fixed,
+            expires=expires,
+            nat=nat,
+            path=path,
+            instance_id=instance_id[:255] if instance_id else None,
+            reg_id=int(reg_id) if reg_id and reg_id.isdigit() and len(reg_id) < 10 else None,
+        )

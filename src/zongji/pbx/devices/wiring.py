@@ -11,6 +11,7 @@ from zongji.audit.service import AuditLog
 from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.devices.auth import DeviceAuthenticator
+from zongji.pbx.devices.binding_store import BindingStore
 from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.guard import AuthGuard, TrustedSource
 from zongji.pbx.devices.location import LocationService
@@ -32,6 +33,7 @@ class DeviceParts:
     location: LocationService
     registrar: Registrar
     presence: PresencePublisher
+    bindings: BindingStore
 
 
 def build_devices(
@@ -62,7 +64,8 @@ def build_devices(
         credentials, guard, md5_only_agents=settings.sip_md5_only_user_agents
     )
     presence = PresencePublisher(db, bus, users)
-    location = LocationService(on_presence=presence)
+    bindings = BindingStore(db, clock, settings.node_name)
+    location = LocationService(on_presence=presence, journal=bindings)
     credentials.on_revoke.append(location.drop_credentials)
 
     async def enterprise_stopped(event: Event) -> None:
@@ -93,5 +96,8 @@ def build_devices(
         max_contacts=settings.sip_max_contacts,
         presence=presence,
         clock=clock,
+        bindings=bindings,
     )
-    return DeviceParts(view, credentials, guard, device_auth, location, registrar, presence)
+    return DeviceParts(
+        view, credentials, guard, device_auth, location, registrar, presence, bindings
+    )

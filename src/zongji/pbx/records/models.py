@@ -4,15 +4,17 @@ A call's row is written when the call starts (`ended_at IS NULL`, `status IS NUL
 with the node that carries it. That row *is* the journal: there is no second `live_calls` table
 to keep in step with it, so a call can never be live in one place and missing from the other, and
 closing a call is a single UPDATE of one row. A node that starts again finds the calls it left
-live by `(node, ended_at IS NULL)` and closes them as interrupted.
+live by `(node, ended_at IS NULL)`, ends their dialogs (`legs`) with a BYE and closes them as
+interrupted.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zongji.platform.db import Base, TenantOwned
@@ -57,3 +59,6 @@ class CallRecord(TenantOwned, Base):
     rule: Mapped[str | None] = mapped_column(String(64))
     hangup_side: Mapped[str | None] = mapped_column(String(16))  # HangupSide
     node: Mapped[str] = mapped_column(String(128))
+    #: The call's SIP dialogs while it is live (`DialogSnapshot.to_json()` each: the caller's leg
+    #: and, once answered, the callee's), so a node that died mid-call can end both with a BYE.
+    legs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -1,14 +1,16 @@
 """Writing call records (the `CallRecords` contract) and closing what a dead node left live.
 
-The call engine reports each call three times: opened, answered, closed. Each report is its own
-short transaction, so a record is durable from the moment the call starts: if the node dies
-mid-call, the open row (the journal, see `models.py`) survives, and the node closes it as
-INTERRUPTED when it starts again. The engine awaits these writes as the call proceeds, so
-they are kept to one statement each for the calls this service opened (no read-back). Every
-write tolerates the others being missing, late or repeated, and none of them raises into the
-engine: a record problem must never drop a call. A database that is busy (SQLite's write lock
-held past its busy timeout under overload) or briefly unreachable is retried with backoff for up
-to `RETRY_SECONDS`, so a slow database delays a record instead of losing it.
+The call engine reports each call three times: opened, answered (with the call's dialogs),
+closed; a call the node answers itself (IVR, voicemail) also reports the caller's dialog. Each
+report is its own short transaction, so a record is durable from the moment the call starts: if
+the node dies mid-call, the open row (the journal, see `models.py`) survives with the call's
+dialogs, and the node closes it as INTERRUPTED when it starts again (and ends the dialogs,
+`calls/recovery.py`). The engine awaits these writes as the call proceeds, so they are kept to
+one statement each for the calls this service opened (no read-back). Every write tolerates the
+others being missing, late or repeated, and none of them raises into the engine: a record
+problem must never drop a call. A database that is busy (SQLite's write lock held past its busy
+timeout under overload) or briefly unreachable is retried with backoff for up to
+`RETRY_SECONDS`, so a slow database delays a record instead of losing it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +43,7 @@ from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.events import Event, EventBus
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.uow import UnitOfWork
+from zongji.sip.dialog import DialogSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +143,20 @@ def _close_values(row: CallRecord, end: CallEnd) -> dict[str, Any]:
         "rule": _clip(end.rule, 64),
         "billable_seconds": seconds,
         "billed_minutes": billed_minutes(row.direction, seconds),
+        "legs": None,  # its dialogs are over; nothing to end after a crash
     }
 
 
 def _answer_values(
-    row: CallRecord, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
+    row: CallRecord,
+    at: datetime,
+    by: Party | None,
+    trunk_id: uuid.UUID | None,
+    legs: Sequence[DialogSnapshot] = (),
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"answered_at": max(at, row.started_at)}
+    if legs:
+        values["legs"] = [leg.to_json() for leg in legs]
     if by is not None:
         values["answered_by_number"] = by.number[:64]
         values["answered_by_user_id"] = by.user_id
@@ -164,6 +175,25 @@ async def _update(uow: UnitOfWork, values: dict[str, Any], *where: Any) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class InterruptedCall:
+    """A call a dead node left live, closed now; its dialogs are still open at the phones."""
+
+    tenant_id: uuid.UUID
+    call_id: str
+    legs: tuple[DialogSnapshot, ...]
+
+
+def _snapshots(call_id: str, legs: Any) -> tuple[DialogSnapshot, ...]:
+    found: list[DialogSnapshot] = []
+    for data in legs if isinstance(legs, list) else []:
+        try:
+            found.append(DialogSnapshot.from_json(data))
+        except ValueError:
+            log.warning("unreadable dialog in call record", extra={"call_id": call_id})
+    return tuple(found)
 
 
 class CallRecordService:
@@ -200,8 +230,14 @@ class CallRecordService:
         at: datetime,
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
+        legs: Sequence[DialogSnapshot] = (),
     ) -> None:
-        await persist("answered", call_id, lambda: self._answer(call_id, at, answered_by, trunk_id))
+        await persist(
+            "answered", call_id, lambda: self._answer(call_id, at, answered_by, trunk_id, legs)
+        )
+
+    async def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
+        await persist("dialogs", call_id, lambda: self._dialogs(call_id, legs))
 
     async def closed(self, call_id: str, end: CallEnd) -> None:
         try:
@@ -257,31 +293,37 @@ class CallRecordService:
     # --- recovery ---------------------------------------------------------------------------
 
     async def recover_interrupted(self) -> int:
-        """Close every call this node left live as INTERRUPTED; return how many.
+        """`close_interrupted()`, counted."""
+        return len(await self.close_interrupted())
 
-        Called by the node at start, before it takes calls. The end time is the node's last
-        heartbeat of its previous run when known (the node was alive until about then), else
-        now; never before the call started or was answered."""
+    async def close_interrupted(self) -> list[InterruptedCall]:
+        """Close every call this node left live as INTERRUPTED ("node failure"); return them
+        with the dialogs they still had, for the node to end with a BYE each.
+
+        Called by the node at start, before it takes calls: a node that stops normally ends its
+        calls first, so a live record left behind means the node died. The end time is the
+        node's last heartbeat of its previous run when known (the node was alive until about
+        then), else now; never before the call started or was answered."""
         heartbeat = await self._nodes.previous_heartbeat() if self._nodes is not None else None
         now = self._clock.now()
         until = min(heartbeat, now) if heartbeat is not None else now
         async with self._db.session(PLATFORM) as session:
             live = (
                 await session.execute(
-                    select(CallRecord.tenant_id, CallRecord.call_id).where(
+                    select(CallRecord.tenant_id, CallRecord.call_id, CallRecord.legs).where(
                         CallRecord.node == self.node, CallRecord.ended_at.is_(None)
                     )
                 )
             ).all()
-        closed = 0
-        end = CallEnd(CallStatus.INTERRUPTED, until, HangupSide.SYSTEM, reason="node restarted")
-        for tenant_id, call_id in live:
+        closed: list[InterruptedCall] = []
+        end = CallEnd(CallStatus.INTERRUPTED, until, HangupSide.SYSTEM, reason="node failure")
+        for tenant_id, call_id, legs in live:
             if await self._close_in(tenant_id, call_id, end):
-                closed += 1
+                closed.append(InterruptedCall(tenant_id, call_id, _snapshots(call_id, legs)))
         if closed:
             log.warning(
-                "calls interrupted by a node restart closed",
-                extra={"node": self.node, "calls": closed},
+                "calls interrupted by a node failure closed",
+                extra={"node": self.node, "calls": len(closed)},
             )
         return closed
 
@@ -314,15 +356,20 @@ class CallRecordService:
         self._live[start.call_id] = row  # detached now, its values as written
 
     async def _answer(
-        self, call_id: str, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
+        self,
+        call_id: str,
+        at: datetime,
+        by: Party | None,
+        trunk_id: uuid.UUID | None,
+        legs: Sequence[DialogSnapshot],
     ) -> None:
         live = self._live.get(call_id)
         if live is None:
-            await self._answer_unknown(call_id, at, by, trunk_id)
+            await self._answer_unknown(call_id, at, by, trunk_id, legs)
             return
         if live.answered_at is not None:
             return  # answered twice: the first answer stands
-        values = _answer_values(live, at, by, trunk_id)
+        values = _answer_values(live, at, by, trunk_id, legs)
         async with UnitOfWork(self._db, self._bus, TenantScope(live.tenant_id)) as uow:
             changed = await _update(
                 uow,
@@ -336,7 +383,12 @@ class CallRecordService:
                 setattr(live, key, value)
 
     async def _answer_unknown(
-        self, call_id: str, at: datetime, by: Party | None, trunk_id: uuid.UUID | None
+        self,
+        call_id: str,
+        at: datetime,
+        by: Party | None,
+        trunk_id: uuid.UUID | None,
+        legs: Sequence[DialogSnapshot],
     ) -> None:
         """An answer for a call this service did not open, or one already closed."""
         tenant_id = await self._tenant_of(call_id)
@@ -348,11 +400,21 @@ class CallRecordService:
                 return  # gone, or answered twice: the first answer stands
             if row.ended_at is not None and at > row.ended_at:
                 return  # an answer after the end is not one
-            for key, value in _answer_values(row, at, by, trunk_id).items():
+            values = _answer_values(row, at, by, trunk_id, legs if row.ended_at is None else ())
+            for key, value in values.items():
                 setattr(row, key, value)
             if row.ended_at is not None:  # the close landed first: its talk time is this long
                 row.billable_seconds = billable_seconds(row.answered_at, row.ended_at)
                 row.billed_minutes = billed_minutes(row.direction, row.billable_seconds)
+
+    async def _dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
+        live = self._live.get(call_id)
+        tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
+        if tenant_id is None or not legs:
+            return
+        values = {"legs": [leg.to_json() for leg in legs]}
+        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+            await _update(uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None))
 
     async def _finish(self, call_id: str, end: CallEnd) -> None:
         live = self._live.get(call_id)

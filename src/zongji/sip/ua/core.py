@@ -21,12 +21,13 @@ from typing import Final
 
 from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.auth.client import Credentials, DigestClient
-from zongji.sip.dialog import Dialog, DialogId
+from zongji.sip.dialog import Dialog, DialogId, DialogSnapshot, DialogState
+from zongji.sip.errors import SipParseError
 from zongji.sip.fields import MediaType
 from zongji.sip.headers import Headers
 from zongji.sip.ids import new_branch, new_call_id, new_tag
 from zongji.sip.message import KNOWN_METHODS, Request, Response
-from zongji.sip.network import TransportKind
+from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.parser import DEFAULT_LIMITS, Limits
 from zongji.sip.resolver import Resolver
 from zongji.sip.timers import LoopScheduler, Scheduler, TimerSettings
@@ -369,6 +370,41 @@ class UserAgent:
         return headers
 
     # ------------------------------------------------------------------ dialogs
+
+    def restore_dialog(self, snapshot: DialogSnapshot, *, skip_cseq: int = 0) -> Dialog:
+        """A confirmed dialog from its `snapshot` (taken by this or an earlier process), to send
+        requests in, typically a BYE. Its flow is built again from the stored transport and
+        address on our transports (a connection, if any, is opened anew). `skip_cseq` is added
+        to the stored local CSeq: requests sent after the snapshot was taken used numbers the
+        snapshot does not know, and the peer wants ours to keep increasing (RFC 3261 §12.2.2).
+
+        Raises `ValueError` when the snapshot cannot be read, `TransportLookupError` when we have
+        no transport of its kind."""
+        kind = TransportKind(snapshot.transport)
+        flow = self.transport.flow_to(Destination(kind, HostPort(snapshot.host, snapshot.port)))
+        try:
+            local = parse_address(snapshot.local)
+            remote = parse_address(snapshot.remote)
+            target = parse_uri(snapshot.remote_target)
+            routes = [parse_address(route) for route in snapshot.route_set]
+        except SipParseError as error:
+            raise ValueError(f"unreadable dialog snapshot: {error}") from error
+        dialog = Dialog(
+            self,
+            call_id=snapshot.call_id,
+            local=local,
+            remote=remote,
+            local_seq=snapshot.local_seq + skip_cseq,
+            remote_seq=None,
+            remote_target=target,
+            route_set=routes,
+            secure=snapshot.secure,
+            is_uac=snapshot.is_uac,
+            flow=flow,
+            state=DialogState.CONFIRMED,
+        )
+        dialog.pinned = snapshot.pinned
+        return dialog
 
     def register_dialog(self, dialog: Dialog) -> None:
         self.dialogs[dialog.id] = dialog
