@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from tests.conftest import World
 from zongji.directory.models import User
@@ -93,3 +93,91 @@ async def test_core_statements_on_tenant_tables_are_refused(world: World) -> Non
             await s.execute(text("SELECT * FROM users"))
         with pytest.raises(ScopeViolation):
             await s.execute(User.__table__.update().values(name="x"))
+
+
+async def test_bulk_update_by_primary_key_stays_inside_the_tenant(world: World) -> None:
+    """`session.execute(update(User), [{"id": ..., ...}])` (ORM bulk UPDATE by primary key, an
+    executemany) does not take `with_loader_criteria`; the session scopes it all the same."""
+    a = await world.enterprise("alpha")
+    b = await world.enterprise("beta")
+    a_user = await world.user(a, "甲", "13900000001")
+    b_user = await world.user(b, "乙", "13900000002")
+    db = world.services.db
+
+    async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+        await s.execute(
+            update(User).execution_options(synchronize_session=None),
+            [{"id": a_user, "name": "改"}, {"id": b_user, "name": "偷改"}],
+        )
+
+    async with db.session(PLATFORM) as s:
+        names = {r[0]: r[1] for r in await s.execute(select(User.id, User.name))}
+    assert names == {a_user: "改", b_user: "乙"}
+
+    # The scoping is a WHERE, with which SQLAlchemy cannot synchronize loaded objects: it must
+    # be asked for without, and is refused (before anything runs) otherwise.
+    with pytest.raises(ScopeViolation, match="synchronize_session=None"):
+        async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+            await s.execute(update(User), [{"id": b_user, "name": "偷改"}])
+
+    async with db.session(PLATFORM) as s:
+        names = {r[0]: r[1] for r in await s.execute(select(User.id, User.name))}
+    assert names == {a_user: "改", b_user: "乙"}
+
+
+async def test_no_update_moves_a_row_to_another_tenant(world: World) -> None:
+    a = await world.enterprise("alpha")
+    b = await world.enterprise("beta")
+    a_user = await world.user(a, "甲", "13900000001", extension="8001")
+    db = world.services.db
+
+    with pytest.raises(ScopeViolation):
+        async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+            await s.execute(
+                update(User).execution_options(synchronize_session=None),
+                [{"id": a_user, "tenant_id": b.id}],
+            )
+    with pytest.raises(ScopeViolation):
+        async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+            await s.execute(update(User).values(tenant_id=b.id))
+    async with db.session(TenantScope(a.id), write=True) as s, s.begin():  # its own: a no-op
+        await s.execute(
+            update(User).execution_options(synchronize_session=None),
+            [{"id": a_user, "tenant_id": a.id, "name": "改"}],
+        )
+
+    async with db.session(PLATFORM) as s:
+        rows = [tuple(r) for r in await s.execute(select(User.id, User.name, User.tenant_id))]
+    assert rows == [(a_user, "改", a.id)]
+
+
+async def test_bulk_insert_is_stamped_and_foreign_rows_refused(world: World) -> None:
+    """`session.execute(insert(User), [...])` skips the flush; the session stamps and checks
+    `tenant_id` on it as the flush does."""
+    a = await world.enterprise("alpha")
+    b = await world.enterprise("beta")
+    db = world.services.db
+    now = world.services.clock.now()
+
+    def row(name: str, mobile: str, **more: object) -> dict[str, object]:
+        return {"name": name, "mobile": mobile, "created_at": now, "updated_at": now, **more}
+
+    with pytest.raises(ScopeViolation):
+        async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+            await s.execute(
+                insert(User),
+                [
+                    row("四", "+8613900000004", tenant_id=a.id),
+                    row("偷", "+8613900000005", tenant_id=b.id),
+                ],
+            )
+    with pytest.raises(ScopeViolation):
+        async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+            await s.execute(insert(User).values(**row("偷", "+8613900000006", tenant_id=b.id)))
+
+    async with db.session(TenantScope(a.id), write=True) as s, s.begin():
+        await s.execute(insert(User), [row("一", "+8613900000001"), row("二", "+8613900000002")])
+        await s.execute(insert(User), [row("三", "+8613900000003", tenant_id=a.id)])
+    async with db.session(PLATFORM) as s:
+        rows = sorted((r[0], r[1]) for r in await s.execute(select(User.name, User.tenant_id)))
+    assert rows == [("一", a.id), ("三", a.id), ("二", a.id)]

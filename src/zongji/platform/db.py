@@ -10,6 +10,7 @@ work, migrations, node bookkeeping) sees across enterprises, and it has to ask f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -31,7 +32,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.sql.util import find_tables
 
 from zongji.platform.ids import uuid7
@@ -147,11 +148,72 @@ def _scope_of(session: Session) -> Scope:
     return scope
 
 
+def _values_of(statement: Any) -> list[dict[str, Any]]:
+    """The `.values(...)` of an INSERT/UPDATE (one dict per row), keyed by column name."""
+    rows: list[dict[Any, Any]] = []
+    if statement._values:
+        rows.append(dict(statement._values))
+    for multi in statement._multi_values or ():
+        rows.extend(dict(row) for row in multi)
+    return [{getattr(k, "key", k): v for k, v in row.items()} for row in rows]
+
+
+def _guard_writes(state: ORMExecuteState, tenant_id: uuid.UUID) -> None:
+    """What `with_loader_criteria` and the flush do not reach, for ORM INSERT and UPDATE of a
+    tenant table in a tenant session:
+
+    - ORM bulk INSERT (`execute(insert(M), [dicts])`, or `.values(...)`) bypasses the flush:
+      rows without `tenant_id` are stamped, rows of another tenant refused.
+    - ORM bulk UPDATE by primary key (`execute(update(M), [dicts with ids])`, an executemany)
+      ignores the loader criteria: the tenant is added to its WHERE here, so another tenant's
+      ids match no row (as in any scoped UPDATE). SQLAlchemy runs such an UPDATE only with
+      `synchronize_session=None` (objects already loaded are not refreshed), so it is required.
+    - No UPDATE may move a row to another tenant."""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantOwned):
+        return
+    statement: Any = state.statement
+    for row in _values_of(statement):
+        if "tenant_id" in row:
+            value = row["tenant_id"]
+            if not (isinstance(value, BindParameter) and value.value == tenant_id):
+                raise ScopeViolation(f"{mapper.class_.__name__}: tenant_id of another tenant")
+    params = state.parameters
+    rows: list[Mapping[str, Any]] = []
+    if isinstance(params, Mapping):
+        rows.append(params)
+    elif params:
+        rows.extend(params)
+    for given in rows:
+        if given.get("tenant_id", tenant_id) != tenant_id:
+            raise ScopeViolation(f"{mapper.class_.__name__}: tenant_id of another tenant")
+    if state.is_insert:
+        if getattr(statement, "select", None) is not None:
+            raise ScopeViolation("INSERT from SELECT on a tenant table in a tenant session")
+        if rows:
+            stamped = [{**given, "tenant_id": tenant_id} for given in rows]
+            state.parameters = stamped[0] if isinstance(params, Mapping) else stamped
+        elif not any("tenant_id" in row for row in _values_of(statement)):
+            state.statement = statement.values(tenant_id=tenant_id)
+    elif state.is_update and state.is_executemany:
+        if state.execution_options.get("synchronize_session", "auto") not in (None, False):
+            # SQLAlchemy refuses to synchronize the identity map for a bulk UPDATE by primary
+            # key with WHERE criteria; say why here rather than let it name a WHERE nobody wrote.
+            raise ScopeViolation(
+                f"bulk UPDATE of {mapper.class_.__name__} by primary key in a tenant session: "
+                "it is scoped by a WHERE on tenant_id, which SQLAlchemy runs only with "
+                "execution_options(synchronize_session=None)"
+            )
+        state.statement = statement.where(mapper.class_.tenant_id == tenant_id)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _filter_by_tenant(state: ORMExecuteState) -> None:
     scope = _scope_of(state.session)
     if isinstance(scope, TenantScope):
         _refuse_core_on_tenant_tables(state)
+        if state.is_orm_statement and (state.is_insert or state.is_update):
+            _guard_writes(state, scope.tenant_id)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:

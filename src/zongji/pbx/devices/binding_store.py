@@ -189,13 +189,10 @@ class BindingStore:
                         delete(RegistrationBinding).where(RegistrationBinding.id.in_(deletes))
                     )
                 if updates:
-                    # One executemany for all refreshes. SQLAlchemy's bulk UPDATE by primary key
-                    # does not take the session's tenant criteria (with_loader_criteria), so the
-                    # tenant is named here explicitly.
+                    # One executemany for all refreshes (ORM bulk UPDATE by primary key); the
+                    # tenant session adds the tenant to its WHERE (platform/db.py).
                     await session.execute(
-                        update(RegistrationBinding)
-                        .where(RegistrationBinding.tenant_id == tenant_id)
-                        .execution_options(synchronize_session=None),
+                        update(RegistrationBinding).execution_options(synchronize_session=None),
                         [{"id": row_id, **values} for row_id, values in updates.items()],
                     )
                 for row_id, values in inserts.items():
