@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sip_load import counter, sipp_statistics
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench" / "pbx"
 # the benchmarks' own SIPp phones (bench/sip/): the callee echoes Record-Route and requires the
@@ -193,20 +195,6 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def sipp_stats(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    rows = [r.split(";") for r in path.read_text().splitlines() if r.strip()]
-    return dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
-
-
-def count(stats: dict[str, str], name: str) -> int:
-    try:
-        return int(stats.get(name, "0") or 0)
-    except ValueError:
-        return 0
-
-
 def sipp(cpu: int, workdir: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
     sipp_bin = shutil.which("sipp") or "/usr/bin/sipp"
     command = [
@@ -305,11 +293,11 @@ def drive(
         cpu = window[1][1] - window[0][1]
         run.us_per_call = cpu / (seconds * run.rate) * 1e6
         run.load = 100 * cpu / seconds
-    caller, callee = sipp_stats(workdir / "uac.csv"), sipp_stats(workdir / "uas.csv")
-    run.ok = count(caller, "SuccessfulCall(C)")
-    run.failed = count(caller, "FailedCall(C)")
-    run.callee_ok = count(callee, "SuccessfulCall(C)")
-    run.retrans = count(caller, "Retransmissions(C)") + count(callee, "Retransmissions(C)")
+    caller, callee = sipp_statistics(workdir / "uac.csv"), sipp_statistics(workdir / "uas.csv")
+    run.ok = counter(caller, "SuccessfulCall(C)")
+    run.failed = counter(caller, "FailedCall(C)")
+    run.callee_ok = counter(callee, "SuccessfulCall(C)")
+    run.retrans = counter(caller, "Retransmissions(C)") + counter(callee, "Retransmissions(C)")
 
 
 def _postgres(admin_url: str, statement: str) -> None:
