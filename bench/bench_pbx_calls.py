@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sip_load import counter, sipp_statistics
+from sip_load import children_of, counter, cpu_seconds, sipp_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench" / "pbx"
@@ -167,32 +167,6 @@ def stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the processes, in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (FileNotFoundError, ProcessLookupError):
-                pass
-    return found
 
 
 def sipp(cpu: int, workdir: Path, name: str, *args: str) -> subprocess.Popen[bytes]:

