@@ -26,6 +26,7 @@ import uvloop
 from tests.interop.baresip import Baresip
 from tests.interop.pbx_harness import HOST, PbxTenant, RunningPbx, SipCredential, running_pbx
 from tests.interop.sipp import Sipp, SippResult, free_port
+from tests.interop.test_pbx_calls import Peers
 from tests.test_node import RunningNode
 
 from zongji import cli
@@ -49,44 +50,31 @@ async def node(database_url: str, tmp_path: Path) -> AsyncIterator[RunningPbx]:
         yield running
 
 
-class Phones:
-    """Every SIPp and baresip a test starts, stopped at the end whatever happens."""
-
-    def __init__(self, node: RunningPbx, tmp_path: Path) -> None:
-        self.node = node
-        self.tmp_path = tmp_path
-        self.sipps: list[Sipp] = []
-        self.baresips: list[Baresip] = []
+class Phones(Peers):
+    """The calls tests' peers (stopped at the end whatever happens), over TCP and TLS."""
 
     def sipp_over_tcp(self, scenario: str, rows: str, *extra: str) -> Sipp:
         fields = self.tmp_path / f"{scenario}-{uuid.uuid4().hex[:6]}.csv"
         fields.write_text(f"SEQUENTIAL\n{rows}\n")
         sipp = Sipp(
             "-sf", str(SCENARIOS / f"{scenario}.xml"), "-inf", str(fields),
-            f"{HOST}:{self.node.tcp_port}", "-timeout", "30s", *extra,
+            f"{HOST}:{self.pbx.tcp_port}", "-timeout", "30s", *extra,
             transport="t1",
         )  # fmt: skip
         self.sipps.append(sipp)
         return sipp
 
-    async def baresip(self, cred: SipCredential, transport: str) -> Baresip:
+    async def baresip_over(self, cred: SipCredential, transport: str) -> Baresip:
         """A softphone registering with its device credential over `transport` (tcp or tls)."""
-        port = self.node.tcp_port if transport == "tcp" else int(self.node.ports["tls"])
+        port = self.pbx.tcp_port if transport == "tcp" else int(self.pbx.ports["tls"])
         phone = Baresip(
             f"<sip:{cred.username}@{cred.domain}>;auth_pass={cred.password}"
             f';outbound="sip:{HOST}:{port};transport={transport}";regint=600;answermode=auto',
             config=f"sip_cafile\t\t{CERT}\n",  # trust the node's self-signed certificate
         )
-        self.baresips.append(phone)
+        self.phones.append(phone)
         await phone.start()
         return phone
-
-    async def close(self) -> None:
-        for sipp in self.sipps:
-            await sipp.stop()
-            sipp.cleanup()
-        for phone in self.baresips:
-            await phone.stop()
 
 
 @pytest.fixture
@@ -189,7 +177,7 @@ async def test_sipp_over_tcp_calls_baresip_registered_over_tcp(
     acme = await node.enterprise("acme")
     alice = await node.user(acme, "张三", "8001")
     bob = await node.user(acme, "李四", "8002")
-    await phones.baresip(await node.device(acme, bob), "tcp")
+    await phones.baresip_over(await node.device(acme, bob), "tcp")
     await registered_over(node, acme, bob, TransportKind.TCP)
     cred = await node.device(acme, alice)
     auth = f"[authentication username={cred.username} password={cred.password}]"
@@ -212,7 +200,7 @@ async def test_baresip_registers_over_tls_and_is_called_on_that_connection(
     acme = await node.enterprise("acme")
     alice = await node.user(acme, "张三", "8001")
     bob = await node.user(acme, "李四", "8002")
-    phone = await phones.baresip(await node.device(acme, bob), "tls")
+    phone = await phones.baresip_over(await node.device(acme, bob), "tls")
     await registered_over(node, acme, bob, TransportKind.TLS)
     cred = await node.device(acme, alice)
     auth = f"[authentication username={cred.username} password={cred.password}]"
