@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import resource
+
 from zongji.media import EndpointSpec, LocalMediaServer
 from zongji.media.rtp import parse_rtp
+from zongji.media.spare import SPARE_MAX, SparePorts, spare_limit
 
 from .conftest import Phone, new_phone, settle
 
@@ -68,3 +71,26 @@ async def test_a_full_range_gives_back_the_parked_ports(phones: list[Phone]) -> 
         assert c.local == a.local
         assert len(media.spares) == 0
         await media.destroy_endpoint(b.id)
+
+
+async def test_parked_ports_are_bounded_and_the_ones_beyond_are_closed(
+    phones: list[Phone],
+) -> None:
+    async with LocalMediaServer(port_min=0) as media:
+        media.spares = SparePorts(quarantine=60, limit=1)
+        a = await media.create_endpoint(EndpointSpec())
+        b = await media.create_endpoint(EndpointSpec())
+        await media.destroy_endpoint(a.id)
+        await media.destroy_endpoint(b.id)
+        assert len(media.spares) == 1
+        assert media.ports.in_use == 1  # b's port was closed and given back
+
+
+def test_the_limit_leaves_room_under_the_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+        assert spare_limit() == 128
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert spare_limit() <= SPARE_MAX

@@ -9,13 +9,17 @@ is handed to the new endpoint as its protocol, with no system call at all.
 
 A parked port drops whatever still arrives at it (the ended call's peer may send for a moment
 after the BYE), and is reused only after `QUARANTINE_SECONDS`, oldest first, so a late packet of
-one call never reaches the next. At most `SPARE_MAX` ports are parked; a port beyond that, or
-one whose transport is closing, is closed as before.
+one call does not reach the next. (The allocator alone reuses a port as soon as its next-fit
+cursor comes round again: every few seconds at a few hundred calls a second.) At most
+`spare_limit()` ports are parked; a port beyond that, or one whose transport is closing, is
+closed as before. The limit bounds the reuse rate to limit / quarantine ports a second, so it is
+as high as the process's file limit comfortably allows (two descriptors a port).
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 import time
 from collections import deque
@@ -23,10 +27,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-QUARANTINE_SECONDS = 2.0
+QUARANTINE_SECONDS = 1.0
 """How long a port stays parked before another endpoint may have it: well past the last RTP
-packet of a peer that has received our BYE."""
-SPARE_MAX = 256
+packet of a peer that has received our BYE (and past its first retransmission, 500 ms)."""
+SPARE_MAX = 1024
+
+
+def spare_limit() -> int:
+    """`SPARE_MAX`, or an eighth of the open-file limit if that is less (two files a port)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return SPARE_MAX
+    return max(0, min(SPARE_MAX, soft // 8))
 
 
 class _Parked(asyncio.DatagramProtocol):
@@ -65,11 +77,11 @@ class SparePorts:
     def __init__(
         self,
         quarantine: float = QUARANTINE_SECONDS,
-        limit: int = SPARE_MAX,
+        limit: int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._quarantine = quarantine
-        self._limit = limit
+        self._limit = spare_limit() if limit is None else limit
         self._monotonic = monotonic
         self._parked: dict[bool, deque[Spare]] = {True: deque(), False: deque()}
 
