@@ -38,7 +38,6 @@ puts back what it kept when the node starts, so registrations outlive the proces
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -49,8 +48,6 @@ from typing import Protocol
 from zongji.pbx.contracts import Binding, Device
 from zongji.platform.ids import uuid7
 from zongji.sip import Flow, HostPort, TransportKind
-
-log = logging.getLogger(__name__)
 
 PresenceListener = Callable[[uuid.UUID, uuid.UUID, bool], None]
 """(tenant_id, user_id, registered) -> None: on a user's first binding and after their last."""
