@@ -52,6 +52,12 @@ class PbxServices:
     trunk_runtime: TrunkRuntime
     numbers: NumberPool  # the directory's number pool: inbound calls route by called number
 
+    @property
+    def flows(self) -> LocationService:
+        """This node's registrations with their live flows (`flow_for`): the SIP side that sends
+        to a binding asks it, where call control reads `location`."""
+        return self.location
+
 
 @dataclass(frozen=True)
 class PbxDependencies:

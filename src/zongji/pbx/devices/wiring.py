@@ -65,7 +65,9 @@ def build_devices(
     )
     presence = PresencePublisher(db, bus, users)
     bindings = BindingStore(db, clock, settings.node_name)
-    location = LocationService(on_presence=presence, journal=bindings)
+    location = LocationService(
+        node=settings.node_name, wall=clock.now, on_presence=presence, journal=bindings
+    )
     credentials.on_revoke.append(location.drop_credentials)
 
     async def enterprise_stopped(event: Event) -> None:
@@ -81,7 +83,7 @@ def build_devices(
         if event.data.get("action") != "user.suspend" or event.tenant_id is None:
             return
         for user in event.data.get("users", []):
-            bound = location.bindings(event.tenant_id, uuid.UUID(user))
+            bound = location.registrations(event.tenant_id, uuid.UUID(user))
             location.drop_credentials(event.tenant_id, [b.device.credential_id for b in bound])
 
     bus.subscribe("directory.changed", user_suspended)
