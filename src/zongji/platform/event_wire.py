@@ -156,6 +156,8 @@ def _codec(hint: Any) -> tuple[Encode, Decode]:
             raise TypeError(f"tuples on the wire are `tuple[X, ...]`, not {hint}")
         enc, dec = _codec(args[0])
         return (lambda v: [enc(x) for x in v]), (lambda v: tuple(dec(x) for x in _list(v)))
+    if origin in (list, dict, set, frozenset) or hint in (list, dict, set, frozenset):
+        raise TypeError(f"no wire form for {hint} (use tuple[X, ...] and typed fields)")
     if not isinstance(hint, type):
         raise TypeError(f"no wire form for {hint}")
     if issubclass(hint, enum.Enum):
@@ -168,7 +170,7 @@ def _codec(hint: Any) -> tuple[Encode, Decode]:
         return date.isoformat, lambda v: date.fromisoformat(_str(v))
     if hint in _PLAIN:
         return _plain_codec(hint, _PLAIN[hint])
-    raise TypeError(f"no wire form for {hint.__qualname__} (use tuple, not list or dict)")
+    raise TypeError(f"no wire form for {hint.__qualname__}")
 
 
 def _enum_codec(cls: type[enum.Enum]) -> tuple[Encode, Decode]:
