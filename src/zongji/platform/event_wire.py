@@ -102,8 +102,9 @@ def to_wire(event: Event) -> dict[str, Any]:
     }
 
 
-def from_wire(data: Mapping[str, Any]) -> Event:
-    """The event `to_wire` made `data` from; `WireError` if `data` is not one."""
+def from_wire(data: object) -> Event:
+    """The event `to_wire` made `data` from; `WireError` if `data` (anything that came off the
+    wire, decoded from JSON) is not one."""
     if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
         raise WireError("an event on the wire is an object with a string 'type'")
     name = data["type"]
