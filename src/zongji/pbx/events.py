@@ -45,7 +45,8 @@ class CallEnded(Event):
 @registered("policy.minutes_used_up")
 @dataclass(frozen=True, kw_only=True)
 class MinutesUsedUp(Event):
-    """A user's outbound calls reached the monthly quota with this call's minutes."""
+    """A call used up its user's month (for a notice to the user; the user is now frozen until
+    the quota is raised or the month turns)."""
 
     user_id: uuid.UUID
     month: str  # "2026-12"

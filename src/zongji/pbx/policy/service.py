@@ -45,8 +45,6 @@ from zongji.platform.events import EventBus
 
 log = logging.getLogger(__name__)
 
-"""Published when a call uses up its user's month (for notices to the user; the user is now
-frozen until the quota is raised or the month turns)."""
 SETTLE_ATTEMPTS = 3
 SETTLE_BACKOFF = 0.2  # seconds, times 5 per further attempt
 OUTSIDE = frozenset({NumberClass.LOCAL, NumberClass.DOMESTIC, NumberClass.INTERNATIONAL})
