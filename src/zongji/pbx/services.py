@@ -29,7 +29,7 @@ from zongji.pbx.voicemail.service import VoicemailService, build_voicemail
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
-from zongji.platform.events import InProcessBus
+from zongji.platform.events import EventBus
 from zongji.platform.files import FileStorage
 from zongji.platform.nodes import NodeRegistry
 
@@ -66,7 +66,7 @@ class PbxDependencies:
     settings: Settings
     clock: Clock
     db: Database
-    bus: InProcessBus
+    bus: EventBus
     audit: AuditLog
     files: FileStorage
     enterprises: EnterpriseService

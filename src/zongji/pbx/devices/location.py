@@ -26,7 +26,7 @@ lower or equal CSeq is out of order and ignored (RFC 3261 §10.3 step 7). Each b
   by `sweep()` (a job every few seconds), which also reports users whose last binding expired.
 
 A user's presence (first binding / last binding gone) is reported to `on_presence`, which the
-node wires to the directory (`DirectoryUsers.mark_registered`) and a `pbx.registration.changed`
+node wires to the directory (`DirectoryUsers.mark_registered`) and a `RegistrationChanged`
 event.
 
 A binding made through proxies keeps their Path (RFC 3327): requests to it are routed through
