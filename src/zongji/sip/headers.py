@@ -105,12 +105,20 @@ class Headers:
             self.add(name, value)
 
     @classmethod
-    def from_parsed(cls, fields: list[tuple[str, str, str]]) -> Headers:
-        """Adopt fields the parser already resolved and checked (no copy, no validation)."""
+    def from_parsed(
+        cls,
+        fields: list[tuple[str, str, str]],
+        index: dict[str, list[str]] | None = None,
+    ) -> Headers:
+        """Adopt fields the parser already resolved and checked (no copy, no validation).
+
+        `index`, if given, is the key -> values map of exactly these fields, built by the
+        caller in its own pass over them; it is adopted too and dropped on the first change.
+        """
         headers = cls.__new__(cls)
         headers._fields = fields
         headers._cache = None
-        headers._index = None
+        headers._index = index
         return headers
 
     def _values(self, key: str) -> list[str]:
