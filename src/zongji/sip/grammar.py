@@ -40,7 +40,7 @@ _PARAM_RE: Final = re.compile(
 # The fast path of `parse_params`: a run of parameters that is the whole rest of the value and
 # holds only characters no delimiter or LWS of the regex can be (plain ASCII, no `"`, `,`,
 # `<`, `>`, whitespace or controls), so splitting at `;` and `=` reads what the regex reads.
-_PARAM_FAST_UNSAFE_RE: Final = re.compile(r'[^\x21\x23-\x2b\x2d-\x3b\x3d\x3f-\x7e]')
+_PARAM_FAST_UNSAFE_RE: Final = re.compile(r"[^\x21\x23-\x2b\x2d-\x3b\x3d\x3f-\x7e]")
 _TOKEN_CHAR_STRING: Final = string.ascii_letters + string.digits + "-.!%*_+`'~"
 _BAD_ESCAPE_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _ESCAPE_RUN_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
