@@ -115,3 +115,20 @@ def test_params_values_are_immutable_so_sharing_them_is_safe() -> None:
     assert isinstance(params, Params)
     with pytest.raises(TypeError):
         params["tag"] = "x"  # type: ignore[index]
+
+
+def test_replace_first_keeps_the_index_true() -> None:
+    message = parse_message(
+        INVITE.replace(b"Max-Forwards: 70\r\n", b"Via: SIP/2.0/UDP b;branch=z9hG4bK2\r\n")
+    )
+    headers = message.headers
+    assert len(message.via) == 2
+    headers.replace_first("Via", "SIP/2.0/UDP a;branch=z9hG4bK1")
+    assert headers.get_all("via") == [
+        "SIP/2.0/UDP a;branch=z9hG4bK1",
+        "SIP/2.0/UDP b;branch=z9hG4bK2",
+    ]
+    assert [v.branch for v in message.via] == ["z9hG4bK1", "z9hG4bK2"]
+    headers.replace_first("Subject", "new")  # absent: appended
+    assert headers.get("subject") == "new"
+    assert headers.get("via") == "SIP/2.0/UDP a;branch=z9hG4bK1"
