@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from zongji.demo.carrier import DemoCarrier, DemoCarrierBeside
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserChange, UserCreate
 from zongji.pbx.calls.component import PbxComponent
@@ -56,6 +57,7 @@ class RunningPbx:
     services: Services
     component: PbxComponent
     ports: dict[str, Any]
+    demo_carrier: DemoCarrier | None = None  # started beside the PBX when `demo=True`, as a node
 
     @property
     def udp_port(self) -> int:
@@ -144,11 +146,15 @@ async def running_pbx(
     if clear:
         await clear_tables(services)
     component = PbxComponent(services)
-    ports = await component.start()
+    started: PbxComponent | DemoCarrierBeside = component
+    if config.demo:
+        started = DemoCarrierBeside(component, services)
+    ports = await started.start()
+    carrier = started.carrier if isinstance(started, DemoCarrierBeside) else None
     try:
-        yield RunningPbx(services, component, ports)
+        yield RunningPbx(services, component, ports, carrier)
     finally:
-        await component.stop()
+        await started.stop()
         await services.close()
 
 

@@ -41,7 +41,6 @@ class PbxComponent:
         self.ua: UserAgent | None = None
         self.media: LocalMediaServer | None = None
         self.engine: CallEngine | None = None
-        self._demo_carrier: Any = None
         self._recovery: asyncio.Task[int] | None = None  # BYEs to a dead node's calls
 
     async def start(self) -> dict[str, Any]:
@@ -87,17 +86,10 @@ class PbxComponent:
         await self.engine.start()
         ua.on_request = self.dispatch
         await pbx.trunk_runtime.start(ua)
-        if settings.demo:
-            from zongji.pbx.demo_carrier import start_demo_carrier
-
-            self._demo_carrier = await start_demo_carrier(self.services, ports)
-            ports["demo_carrier"] = self._demo_carrier.port
         return ports
 
     async def stop(self) -> None:
         pbx = self.services.pbx
-        if self._demo_carrier is not None:
-            await self._demo_carrier.stop()
         await pbx.trunk_runtime.stop()
         if self.engine is not None:
             await self.engine.stop()
