@@ -36,16 +36,21 @@ from zongji.demo.caller import (
     endpoint_spec,
     place_call,
 )
-from zongji.media import LocalMediaServer
-from zongji.media.api import EndpointSpec, MediaError, Prompt
-from zongji.sip.auth.digest import DigestAlgorithm
-from zongji.sip.auth.server import AuthOutcome, DigestAuthenticator
-from zongji.sip.errors import SipError, SipParseError
-from zongji.sip.offer_answer import LocalMedia, SdpSession
-from zongji.sip.sdp import parse_sdp
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.registration import parse_register
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.media import EndpointSpec, LocalMediaServer, MediaError, Prompt
+from zongji.sip import (
+    AuthOutcome,
+    DigestAlgorithm,
+    DigestAuthenticator,
+    IncomingCall,
+    IncomingRequest,
+    LocalMedia,
+    SdpSession,
+    SipError,
+    SipParseError,
+    UserAgent,
+    parse_register,
+    parse_sdp,
+)
 
 if TYPE_CHECKING:
     from zongji.node import Component

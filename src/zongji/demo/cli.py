@@ -17,7 +17,7 @@ from zongji.demo.telephony import sip_host
 from zongji.media import LocalMediaServer
 from zongji.platform.config import Settings
 from zongji.platform.phone import InvalidNumber, to_e164
-from zongji.sip.ua.core import UserAgent
+from zongji.sip import UserAgent
 
 DEMO_AREA = "025"  # the demo enterprise's area code: local numbers without it are Nanjing's
 

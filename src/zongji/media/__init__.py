@@ -31,14 +31,20 @@ from .api import (
     ToneKind,
 )
 from .clock import ClockStats, ManualClock, MediaClock
-from .g711 import Codec
+from .g711 import SAMPLE_RATE, Codec, Pcm
+from .mixer import ConferenceMixer
+from .prompts.catalog import PROMPTS
 from .server import LocalMediaServer
+from .wav import WavError, load_wav, parse_wav
 
 __all__ = [
+    "PROMPTS",
+    "SAMPLE_RATE",
     "ActiveSpeakerChanged",
     "Address",
     "ClockStats",
     "Codec",
+    "ConferenceMixer",
     "Digits",
     "DtmfMethod",
     "DtmfReceived",
@@ -53,6 +59,7 @@ __all__ = [
     "MediaEvent",
     "MediaServer",
     "MediaTimeout",
+    "Pcm",
     "PlayItem",
     "PlaybackEnd",
     "PlaybackFinished",
@@ -64,4 +71,7 @@ __all__ = [
     "SpeakingChanged",
     "Tone",
     "ToneKind",
+    "WavError",
+    "load_wav",
+    "parse_wav",
 ]

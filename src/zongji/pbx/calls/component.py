@@ -14,14 +14,12 @@ import contextlib
 import logging
 from typing import Any
 
-from zongji.media.server import LocalMediaServer
+from zongji.media import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
 from zongji.pbx.calls.recovery import end_interrupted_calls
 from zongji.platform.config import Settings
 from zongji.services import Services
-from zongji.sip.transport.tls import server_context
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.sip import IncomingCall, IncomingRequest, UserAgent, server_context
 
 log = logging.getLogger(__name__)
 

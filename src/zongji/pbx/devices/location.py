@@ -38,8 +38,7 @@ from typing import Protocol
 
 from zongji.pbx.contracts import Contact, Device
 from zongji.platform.ids import uuid7
-from zongji.sip.network import HostPort, TransportKind
-from zongji.sip.transport.base import Flow
+from zongji.sip import Flow, HostPort, TransportKind
 
 PresenceListener = Callable[[uuid.UUID, uuid.UUID, bool], None]
 """(tenant_id, user_id, registered) -> None: on a user's first binding and after their last."""

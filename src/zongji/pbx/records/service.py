@@ -43,7 +43,7 @@ from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.events import Event, EventBus
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.uow import UnitOfWork
-from zongji.sip.dialog import DialogSnapshot
+from zongji.sip import DialogSnapshot
 
 log = logging.getLogger(__name__)
 
