@@ -54,9 +54,11 @@ class Node:
         self.app = create_app(self.services)
         self.components: list[Component] = []
         if settings.sip_enabled:
-            from zongji.pbx.calls.component import PbxComponent
+            from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
 
-            pbx: Component = PbxComponent(self.services)
+            pbx: Component = PbxComponent(
+                PbxComponentDeps(self.services.settings, self.services.clock, self.services.pbx)
+            )
             if settings.demo:
                 from zongji.demo.carrier import DemoCarrierBeside
 

@@ -28,7 +28,7 @@ import pytest
 from zongji.demo.carrier import DemoCarrier, DemoCarrierBeside
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserChange, UserCreate
-from zongji.pbx.calls.component import PbxComponent
+from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
 from zongji.platform.actor import SYSTEM
 from zongji.platform.clock import Clock, SystemClock
 from zongji.services import Services
@@ -145,7 +145,7 @@ async def running_pbx(
     services = build_services_with_phones(config, clock or SystemClock())
     if clear:
         await clear_tables(services)
-    component = PbxComponent(services)
+    component = PbxComponent(PbxComponentDeps(services.settings, services.clock, services.pbx))
     started: PbxComponent | DemoCarrierBeside = component
     if config.demo:
         started = DemoCarrierBeside(component, services)

@@ -21,8 +21,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from zongji.media import File, Prompt, Tone, ToneKind, WavError, load_wav
-from zongji.media.g711 import Pcm
+from zongji.media import File, Pcm, Prompt, Tone, ToneKind, WavError, load_wav
 from zongji.pbx.contracts import AnsweredLeg, Device, VoicemailOffer
 from zongji.pbx.voicemail.audio import GREETING_MAX_SECONDS, seconds_of, wav_bytes
 from zongji.pbx.voicemail.mailbox import Mailbox
