@@ -2,6 +2,7 @@
 
 Knows nothing of SIP or storage; call control reaches it only through its `MediaServer` interface
 (`api.py`), implemented in-process by `LocalMediaServer` (`server.py`). See docs/media.md.
+Other packages import it only from here (an import-linter contract, pyproject.toml).
 """
 
 from .api import (

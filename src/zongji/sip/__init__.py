@@ -9,6 +9,9 @@ Layers, bottom up (see docs/sip.md):
 - transactions: `transaction.TransactionLayer` and the four state machines
 - dialogs: `dialog.Dialog`
 - user agent: `ua.UserAgent`, with `auth` (Digest) and `sdp`/`offer_answer` beside it
+
+Other packages import it only from here (an import-linter contract, pyproject.toml): what they
+need is exported below, so its modules can be rearranged without touching call control.
 """
 
 from zongji.sip.address import NameAddress, parse_address, parse_address_list
