@@ -42,7 +42,14 @@ from zongji.media import (
 )
 from zongji.pbx.calls.bridge import Bridge
 from zongji.pbx.calls.events import MediaEventRouter
-from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, device_target, ring
+from zongji.pbx.calls.fork import (
+    DeviceFlows,
+    ForkOutcome,
+    ForkResult,
+    ForkTarget,
+    device_target,
+    ring,
+)
 from zongji.pbx.calls.ivr import main_number_ivr
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
@@ -113,6 +120,8 @@ class CallServices(Protocol):
     def device_auth(self) -> DeviceAuth: ...
     @property
     def location(self) -> Location: ...
+    @property
+    def flows(self) -> DeviceFlows: ...
     @property
     def trunk_runtime(self) -> Trunks: ...
     @property
@@ -489,10 +498,13 @@ class CallEngine:
                 ),
                 display_name=user.name,
             )
-            for contact in self.pbx.location.contacts(tenant.tenant_id, user.user_id):
-                label = f"{contact.device.credential_id}:{contact.uri}"
-                owners[label] = user
-                targets.append(device_target(contact, to=to, from_=from_, label=label))
+            for binding in await self.pbx.location.bindings(tenant.tenant_id, user.user_id):
+                label = f"{binding.device.credential_id}:{binding.uri}"
+                flow = self.pbx.flows.flow_for(binding)
+                target = device_target(binding, flow, to=to, from_=from_, label=label)
+                if target is not None:
+                    owners[label] = user
+                    targets.append(target)
         caller_leg = await self._caller_leg(call, offer)
         if not targets:
             await self._not_reached(call, tenant, caller, voicemail_for, ForkOutcome.UNAVAILABLE)

@@ -18,9 +18,9 @@ import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from zongji.pbx.contracts import Contact
+from zongji.pbx.contracts import Binding
 from zongji.sip import (
     CallFailed,
     Credentials,
@@ -49,6 +49,13 @@ class ForkOutcome(enum.Enum):
     CANCELLED = "cancelled"
 
 
+class DeviceFlows(Protocol):
+    """The live flows of the devices registered on this node (the registrar's table,
+    `LocationService`): where a binding's flow is found when a request is about to go."""
+
+    def flow_for(self, binding: Binding) -> Flow | None: ...
+
+
 @dataclass(frozen=True)
 class ForkTarget:
     """One INVITE to send: a registered contact, or a trunk."""
@@ -64,28 +71,39 @@ class ForkTarget:
 
 
 def device_target(
-    contact: Contact, *, to: NameAddress, from_: NameAddress, label: str
-) -> ForkTarget:
-    """The INVITE for one registered contact of a user.
+    binding: Binding, flow: Flow | None, *, to: NameAddress, from_: NameAddress, label: str
+) -> ForkTarget | None:
+    """The INVITE for one registered contact of a user; `flow` is the live flow this node holds
+    for it (`LocationService.flow_for`), None when it holds none.
 
     A device that registered directly is sent to on the flow it registered from, and its dialog
-    keeps to that flow (a NAT's mapping, a TCP connection it opened). A device behind proxies that
-    asked to stay on the path (RFC 3327 Path) is sent to its Contact with the Path as the Route
-    set: the first proxy is the next hop, it knows how to reach the device, and whether the
-    dialog keeps going through it is its choice (Record-Route)."""
-    if contact.path:
+    keeps to that flow (a NAT's mapping, a TCP connection it opened). Only the node that holds
+    the registration has that flow: a binding of another node without one is not sent to from
+    here (None). A device behind proxies that asked to stay on the path (RFC 3327 Path) is sent
+    to its Contact with the Path as the Route set, from any node (DESIGN §5): the first proxy is
+    the next hop, it knows how to reach the device, and whether the dialog keeps going through it
+    is its choice (Record-Route)."""
+    if binding.path:
         return ForkTarget(
-            request_uri=contact.uri,
+            request_uri=binding.uri,
             to=to,
             from_=from_,
-            headers=tuple(("Route", hop) for hop in contact.path),
+            headers=tuple(("Route", hop) for hop in binding.path),
             label=label,
         )
+    if flow is None:
+        log.info(
+            "binding %s not rung: its flow (%s) is on node %s",
+            binding.uri,
+            binding.flow,
+            binding.node,
+        )
+        return None
     return ForkTarget(
-        request_uri=contact.uri,
+        request_uri=binding.uri,
         to=to,
         from_=from_,
-        destination=contact.flow,
+        destination=flow,
         label=label,
         pin_flow=True,
     )
