@@ -14,12 +14,11 @@ import contextlib
 import logging
 import random
 
-from zongji.media.api import MediaError, MediaServer
+from zongji.media import MediaError, MediaServer
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.sdp import SdpRefused, endpoint_spec, make_offer, read_answer
 from zongji.pbx.contracts import HangupSide
-from zongji.sip.dialog import DialogTerminated
-from zongji.sip.sdp import Direction
+from zongji.sip import DialogTerminated, Direction
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from zongji.directory.numbers import NumberRoute, RouteKind
 from zongji.directory.service_period import local_today
-from zongji.media.api import (
+from zongji.media import (
     EndpointSpec,
     MediaError,
     MediaServer,
@@ -88,13 +88,20 @@ from zongji.pbx.dialling import caller_id_for, parse_dialled
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.phone import to_e164
-from zongji.sip.address import NameAddress, parse_address
-from zongji.sip.message import Response
-from zongji.sip.offer_answer import LocalMedia, NegotiatedAudio, SdpSession
-from zongji.sip.sdp import SessionDescription
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.requests import IncomingCall
-from zongji.sip.uri import SipUri, TelUri, parse_uri
+from zongji.sip import (
+    IncomingCall,
+    LocalMedia,
+    NameAddress,
+    NegotiatedAudio,
+    Response,
+    SdpSession,
+    SessionDescription,
+    SipUri,
+    TelUri,
+    UserAgent,
+    parse_address,
+    parse_uri,
+)
 
 log = logging.getLogger(__name__)
 

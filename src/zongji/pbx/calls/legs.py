@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from zongji.media.api import (
+from zongji.media import (
     DtmfReceived,
     EndpointInfo,
     MediaError,
@@ -35,10 +35,7 @@ from zongji.media.api import (
 )
 from zongji.pbx.calls.events import MediaEventRouter
 from zongji.pbx.calls.sdp import SdpRefused, answer_offer, endpoint_spec, read_sdp
-from zongji.sip.dialog import Dialog
-from zongji.sip.offer_answer import SdpSession
-from zongji.sip.sdp import Direction
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.sip import Dialog, Direction, IncomingCall, IncomingRequest, SdpSession
 
 log = logging.getLogger(__name__)
 
