@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zongji.pbx.contracts import Contact
+from zongji.pbx.contracts import Contact, Location, Party, Subscriber, TenantLine
 from zongji.sip.address import NameAddress
 from zongji.sip.auth.client import Credentials
 from zongji.sip.dialog import Dialog
@@ -29,6 +29,7 @@ from zongji.sip.message import Response
 from zongji.sip.transport.base import Flow
 from zongji.sip.ua.core import UserAgent
 from zongji.sip.ua.outgoing import CallFailed, OutgoingCall
+from zongji.sip.uri import parse_uri
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,34 @@ def device_target(
         label=label,
         pin_flow=True,
     )
+
+
+def user_targets(
+    location: Location, tenant: TenantLine, users: Sequence[Subscriber], caller: Party
+) -> tuple[list[ForkTarget], dict[str, Subscriber]]:
+    """One INVITE per registered contact of each of `users`, and whose each one is (by label).
+
+    The only place call control asks the location service where a user's devices are."""
+    targets: list[ForkTarget] = []
+    owners: dict[str, Subscriber] = {}
+    from_ = NameAddress(
+        parse_uri(f"sip:{_user_part(caller.number)}@{tenant.sip_domain}"),
+        display_name=caller.name,
+    )
+    for user in users:
+        to = NameAddress(
+            parse_uri(f"sip:{_user_part(user.extension or str(user.user_id))}@{tenant.sip_domain}"),
+            display_name=user.name,
+        )
+        for contact in location.contacts(tenant.tenant_id, user.user_id):
+            label = f"{contact.device.credential_id}:{contact.uri}"
+            owners[label] = user
+            targets.append(device_target(contact, to=to, from_=from_, label=label))
+    return targets, owners
+
+
+def _user_part(number: str) -> str:
+    return number if number else "anonymous"
 
 
 @dataclass
