@@ -38,10 +38,11 @@ from zongji.pbx.calls.call import Call, CallState
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.destinations import NOT_AVAILABLE, Destination, DestinationKind
 from zongji.pbx.calls.events import MediaEventRouter
-from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ForkTarget, ring, user_targets
+from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ring, trunk_target, user_targets
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
 from zongji.pbx.calls.observers import BillingObserver, RecordObserver
+from zongji.pbx.calls.originate import Originated, Originator
 from zongji.pbx.calls.participants import ApplicationParticipant
 from zongji.pbx.calls.record import CallLog
 from zongji.pbx.calls.ringback import Ringback, progress
@@ -77,12 +78,11 @@ from zongji.pbx.trunks.dialout import dial_out
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.phone import to_e164
-from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.dialog import Dialog
 from zongji.sip.offer_answer import LocalMedia, SdpSession
 from zongji.sip.ua.core import UserAgent
 from zongji.sip.ua.requests import IncomingCall
-from zongji.sip.uri import SipUri, TelUri, parse_uri
+from zongji.sip.uri import SipUri, TelUri
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,16 @@ class CallEngine:
         self.ring_timeout = settings.ring_timeout
         self.media_timeout: float | None = settings.media_timeout or None
         self.trunk_setup_timeout = settings.trunk_setup_timeout
+        self.originator = Originator(
+            ua,
+            media,
+            self.offering_leg,
+            pbx.location,
+            pbx.trunk_runtime,
+            ring_timeout=self.ring_timeout,
+            trunk_setup_timeout=self.trunk_setup_timeout,
+            media_timeout=self.media_timeout,
+        )
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -199,6 +209,7 @@ class CallEngine:
             await live.call.end(CallStatus.FAILED, HangupSide.SYSTEM, reason="shutdown")
         self.calls.clear()
         self._by_incoming.clear()
+        await self.originator.close()
         await self.media_events.stop()
 
     # --- entry ---------------------------------------------------------------------------
@@ -228,6 +239,31 @@ class CallEngine:
                 await self._release(live)
             if task is not None:
                 self._tasks.discard(task)
+
+    async def originate(
+        self,
+        destination: Destination,
+        conversation: Conversation,
+        *,
+        caller: Party,
+        device: uuid.UUID | None = None,
+        gone: asyncio.Event | None = None,
+    ) -> Originated:
+        """Call out to a user's devices (one `device` of theirs), the receptionists, or an
+        outside number (`caller.number` is the caller ID sent), and put the answered leg into
+        `conversation` (`originate.py`). The caller of this authorises and records the call."""
+        tenant = destination.tenant
+        if tenant is None:
+            raise ValueError("an originated call needs the enterprise it is made for")
+        if destination.kind in (DestinationKind.USER, DestinationKind.RECEPTIONISTS):
+            return await self.originator.to_users(
+                tenant, destination.users, conversation, caller=caller, device=device, gone=gone
+            )
+        if destination.kind is DestinationKind.EXTERNAL_NUMBER:
+            return await self.originator.to_number(
+                tenant, destination.number, conversation, caller_id=caller.number, gone=gone
+            )
+        raise ValueError(f"cannot originate a call to a {destination.kind}")
 
     async def _take(self, incoming: IncomingCall) -> None:
         """Classify → resolve → (make the call) → authorise → run."""
@@ -567,15 +603,7 @@ class CallEngine:
 
         async def attempt(dial: TrunkDial) -> _TrunkAttempt:
             callee_leg, callee_offer = await self._offering_leg(live)
-            target = ForkTarget(
-                request_uri=dial.request_uri,
-                to=NameAddress(parse_uri(dial.request_uri)),
-                from_=parse_address(dial.from_uri),
-                destination=dial.destination,
-                credentials=dial.credentials,
-                headers=tuple(dial.headers),
-                label=str(dial.trunk_id),
-            )
+            target = trunk_target(dial)
             ringback = self._ringback(live, early_leg=callee_leg)
             setup = asyncio.get_running_loop().call_later(
                 self.trunk_setup_timeout, ringback.setup_timed_out
@@ -672,10 +700,16 @@ class CallEngine:
 
     async def _offering_leg(self, live: LiveCall) -> tuple[CallLeg, bytes]:
         """The callee-side endpoint and our offer to the callee's devices."""
+        leg, offer = await self.offering_leg(live.call_id)
+        live.legs.append(leg)
+        return leg, offer
+
+    async def offering_leg(self, call_id: str) -> tuple[CallLeg, bytes]:
+        """A leg to call someone with: its endpoint, and our offer (its address)."""
         info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
         session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
         leg = CallLeg(
-            live.call_id,
+            call_id,
             self.media,
             self.media_events,
             info,
@@ -683,7 +717,6 @@ class CallEngine:
             media_timeout=self.media_timeout,
         )
         leg.hangup_handler = self._leg_hangup
-        live.legs.append(leg)
         return leg, make_offer(session)
 
     async def _connect(

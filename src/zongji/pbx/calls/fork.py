@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zongji.pbx.contracts import Contact, Location, Party, Subscriber, TenantLine
-from zongji.sip.address import NameAddress
+from zongji.pbx.contracts import Contact, Location, Party, Subscriber, TenantLine, TrunkDial
+from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.auth.client import Credentials
 from zongji.sip.dialog import Dialog
 from zongji.sip.errors import SipError, TransactionTimeout, TransportError
@@ -87,10 +88,29 @@ def device_target(
     )
 
 
+def trunk_target(dial: TrunkDial) -> ForkTarget:
+    """The INVITE for one way out through one trunk."""
+    return ForkTarget(
+        request_uri=dial.request_uri,
+        to=NameAddress(parse_uri(dial.request_uri)),
+        from_=parse_address(dial.from_uri),
+        destination=dial.destination,
+        credentials=dial.credentials,
+        headers=tuple(dial.headers),
+        label=str(dial.trunk_id),
+    )
+
+
 def user_targets(
-    location: Location, tenant: TenantLine, users: Sequence[Subscriber], caller: Party
+    location: Location,
+    tenant: TenantLine,
+    users: Sequence[Subscriber],
+    caller: Party,
+    *,
+    device: uuid.UUID | None = None,
 ) -> tuple[list[ForkTarget], dict[str, Subscriber]]:
-    """One INVITE per registered contact of each of `users`, and whose each one is (by label).
+    """One INVITE per registered contact of each of `users` (only `device`'s, if given: a
+    credential id), and whose each one is (by label).
 
     The only place call control asks the location service where a user's devices are."""
     targets: list[ForkTarget] = []
@@ -105,6 +125,8 @@ def user_targets(
             display_name=user.name,
         )
         for contact in location.contacts(tenant.tenant_id, user.user_id):
+            if device is not None and contact.device.credential_id != device:
+                continue
             label = f"{contact.device.credential_id}:{contact.uri}"
             owners[label] = user
             targets.append(device_target(contact, to=to, from_=from_, label=label))
