@@ -4,7 +4,10 @@ into one `Destination`, over the node's real directory, number pool and voicemai
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from tests.pbx.calls.rig import CallRig, Tenant
 from zongji.pbx.apps.application import AppContext, Application, AppOutcome
@@ -12,6 +15,7 @@ from zongji.pbx.apps.registry import APPLICATIONS, Applications
 from zongji.pbx.calls.destinations import Destination, DestinationKind
 from zongji.pbx.calls.router import Router
 from zongji.pbx.contracts import CallStatus, DialKind, TenantLine
+from zongji.sip.ua.outgoing import CallFailed
 
 MAIN = "+862588880000"
 DIRECT = "+862566660001"
@@ -144,3 +148,32 @@ async def test_a_registered_application_is_reached_by_its_feature_code(rig: Call
     assert echo == Destination(
         DestinationKind.FEATURE_CODE, line, number="*43", application="echo_test"
     )
+
+
+class _GroupDirectory(Router):
+    """The router over a directory that has a ring group at 8100 (the product has no ring
+    groups yet: this stands for the data that will point at one)."""
+
+    async def dialled(self, tenant: TenantLine, user_part: str) -> Destination:
+        found = await super().dialled(tenant, user_part)
+        if user_part == "8100":
+            return replace(found, kind=DestinationKind.RING_GROUP, status=0, reason=None)
+        return found
+
+
+async def test_a_kind_nothing_runs_is_refused_480_and_recorded(rig: CallRig) -> None:
+    acme, _, router = await _acme(rig)
+    alice = await _user(rig, acme, "8001")
+    assert rig.engine is not None
+    rig.engine.router = _GroupDirectory(
+        router.view, router.numbers, router.voicemail, router.applications
+    )
+    a = await rig.phone(acme, alice)
+    call = await a.call("8100")
+    with pytest.raises(CallFailed) as failed:
+        await call.answered()
+    assert failed.value.response is not None
+    assert failed.value.response.status == 480
+    record = await rig.wait_record(acme)
+    assert (record.status, record.reason) == ("failed", "480 ring_group")
+    await rig.idle()
