@@ -28,7 +28,7 @@ from zongji.pbx.services import PbxDependencies, PbxServices, build_pbx
 from zongji.platform.clock import Clock, SystemClock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
-from zongji.platform.events import InProcessBus
+from zongji.platform.events import EventBus, InProcessBus
 from zongji.platform.files import FileStorage, LocalFileStorage
 from zongji.platform.jobs import JobRunner
 from zongji.platform.metrics import Metrics
@@ -49,7 +49,7 @@ class Services:
     settings: Settings
     clock: Clock
     db: Database
-    bus: InProcessBus
+    bus: EventBus
     metrics: Metrics
     limiter: RateLimiter
     audit: AuditLog

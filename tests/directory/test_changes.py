@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ from sqlalchemy import delete, insert, select
 
 from tests.conftest import World
 from tests.directory.conftest import Console, enterprise
+from zongji.directory.events import DirectoryChanged
 from zongji.models import metadata
-from zongji.platform.events import Event
 from zongji.platform.migrate import upgrade
 
 URL = "/api/v1/directory/changes"
@@ -127,16 +128,16 @@ async def test_a_cursor_ahead_of_the_feed_is_refused_after_a_restore(
 async def test_event_after_commit_and_never_for_a_failed_change(
     acme: Console, world: World
 ) -> None:
-    heard: list[Event] = []
+    heard: list[DirectoryChanged] = []
 
-    async def listen(event: Event) -> None:
+    async def listen(event: DirectoryChanged) -> None:
         heard.append(event)
 
-    world.services.bus.subscribe("directory.changed", listen)
+    world.services.bus.subscribe(DirectoryChanged, listen)
     user = await acme.user("张三", "13800000001")
     await world.services.bus.drain()
-    assert [(e.tenant_id, e.data["action"], e.data["users"]) for e in heard] == [
-        (acme.tenant.id, "user.create", [user["id"]])
+    assert [(e.tenant_id, e.action, e.users) for e in heard] == [
+        (acme.tenant.id, "user.create", (uuid.UUID(user["id"]),))
     ]
     r = await acme.call(
         "POST", "/api/v1/directory/users", json={"name": "李四", "mobile": "13800000001"}

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import delete, func, select
 
 from zongji.audit.service import Target
+from zongji.directory.events import ContactsChanged
 from zongji.directory.journal import Journal
 from zongji.directory.models import Enterprise, Favourite, PersonalContact
 from zongji.directory.pinyin import spell
@@ -32,7 +33,6 @@ from zongji.platform.uow import UnitOfWork
 
 MAX_CONTACTS = 5000
 MAX_FILE_BYTES = 5 * 1024 * 1024
-EVENT = "contacts.changed"  # private to the owner: never in the directory feed
 
 CSV_COLUMNS = {
     "name": ("姓名", "name", "名字", "full name"),
@@ -188,8 +188,7 @@ class PersonalContacts:
                 action,
                 Target("contact", str(made[0].id) if len(made) == 1 else None, label),
                 tenant_id,
-                event=EVENT,
-                data={"owner": str(owner_id)},
+                event=ContactsChanged(tenant_id=tenant_id, owner_id=owner_id, action=action),
                 summary={"count": len(made)},
             )
             return [contact_out(c) for c in made]
@@ -213,8 +212,9 @@ class PersonalContacts:
                 "contact.change",
                 Target("contact", str(contact.id), contact.name),
                 tenant_id,
-                event=EVENT,
-                data={"owner": str(owner_id)},
+                event=ContactsChanged(
+                    tenant_id=tenant_id, owner_id=owner_id, action="contact.change"
+                ),
             )
             return contact_out(contact)
 
@@ -233,8 +233,9 @@ class PersonalContacts:
                 "contact.delete",
                 Target("contact", str(contact.id), contact.name),
                 tenant_id,
-                event=EVENT,
-                data={"owner": str(owner_id)},
+                event=ContactsChanged(
+                    tenant_id=tenant_id, owner_id=owner_id, action="contact.delete"
+                ),
             )
 
     async def import_file(

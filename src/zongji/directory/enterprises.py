@@ -14,6 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from zongji.audit.models import AuditLevel
 from zongji.audit.service import AuditLog, Target, changes
+from zongji.directory.events import (
+    EnterpriseCancelled,
+    EnterpriseChanged,
+    EnterpriseCreated,
+    EnterpriseResumed,
+    EnterpriseSuspended,
+)
 from zongji.directory.extensions import load_plan
 from zongji.directory.models import Enterprise, EnterpriseStatus, PoolNumber, User
 from zongji.directory.schemas import (
@@ -29,7 +36,7 @@ from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.errors import conflict, field_error, not_found
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.idempotency import run_idempotent
 from zongji.platform.uow import UnitOfWork
 
@@ -51,6 +58,11 @@ RESULT = {
     "suspend": EnterpriseStatus.SUSPENDED,
     "resume": EnterpriseStatus.ACTIVE,
     "cancel": EnterpriseStatus.CANCELLED,
+}
+ANNOUNCED: dict[str, type[EnterpriseSuspended | EnterpriseResumed | EnterpriseCancelled]] = {
+    "suspend": EnterpriseSuspended,
+    "resume": EnterpriseResumed,
+    "cancel": EnterpriseCancelled,
 }
 LEVEL = {"suspend": AuditLevel.WARNING, "resume": AuditLevel.WARNING, "cancel": AuditLevel.CRITICAL}
 VERB_ZH = {"suspend": "停机", "resume": "复机", "cancel": "销户"}
@@ -194,7 +206,7 @@ class EnterpriseService:
                 if self.admins is None:
                     raise RuntimeError("no admin provisioner wired in")
                 await self.admins.create_enterprise_admin(uow, actor, ent.id, data.admin)
-            uow.publish(Event("enterprise.created", ent.id, {"code": ent.code}))
+            uow.publish(EnterpriseCreated(tenant_id=ent.id, code=ent.code))
             return await _out(uow.session, ent)
 
         return await self._run(actor, request_id, "create", data, work)
@@ -258,7 +270,7 @@ class EnterpriseService:
                 await self._audit.record(
                     uow, actor, "enterprise.change", _target(ent), tenant_id=ent.id, summary=diff
                 )
-                uow.publish(Event("enterprise.changed", ent.id, {"fields": sorted(diff)}))
+                uow.publish(EnterpriseChanged(tenant_id=ent.id, fields=tuple(sorted(diff))))
             return await _out(uow.session, ent)
 
         return await self._run(
@@ -296,7 +308,7 @@ class EnterpriseService:
                 level=LEVEL[verb],
                 summary={"status": [old, ent.status], "reason": reason},
             )
-            uow.publish(Event(f"enterprise.{RESULT[verb].value}", ent.id, {"reason": reason}))
+            uow.publish(ANNOUNCED[verb](tenant_id=ent.id, reason=reason))
             return await _out(uow.session, ent)
 
         if verb not in ALLOWED:

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zongji.audit.service import Target
+from zongji.directory.events import ExtensionPlanChanged
 from zongji.directory.journal import Journal
 from zongji.directory.models import ExtensionPlan, User
 from zongji.directory.schemas import Input
@@ -312,7 +313,7 @@ class ExtensionService:
                 "extension_plan.change",
                 Target("extension_plan", None, "分机号段"),
                 tenant_id,
-                event="directory.extension_plan_changed",
+                event=ExtensionPlanChanged(tenant_id=tenant_id),
                 summary={
                     "length": [before.length, plan.length],
                     "ranges": [[list(r) for r in before.ranges], ranges],

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from zongji.audit.service import Target
+from zongji.directory.events import FavouritesChanged
 from zongji.directory.journal import Journal
 from zongji.directory.models import Favourite, PersonalContact, User
 from zongji.directory.schemas import Input
@@ -22,7 +23,6 @@ from zongji.platform.events import EventBus
 from zongji.platform.uow import UnitOfWork
 
 MAX_FAVOURITES = 200
-EVENT = "favourites.changed"
 
 
 class TargetKind(StrEnum):
@@ -129,8 +129,9 @@ class Favourites:
                 "favourite.add",
                 Target(data.kind.value, str(data.id), name),
                 tenant_id,
-                event=EVENT,
-                data={"owner": str(owner_id)},
+                event=FavouritesChanged(
+                    tenant_id=tenant_id, owner_id=owner_id, action="favourite.add"
+                ),
             )
         return await self.all(tenant_id, owner_id)
 
@@ -152,8 +153,9 @@ class Favourites:
                 "favourite.remove",
                 Target(row.target_kind, str(target_id), str(target_id)),
                 tenant_id,
-                event=EVENT,
-                data={"owner": str(owner_id)},
+                event=FavouritesChanged(
+                    tenant_id=tenant_id, owner_id=owner_id, action="favourite.remove"
+                ),
             )
 
     async def reorder(
@@ -183,7 +185,8 @@ class Favourites:
                 "favourite.reorder",
                 Target("favourites", None, "常用联系人"),
                 tenant_id,
-                event=EVENT,
-                data={"owner": str(owner_id)},
+                event=FavouritesChanged(
+                    tenant_id=tenant_id, owner_id=owner_id, action="favourite.reorder"
+                ),
             )
         return await self.all(tenant_id, owner_id)

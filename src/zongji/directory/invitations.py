@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from zongji.audit.service import Target
+from zongji.directory.events import UserInvited
 from zongji.directory.journal import Journal
 from zongji.directory.models import Enterprise, User
 from zongji.platform.actor import Actor
@@ -99,7 +100,6 @@ class Invitations:
                 "user.invite",
                 Target("user", str(user.id), user.name),
                 tenant_id,
-                event="directory.invited",
-                data={"user": str(user.id)},
+                event=UserInvited(tenant_id=tenant_id, user_id=user.id),
             )
         return InvitationSent(user_id=user.id, mobile=user.mobile)

@@ -1,5 +1,5 @@
 """Every change to the directory goes through one door: operation-log entry, change-feed rows and
-the `directory.changed` event, written together in the change's own transaction.
+the `DirectoryChanged` event, written together in the change's own transaction.
 
 The change feed's sequence number *is* the enterprise's operation-log sequence of the entry that
 describes the change. Appending to the log locks the enterprise's chain head, so entries (and so
@@ -17,12 +17,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from zongji.audit.models import AuditLevel
 from zongji.audit.service import AuditLog, Target
+from zongji.directory.events import DirectoryChanged
 from zongji.directory.models import ChangeKind, DirectoryChange
 from zongji.platform.actor import Actor
 from zongji.platform.events import Event
 from zongji.platform.uow import UnitOfWork
 
-EVENT = "directory.changed"
 EVENT_IDS_MAX = 200  # an event names at most this many objects; devices read the rest from the feed
 _BATCH = 1000
 
@@ -58,19 +58,21 @@ class Journal:
             *_rows(tenant_id, entry.seq, ChangeKind.DEPARTMENT, deleted_departments, deleted=True),
         ]
         await _upsert(uow, rows)
-        by_kind: dict[str, list[str]] = {}
-        for row in rows:
-            by_kind.setdefault(f"{row['kind']}s", []).append(str(row["id"]))
+        ids: dict[str, list[uuid.UUID]] = {
+            ChangeKind.USER.value: [],
+            ChangeKind.DEPARTMENT.value: [],
+        }
+        for row in rows:  # created, changed and deleted alike (the iterables are consumed above)
+            ids[row["kind"]].append(row["id"])
+        users_ids, department_ids = ids[ChangeKind.USER.value], ids[ChangeKind.DEPARTMENT.value]
         uow.publish(
-            Event(
-                EVENT,
-                tenant_id,
-                {
-                    "cursor": str(entry.seq),
-                    "action": action,
-                    **{kind: ids[:EVENT_IDS_MAX] for kind, ids in by_kind.items()},
-                    "truncated": any(len(ids) > EVENT_IDS_MAX for ids in by_kind.values()),
-                },
+            DirectoryChanged(
+                tenant_id=tenant_id,
+                cursor=entry.seq,
+                action=action,
+                users=tuple(users_ids[:EVENT_IDS_MAX]),
+                departments=tuple(department_ids[:EVENT_IDS_MAX]),
+                truncated=max(len(users_ids), len(department_ids)) > EVENT_IDS_MAX,
             )
         )
         return entry.seq
@@ -83,9 +85,8 @@ class Journal:
         target: Target,
         tenant_id: uuid.UUID,
         *,
-        event: str,
+        event: Event,
         summary: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
         level: AuditLevel = AuditLevel.INFO,
     ) -> None:
         """A change that is not a department or user (extension plan, number pool, personal
@@ -93,7 +94,7 @@ class Journal:
         await self._audit.record(
             uow, actor, action, target, tenant_id=tenant_id, level=level, summary=summary
         )
-        uow.publish(Event(event, tenant_id, {"action": action, **(data or {})}))
+        uow.publish(event)
 
 
 def _rows(

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zongji.audit.service import Target
+from zongji.directory.events import NumbersChanged
 from zongji.directory.journal import Journal
 from zongji.directory.models import Enterprise, PoolNumber, User
 from zongji.directory.schemas import Input
@@ -179,9 +180,8 @@ class NumberPool:
                 "number_pool.add",
                 Target("enterprise", str(ent.id), ent.name),
                 tenant_id,
-                event="directory.numbers_changed",
+                event=NumbersChanged(tenant_id=tenant_id, added=tuple(numbers)),
                 summary={"numbers": numbers},
-                data={"added": numbers},
             )
         return await self.all(tenant_id, NumberState.ALL)
 
@@ -207,8 +207,7 @@ class NumberPool:
                 "number_pool.remove",
                 Target("number", number, number),
                 tenant_id,
-                event="directory.numbers_changed",
-                data={"removed": [number]},
+                event=NumbersChanged(tenant_id=tenant_id, removed=(number,)),
             )
 
     async def all(self, tenant_id: uuid.UUID, state: NumberState) -> list[PoolNumberOut]:

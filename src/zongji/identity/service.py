@@ -26,6 +26,7 @@ from zongji.directory.models import EnterpriseStatus
 from zongji.directory.schemas import AdminAccountCreate
 from zongji.directory.service_period import ServiceState
 from zongji.directory.users import DirectoryUsers, UserLogin
+from zongji.identity.events import DeviceDeregistered
 from zongji.identity.models import (
     AuthSession,
     CodeChannel,
@@ -48,7 +49,7 @@ from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, PLATFORM_TENANT, Database, TenantScope
 from zongji.platform.errors import Problem, conflict, field_error, not_found, unauthenticated
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.phone import InvalidNumber, to_mobile_e164
 from zongji.platform.ratelimit import Limit, RateLimiter
 from zongji.platform.sms import SmsGateway, SmsMessage
@@ -740,9 +741,7 @@ class IdentityService:
                 level=AuditLevel.WARNING,
             )
             uow.publish(
-                Event(
-                    "device.deregistered", principal.tenant_id, {"device": str(principal.device_id)}
-                )
+                DeviceDeregistered(tenant_id=principal.tenant_id, device_id=principal.device_id)
             )
 
     async def _revoke(self, uow: UnitOfWork, where: list[object], reason: str) -> None:

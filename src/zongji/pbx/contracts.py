@@ -107,18 +107,32 @@ class Device:
     username: str
 
 
-@dataclass(frozen=True)
-class Contact:
-    """One registered contact of a user: where to send an INVITE to reach that device."""
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One registered contact of a user: where a request to reach that device goes.
 
+    Plain immutable data, so any node can read it (a shared location store can hold it): it names
+    the node that holds the registration and the transport flow it came in on, but never carries
+    the flow itself. Only the holding node can send on that flow; the SIP side there turns a
+    binding into its live flow at send time (`LocationService.flow_for`)."""
+
+    id: uuid.UUID  # the registration; kept across refreshes (its row in the registrations journal)
+    node: str  # the node that holds the registration and its flow (settings.node_name)
     device: Device
     uri: str  # the Contact URI, fixed up for NAT (received/rport) when the device is behind one
-    flow: Flow  # the flow the REGISTER came in on: for TCP/TLS the connection to reuse
-    expires_at: float  # loop time
-    user_agent: str = ""
     #: The Path the REGISTER collected (RFC 3327), first entry = first hop: requests to the
     #: device carry it as their Route set. Empty for a device that registered directly.
-    path: tuple[str, ...] = ()
+    path: tuple[str, ...]
+    expires_at: datetime  # UTC
+    transport: str  # "udp", "tcp", "tls": what the REGISTER came over
+    source: str  # "host:port" the REGISTER came from (a NAT's mapping, or a proxy's address)
+    #: Opaque name of the flow on `node` (transport, our address, the peer's): which connection
+    #: or socket mapping reaches the device, for logs and operators; not an address to send to.
+    flow: str
+    nat: bool = False  # the Contact was rewritten to the source address
+    user_agent: str = ""
+    instance_id: str | None = None  # `+sip.instance` (RFC 5626)
+    reg_id: int | None = None
 
 
 class DeviceAuth(Protocol):
@@ -135,8 +149,12 @@ class DeviceAuth(Protocol):
 
 
 class Location(Protocol):
-    def contacts(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Sequence[Contact]:
-        """The user's live registered contacts (expired ones are never returned)."""
+    """Where users' devices are registered, on whichever node holds each registration (DESIGN §5:
+    one node keeps it in memory; several share it). Asynchronous, because a shared store is a
+    network round trip away."""
+
+    async def bindings(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Sequence[Binding]:
+        """The user's live registrations, oldest expiry first (expired ones never appear)."""
         ...
 
 

@@ -29,7 +29,7 @@ from zongji.pbx.voicemail.service import VoicemailService, build_voicemail
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
-from zongji.platform.events import InProcessBus
+from zongji.platform.events import EventBus
 from zongji.platform.files import FileStorage
 from zongji.platform.nodes import NodeRegistry
 
@@ -52,6 +52,12 @@ class PbxServices:
     trunk_runtime: TrunkRuntime
     numbers: NumberPool  # the directory's number pool: inbound calls route by called number
 
+    @property
+    def flows(self) -> LocationService:
+        """This node's registrations with their live flows (`flow_for`): the SIP side that sends
+        to a binding asks it, where call control reads `location`."""
+        return self.location
+
 
 @dataclass(frozen=True)
 class PbxDependencies:
@@ -60,7 +66,7 @@ class PbxDependencies:
     settings: Settings
     clock: Clock
     db: Database
-    bus: InProcessBus
+    bus: EventBus
     audit: AuditLog
     files: FileStorage
     enterprises: EnterpriseService

@@ -22,20 +22,26 @@ from datetime import date
 from typing import Any
 
 from zongji.directory.enterprises import EnterpriseService
+from zongji.directory.events import (
+    ENTERPRISE_EVENTS,
+    DirectoryChanged,
+    ExtensionPlanChanged,
+    NumbersChanged,
+)
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.contracts import Subscriber, TenantLine
 from zongji.platform.events import Event, EventBus
 
 UNKNOWN_DOMAIN_TTL = 30.0
 """How long a domain nobody has is remembered as unknown (a flood of REGISTERs for random domains
-must not become a flood of queries); a new enterprise's `enterprise.created` clears it at once."""
+must not become a flood of queries); a new enterprise's `EnterpriseCreated` clears it at once."""
 
 # Events after which an enterprise's snapshot is stale.
-INVALIDATING = (
-    "directory.changed",  # users: created, changed, moved, deleted, imported
-    "directory.numbers_changed",  # pool numbers: direct lines
-    "directory.extension_plan_changed",
-    "enterprise.*",  # created, changed (SIP domain, numbers, features), suspended, resumed …
+INVALIDATING: tuple[type[Event], ...] = (
+    DirectoryChanged,  # users: created, changed, moved, deleted, imported
+    NumbersChanged,  # pool numbers: direct lines
+    ExtensionPlanChanged,
+    *ENTERPRISE_EVENTS,  # created, changed (SIP domain, numbers, features), suspended, resumed …
 )
 
 UNCHANGED_BY = frozenset({"user.register"})
@@ -72,8 +78,7 @@ class TelephonyDirectory:
         self._domains: dict[str, uuid.UUID] = {}
         self._unknown_domains: dict[str, float] = {}
         self.loads = 0  # how many enterprise loads ran (tests and metrics)
-        for pattern in INVALIDATING:
-            bus.subscribe(pattern, self._on_event)
+        bus.subscribe(INVALIDATING, self._on_event)
 
     # -- TelephonyView -------------------------------------------------------------------------
 
@@ -146,11 +151,11 @@ class TelephonyDirectory:
     # -- loading -------------------------------------------------------------------------------
 
     async def _on_event(self, event: Event) -> None:
-        if event.data.get("action") in UNCHANGED_BY:
+        if isinstance(event, DirectoryChanged) and event.action in UNCHANGED_BY:
             return
         if event.tenant_id is not None:
             self.invalidate(event.tenant_id)
-        if event.name.startswith("enterprise."):
+        if isinstance(event, ENTERPRISE_EVENTS):
             self._unknown_domains.clear()  # a new or renamed domain may now exist
 
     async def _snapshot(self, tenant_id: uuid.UUID) -> TenantSnapshot | None:

@@ -63,7 +63,7 @@ async def test_udp_binding_behind_nat_comes_back_with_its_flow(
     assert after.flow.remote == before.flow.remote  # the NAT's mapping, from our socket
     assert after.device == before.device
     assert 100 < after.expires_at - location.now() <= 120
-    (binding,) = location.bindings(acme.id, alice)
+    (binding,) = location.registrations(acme.id, alice)
     assert binding.nat
     assert binding.sent == f"sip:{cred.username}@192.168.1.23:5060"
 
@@ -107,7 +107,7 @@ async def test_a_refresh_rewrites_its_row_and_removal_deletes_it(
     await sip.services.pbx.bindings.drain()
     assert await rows(sip.services) == 1  # one row per binding, refreshed in place
     location = await restore(sip, restarted)
-    (binding,) = location.bindings(acme.id, alice)
+    (binding,) = location.registrations(acme.id, alice)
     assert binding.contact.expires_at - location.now() > 250  # the refresh counts, not the first
     assert binding.cseq >= 3  # our UA's Digest retry counts too
 

@@ -6,6 +6,7 @@ import pytest
 from tests.pbx.devices.conftest import Phone, SipServer, new_phone
 
 from zongji.directory.schemas import EnterpriseChange
+from zongji.pbx.events import RegistrationChanged
 from zongji.platform.actor import SYSTEM
 from zongji.platform.errors import Problem
 from zongji.sip.auth.digest import DigestAlgorithm, compute_ha1
@@ -125,12 +126,12 @@ async def test_first_registration_marks_the_user_registered(
     acme = await sip.enterprise("acme")
     alice = await sip.user(acme, "张三", "8001")
     cred = await sip.device(acme, alice)
-    events: list[dict[str, object]] = []
+    events: list[RegistrationChanged] = []
 
-    async def seen(event: object) -> None:
-        events.append(event.data)  # type: ignore[attr-defined]
+    async def seen(event: RegistrationChanged) -> None:
+        events.append(event)
 
-    sip.services.bus.subscribe("pbx.registration.changed", seen)
+    sip.services.bus.subscribe(RegistrationChanged, seen)
     assert not (await sip.services.users.get(acme.id, alice)).registered
     phone = await new_phone(sip, phones)
     assert (await phone.register(cred)).status == 200
@@ -138,9 +139,9 @@ async def test_first_registration_marks_the_user_registered(
     assert (await sip.services.users.get(acme.id, alice)).registered
     assert (await phone.register(cred, expires=0, star=True)).status == 200
     await _settle(sip)
-    assert events == [
-        {"user_id": str(alice), "registered": True},
-        {"user_id": str(alice), "registered": False},
+    assert [(e.tenant_id, e.user_id, e.registered) for e in events] == [
+        (acme.id, alice, True),
+        (acme.id, alice, False),
     ]
 
 

@@ -509,7 +509,7 @@ async def test_register_through_a_proxy_with_path_keeps_the_contact_and_the_path
     (contact,) = sip.services.pbx.location.contacts(acme.id, alice)
     assert contact.uri == f"sip:{cred.username}@192.168.1.23:5060"  # not "fixed" to the proxy
     assert contact.path == ("<sip:edge.example.net:5070;lr>", "<sip:10.1.1.1;lr>")
-    (binding,) = sip.services.pbx.location.bindings(acme.id, alice)
+    (binding,) = sip.services.pbx.location.registrations(acme.id, alice)
     assert not binding.nat
 
 

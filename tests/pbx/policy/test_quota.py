@@ -20,11 +20,11 @@ from tests.pbx.policy.helpers import (
     subscriber,
 )
 from zongji.pbx.contracts import Subscriber, TenantLine
+from zongji.pbx.events import MinutesUsedUp
 from zongji.pbx.policy.quota import MinuteQuota, billable_minutes
-from zongji.pbx.policy.service import USED_UP_EVENT, PolicyService
+from zongji.pbx.policy.service import PolicyService
 from zongji.platform.clock import FakeClock
 from zongji.platform.db import Database
-from zongji.platform.events import Event
 from zongji.services import Services
 
 
@@ -186,12 +186,12 @@ async def test_a_reservation_left_by_a_dead_node_expires(
 
 
 async def test_using_up_the_month_is_announced(services: Services, policy: PolicyService) -> None:
-    heard: list[Event] = []
+    heard: list[MinutesUsedUp] = []
 
-    async def listen(event: Event) -> None:
+    async def listen(event: MinutesUsedUp) -> None:
         heard.append(event)
 
-    services.bus.subscribe(USED_UP_EVENT, listen)
+    services.bus.subscribe(MinutesUsedUp, listen)
     tenant = nanjing()
     caller = subscriber(tenant, monthly_minutes=2)
     await talk(policy, tenant, caller, 50)
@@ -199,15 +199,14 @@ async def test_using_up_the_month_is_announced(services: Services, policy: Polic
     assert heard == []  # one minute left
     await talk(policy, tenant, caller, 50)
     await services.bus.drain()
-    assert [(e.tenant_id, e.data) for e in heard] == [
-        (
-            tenant.tenant_id,
-            {
-                "user_id": str(caller.user_id),
-                "month": "2026-01",
-                "monthly_minutes": 2,
-                "billed_minutes": 2,
-            },
+    assert heard == [
+        MinutesUsedUp(
+            tenant_id=tenant.tenant_id,
+            user_id=caller.user_id,
+            month="2026-01",
+            monthly_minutes=2,
+            billed_minutes=2,
+            at=heard[0].at,
         )
     ]
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from tests.pbx.records.helpers import start, whole_call
 from zongji.pbx.contracts import CallDirection, CallEnd, CallStatus, HangupSide, Party
+from zongji.pbx.events import CallEnded
 from zongji.pbx.records.models import CallRecord
 from zongji.pbx.records.service import CallRecordService
 from zongji.platform.clock import FakeClock
 from zongji.platform.db import PLATFORM, TenantScope
-from zongji.platform.events import Event
 from zongji.platform.nodes import NodeRegistry, NodeState
 from zongji.services import Services
 from zongji.sip.dialog import DialogSnapshot
@@ -185,15 +185,15 @@ async def test_an_end_reported_before_the_start_or_answer_is_clamped(services: S
 
 
 async def test_call_ended_is_published_after_the_record_is_closed(services: Services) -> None:
-    heard: list[Event] = []
+    heard: list[CallEnded] = []
 
-    async def listen(event: Event) -> None:
+    async def listen(event: CallEnded) -> None:
         # the record is committed by the time anyone hears of it
         heard.append(event)
-        row = await record(services, ACME, event.data["call_id"])
+        row = await record(services, ACME, event.call_id)
         assert row.ended_at is not None
 
-    services.bus.subscribe("call.ended", listen)
+    services.bus.subscribe(CallEnded, listen)
     bob = Party("8002", uuid.uuid4(), "李四")
     await whole_call(
         services.pbx.records, start(ACME, "m", T0, callee=bob), talk=None, status=CallStatus.BUSY
@@ -202,8 +202,8 @@ async def test_call_ended_is_published_after_the_record_is_closed(services: Serv
     assert len(heard) == 1
     event = heard[0]
     assert event.tenant_id == ACME
-    assert event.data["status"] == "busy"
-    assert event.data["callee_user_id"] == str(bob.user_id)
+    assert event.status == "busy"
+    assert event.callee_user_id == bob.user_id
 
 
 async def test_the_same_call_id_in_two_enterprises_are_two_records(services: Services) -> None:

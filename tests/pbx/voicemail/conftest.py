@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import Tenant, World
 from zongji.pbx.contracts import Party, VoicemailOffer
+from zongji.pbx.events import VOICEMAIL_EVENTS, VoicemailEvent
 from zongji.pbx.voicemail.service import VoicemailService
-from zongji.platform.events import Event
 
 
 @dataclass
@@ -49,12 +49,12 @@ def voicemail(world: World) -> VoicemailService:
 
 
 @pytest.fixture
-def published(world: World) -> list[Event]:
+def published(world: World) -> list[VoicemailEvent]:
     """Every voicemail event published on the bus."""
-    seen: list[Event] = []
+    seen: list[VoicemailEvent] = []
 
-    async def keep(event: Event) -> None:
+    async def keep(event: VoicemailEvent) -> None:
         seen.append(event)
 
-    world.services.bus.subscribe("voicemail.*", keep)
+    world.services.bus.subscribe(VOICEMAIL_EVENTS, keep)
     return seen

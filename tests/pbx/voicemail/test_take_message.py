@@ -18,8 +18,8 @@ from tests.conftest import World
 from zongji.media.api import File, Prompt, Tone, ToneKind
 from zongji.media.wav import parse_wav, write_wav
 from zongji.pbx.contracts import Voicemail
+from zongji.pbx.events import VoicemailEvent, VoicemailLeft
 from zongji.pbx.voicemail.service import VoicemailService
-from zongji.platform.events import Event
 
 from .conftest import Office
 from .leg import answered_call, level_at, sine
@@ -47,7 +47,7 @@ async def test_message_holds_what_the_caller_said_for_as_long_as_they_spoke(
     world: World,
     office: Office,
     voicemail: VoicemailService,
-    published: list[Event],
+    published: list[VoicemailEvent],
     tmp_path: Path,
 ) -> None:
     _check_protocol(voicemail)
@@ -81,13 +81,13 @@ async def test_message_holds_what_the_caller_said_for_as_long_as_they_spoke(
     assert 2.8 <= (voiced[-1] - voiced[0]) / 8000 <= 3.1  # the tone, all of it
     assert level_at(pcm[voiced[0] : voiced[-1]], 1000) > 0.9
 
-    await _wait_for(lambda: any(e.name == "voicemail.left" for e in published))
-    (left,) = [e for e in published if e.name == "voicemail.left"]
+    await _wait_for(lambda: any(isinstance(e, VoicemailLeft) for e in published))
+    (left,) = [e for e in published if isinstance(e, VoicemailLeft)]
     assert left.tenant_id == office.acme.id
-    assert left.data["box_user_id"] == str(office.alice)
-    assert left.data["message_id"] == str(message.id)
-    assert left.data["caller_number"] == "+8613900000001"
-    assert left.data["seconds"] == message.seconds
+    assert left.box_user_id == office.alice
+    assert left.message_id == message.id
+    assert left.caller_number == "+8613900000001"
+    assert left.seconds == message.seconds
     # the temporary recording is gone: file storage holds the only copy
     assert not list((world.services.settings.data_dir / "voicemail" / "tmp").glob("*.wav"))
 
@@ -124,7 +124,7 @@ async def test_silence_ends_the_message_without_keeping_the_silence(
 
 
 async def test_hanging_up_at_the_beep_leaves_no_message(
-    office: Office, voicemail: VoicemailService, published: list[Event], tmp_path: Path
+    office: Office, voicemail: VoicemailService, published: list[VoicemailEvent], tmp_path: Path
 ) -> None:
     await _short_greeting(voicemail, office, tmp_path)
     async with answered_call(tmp_path) as (leg, _phone):
@@ -135,7 +135,7 @@ async def test_hanging_up_at_the_beep_leaves_no_message(
         await asyncio.wait_for(task, 10)
     assert (await voicemail.mailbox.messages(office.acme.id, office.alice)).total == 0
     await asyncio.sleep(0.1)
-    assert not [e for e in published if e.name == "voicemail.left"]
+    assert not [e for e in published if isinstance(e, VoicemailLeft)]
 
 
 async def test_default_greeting_and_hash_skips_it(

@@ -4,7 +4,7 @@ favourites and personal contacts.
 Each node keeps one `NameIndex` per enterprise, built from the database on first use. It stays
 current through the change feed, which is the source of truth on every node: before answering, a
 search reads the feed's head (one indexed query) and, if the index is behind, loads the people
-changed since into an *overlay* that hides their old entries. `directory.changed` events make a
+changed since into an *overlay* that hides their old entries. `DirectoryChanged` events make a
 node catch up at once, before anyone searches; a node that missed events (or runs beside others
 with no shared bus) still answers correctly, because the head check does not depend on them. When
 the overlay grows past a few percent of the enterprise, the index is rebuilt in the background
@@ -28,13 +28,14 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from zongji.directory.changes import ChangeFeed
+from zongji.directory.events import DirectoryChanged
 from zongji.directory.models import DirectoryChange, Favourite, PersonalContact, PoolNumber, User
 from zongji.directory.pinyin import decode
 from zongji.directory.search.index import Entry, Hit, NameIndex
 from zongji.directory.search.query import parse
 from zongji.directory.search.spelling import Match, national
 from zongji.platform.db import Database, TenantScope
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +149,11 @@ class DirectorySearch:
         self._building: dict[uuid.UUID, asyncio.Lock] = {}
         self._private: dict[uuid.UUID, _Private] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        bus.subscribe("directory.changed", self._on_change)
+        bus.subscribe(DirectoryChanged, self._on_change)
 
     # -- keeping current -----------------------------------------------------------------------
 
-    async def _on_change(self, event: Event) -> None:
+    async def _on_change(self, event: DirectoryChanged) -> None:
         if event.tenant_id in self._tenants:
             await self.index_of(event.tenant_id)
 

@@ -38,7 +38,14 @@ from zongji.pbx.calls.call import Call, CallState
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.destinations import NOT_AVAILABLE, Destination, DestinationKind
 from zongji.pbx.calls.events import MediaEventRouter
-from zongji.pbx.calls.fork import ForkOutcome, ForkResult, ring, trunk_target, user_targets
+from zongji.pbx.calls.fork import (
+    DeviceFlows,
+    ForkOutcome,
+    ForkResult,
+    ring,
+    trunk_target,
+    user_targets,
+)
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
 from zongji.pbx.calls.observers import BillingObserver, RecordObserver
@@ -97,6 +104,8 @@ class CallServices(Protocol):
     def device_auth(self) -> DeviceAuth: ...
     @property
     def location(self) -> Location: ...
+    @property
+    def flows(self) -> DeviceFlows: ...
     @property
     def trunk_runtime(self) -> Trunks: ...
     @property
@@ -176,6 +185,7 @@ class CallEngine:
             media,
             self.offering_leg,
             pbx.location,
+            pbx.flows,
             pbx.trunk_runtime,
             ring_timeout=self.ring_timeout,
             trunk_setup_timeout=self.trunk_setup_timeout,
@@ -532,7 +542,9 @@ class CallEngine:
             voicemail_for = None
         callee = destination.callee() if routed and destination.user is not None else None
         await live.call.transition(CallState.RINGING, callee=callee)
-        targets, owners = user_targets(self.pbx.location, tenant, users, live.origin.caller)
+        targets, owners = await user_targets(
+            self.pbx.location, self.pbx.flows, tenant, users, live.origin.caller
+        )
         if not targets:
             await self._not_reached(live, voicemail_for, ForkOutcome.UNAVAILABLE)
             return

@@ -19,9 +19,9 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from zongji.pbx.contracts import Contact, Location, Party, Subscriber, TenantLine, TrunkDial
+from zongji.pbx.contracts import Binding, Location, Party, Subscriber, TenantLine, TrunkDial
 from zongji.sip.address import NameAddress, parse_address
 from zongji.sip.auth.client import Credentials
 from zongji.sip.dialog import Dialog
@@ -46,6 +46,13 @@ class ForkOutcome(enum.Enum):
     CANCELLED = "cancelled"
 
 
+class DeviceFlows(Protocol):
+    """The live flows of the devices registered on this node (the registrar's table,
+    `LocationService`): where a binding's flow is found when a request is about to go."""
+
+    def flow_for(self, binding: Binding) -> Flow | None: ...
+
+
 @dataclass(frozen=True)
 class ForkTarget:
     """One INVITE to send: a registered contact, or a trunk."""
@@ -61,28 +68,39 @@ class ForkTarget:
 
 
 def device_target(
-    contact: Contact, *, to: NameAddress, from_: NameAddress, label: str
-) -> ForkTarget:
-    """The INVITE for one registered contact of a user.
+    binding: Binding, flow: Flow | None, *, to: NameAddress, from_: NameAddress, label: str
+) -> ForkTarget | None:
+    """The INVITE for one registered contact of a user; `flow` is the live flow this node holds
+    for it (`LocationService.flow_for`), None when it holds none.
 
     A device that registered directly is sent to on the flow it registered from, and its dialog
-    keeps to that flow (a NAT's mapping, a TCP connection it opened). A device behind proxies that
-    asked to stay on the path (RFC 3327 Path) is sent to its Contact with the Path as the Route
-    set: the first proxy is the next hop, it knows how to reach the device, and whether the
-    dialog keeps going through it is its choice (Record-Route)."""
-    if contact.path:
+    keeps to that flow (a NAT's mapping, a TCP connection it opened). Only the node that holds
+    the registration has that flow: a binding of another node without one is not sent to from
+    here (None). A device behind proxies that asked to stay on the path (RFC 3327 Path) is sent
+    to its Contact with the Path as the Route set, from any node (DESIGN §5): the first proxy is
+    the next hop, it knows how to reach the device, and whether the dialog keeps going through it
+    is its choice (Record-Route)."""
+    if binding.path:
         return ForkTarget(
-            request_uri=contact.uri,
+            request_uri=binding.uri,
             to=to,
             from_=from_,
-            headers=tuple(("Route", hop) for hop in contact.path),
+            headers=tuple(("Route", hop) for hop in binding.path),
             label=label,
         )
+    if flow is None:
+        log.info(
+            "binding %s not rung: its flow (%s) is on node %s",
+            binding.uri,
+            binding.flow,
+            binding.node,
+        )
+        return None
     return ForkTarget(
-        request_uri=contact.uri,
+        request_uri=binding.uri,
         to=to,
         from_=from_,
-        destination=contact.flow,
+        destination=flow,
         label=label,
         pin_flow=True,
     )
@@ -101,8 +119,9 @@ def trunk_target(dial: TrunkDial) -> ForkTarget:
     )
 
 
-def user_targets(
+async def user_targets(
     location: Location,
+    flows: DeviceFlows,
     tenant: TenantLine,
     users: Sequence[Subscriber],
     caller: Party,
@@ -110,7 +129,8 @@ def user_targets(
     device: uuid.UUID | None = None,
 ) -> tuple[list[ForkTarget], dict[str, Subscriber]]:
     """One INVITE per registered contact of each of `users` (only `device`'s, if given: a
-    credential id), and whose each one is (by label).
+    credential id), and whose each one is (by label). A binding whose flow this node does not
+    hold is left out (`device_target`).
 
     The only place call control asks the location service where a user's devices are."""
     targets: list[ForkTarget] = []
@@ -124,12 +144,15 @@ def user_targets(
             parse_uri(f"sip:{_user_part(user.extension or str(user.user_id))}@{tenant.sip_domain}"),
             display_name=user.name,
         )
-        for contact in location.contacts(tenant.tenant_id, user.user_id):
-            if device is not None and contact.device.credential_id != device:
+        for binding in await location.bindings(tenant.tenant_id, user.user_id):
+            if device is not None and binding.device.credential_id != device:
                 continue
-            label = f"{contact.device.credential_id}:{contact.uri}"
-            owners[label] = user
-            targets.append(device_target(contact, to=to, from_=from_, label=label))
+            label = f"{binding.device.credential_id}:{binding.uri}"
+            flow = flows.flow_for(binding)
+            target = device_target(binding, flow, to=to, from_=from_, label=label)
+            if target is not None:
+                owners[label] = user
+                targets.append(target)
     return targets, owners
 
 

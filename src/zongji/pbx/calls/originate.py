@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from zongji.media.api import MediaError, MediaServer
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.fork import (
+    DeviceFlows,
     ForkOutcome,
     ForkResult,
     ForkTarget,
@@ -77,6 +78,7 @@ class Originator:
         media: MediaServer,
         new_leg: LegFactory,
         location: Location,
+        flows: DeviceFlows,
         trunks: Trunks,
         *,
         ring_timeout: float,
@@ -87,6 +89,7 @@ class Originator:
         self.media = media
         self.new_leg = new_leg
         self.location = location
+        self.flows = flows
         self.trunks = trunks
         self.ring_timeout = ring_timeout
         self.trunk_setup_timeout = trunk_setup_timeout
@@ -104,7 +107,9 @@ class Originator:
         gone: asyncio.Event | None = None,
     ) -> Originated:
         """Ring the users' registered devices (or just `device`); the first to answer joins."""
-        targets, owners = user_targets(self.location, tenant, users, caller, device=device)
+        targets, owners = await user_targets(
+            self.location, self.flows, tenant, users, caller, device=device
+        )
         if not targets:
             return Originated(OriginateOutcome.UNAVAILABLE)
         leg, offer = await self.new_leg(_new_id())

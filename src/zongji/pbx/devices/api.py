@@ -67,7 +67,7 @@ async def revoke_my_device(
 @router.get("/api/v1/me/registrations", response_model=RegistrationList)
 async def my_registrations(user: Employee, services: ServicesDep) -> RegistrationList:
     """Where my devices are registered now (contacts, transport, expiry)."""
-    return _registrations(services, user.tenant_id, user.subject_id)
+    return await _registrations(services, user.tenant_id, user.subject_id)
 
 
 # -- enterprise admins: any user's devices ----------------------------------------------------
@@ -120,7 +120,7 @@ async def user_registrations(
 ) -> RegistrationList:
     """Where a user's devices are registered now, for the enterprise's admin."""
     await _user_exists(services, admin.tenant_id, user_id)
-    return _registrations(services, admin.tenant_id, user_id)
+    return await _registrations(services, admin.tenant_id, user_id)
 
 
 # -- operators: the guard ------------------------------------------------------------------------
@@ -162,7 +162,8 @@ async def _devices(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID)
     tenant = await services.pbx.view.tenant(tenant_id)
     domain = tenant.sip_domain if tenant is not None else ""
     records = await services.pbx.credentials.list(tenant_id, user_id)
-    return DeviceList(items=[_out(services, r, domain) for r in records])
+    registered = await _registered(services, tenant_id, {r.user_id for r in records})
+    return DeviceList(items=[_out(r, domain, r.id in registered) for r in records])
 
 
 async def _issue(
@@ -172,7 +173,8 @@ async def _issue(
         actor, tenant_id, user_id, kind=body.kind, label=body.label
     )
     settings = services.settings
-    out = _out(services, issued.credential, issued.credential.realm)
+    # registered nowhere yet: the device has only now been given its login
+    out = _out(issued.credential, issued.credential.realm, registered=False)
     return DeviceIssued(
         **out.model_dump(),
         password=issued.password,
@@ -184,8 +186,19 @@ async def _issue(
     )
 
 
-def _out(services: Services, record: CredentialRecord, domain: str) -> DeviceOut:
-    registered = bool(services.pbx.location.bindings(record.tenant_id, record.user_id, record.id))
+async def _registered(
+    services: Services, tenant_id: uuid.UUID, user_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The credentials of these users with a live registration (on any node)."""
+    location = services.pbx.location
+    return {
+        binding.device.credential_id
+        for user_id in user_ids
+        for binding in await location.bindings(tenant_id, user_id)
+    }
+
+
+def _out(record: CredentialRecord, domain: str, registered: bool) -> DeviceOut:
     return DeviceOut(
         id=record.id,
         user_id=record.user_id,
@@ -200,23 +213,23 @@ def _out(services: Services, record: CredentialRecord, domain: str) -> DeviceOut
     )
 
 
-def _registrations(
+async def _registrations(
     services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> RegistrationList:
-    location = services.pbx.location
-    now = location.now()
+    bindings = await services.pbx.location.bindings(tenant_id, user_id)
+    now = services.clock.now()
     return RegistrationList(
         items=[
             RegistrationOut(
                 device_id=b.device.credential_id,
                 username=b.device.username,
-                contact=b.contact.uri,
-                transport=b.contact.flow.kind.value.lower(),
-                source=str(b.contact.flow.remote),
-                expires_in=max(0, int(b.contact.expires_at - now + 0.5)),
+                contact=b.uri,
+                transport=b.transport,
+                source=b.source,
+                expires_in=max(0, int((b.expires_at - now).total_seconds() + 0.5)),
                 nat=b.nat,
-                user_agent=b.contact.user_agent,
+                user_agent=b.user_agent,
             )
-            for b in location.bindings(tenant_id, user_id)
+            for b in bindings
         ]
     )

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from zongji.pbx.contracts import Device
-from zongji.pbx.devices.location import Binding, LocationService, StoredBinding
+from zongji.pbx.devices.location import LocationService, Registration, StoredBinding
 from zongji.pbx.devices.models import RegistrationBinding, SipCredential
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
@@ -76,7 +76,7 @@ class BindingStore:
 
     # -- BindingJournal ------------------------------------------------------------------------
 
-    def saved(self, binding: Binding, expires_in: float) -> None:
+    def saved(self, binding: Registration, expires_in: float) -> None:
         contact = binding.contact
         device = contact.device
         remote = contact.flow.remote
@@ -102,7 +102,7 @@ class BindingStore:
         }
         self._queue(binding.row_id, (device.tenant_id, values))
 
-    def removed(self, binding: Binding) -> None:
+    def removed(self, binding: Registration) -> None:
         self._queue(binding.row_id, (binding.device.tenant_id, None))
 
     # -- start and stop ------------------------------------------------------------------------

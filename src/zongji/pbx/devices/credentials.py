@@ -7,7 +7,7 @@ the location service among them). A user's credentials are revoked when the user
 
 Digest verification needs a credential per REGISTER and INVITE, so the live credentials of an
 enterprise are kept in memory, loaded on first use and dropped whenever this service changes them
-(or another node announces it did, `pbx.devices.changed`).
+(or another node announces it did, `CredentialsRevoked`).
 """
 
 from __future__ import annotations
@@ -24,19 +24,20 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from zongji.audit.service import AuditLog, Target
+from zongji.directory.events import DirectoryChanged
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.devices.models import DeviceKind, SipCredential
+from zongji.pbx.events import CredentialIssued, CredentialsRevoked
 from zongji.pbx.view import TelephonyDirectory
 from zongji.platform.actor import SYSTEM, Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.errors import Problem, conflict, not_found
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.uow import UnitOfWork
 from zongji.sip.auth.digest import DigestAlgorithm, compute_ha1
 from zongji.sip.auth.server import DigestSecret
 
-EVENT = "pbx.devices.changed"
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 PASSWORD_LENGTH = 20  # ~119 bits; letters and digits only, which every phone's keypad UI accepts
 USERNAME_ALPHABET = string.ascii_lowercase + string.digits
@@ -104,8 +105,8 @@ class DeviceCredentials:
         self._loading: dict[uuid.UUID, asyncio.Future[dict[str, CredentialRecord]]] = {}
         self._seen: dict[uuid.UUID, tuple[uuid.UUID, datetime]] = {}  # id -> (tenant, when)
         self.on_revoke: list[RevokeListener] = []
-        bus.subscribe(EVENT, self._on_changed)
-        bus.subscribe("directory.changed", self._on_directory_changed)
+        bus.subscribe((CredentialIssued, CredentialsRevoked), self._on_changed)
+        bus.subscribe(DirectoryChanged, self._on_directory_changed)
 
     # -- issue, list, revoke -------------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class DeviceCredentials:
                 tenant_id=tenant_id,
                 summary={"user_id": str(user_id), "kind": kind, "username": username},
             )
-            uow.publish(Event(EVENT, tenant_id, {"action": "issue", "id": str(row.id)}))
+            uow.publish(CredentialIssued(tenant_id=tenant_id, credential_id=row.id))
         return row
 
     async def list(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> list[CredentialRecord]:
@@ -247,7 +248,7 @@ class DeviceCredentials:
                 tenant_id=tenant_id,
                 summary={"user_id": str(row.user_id), "username": row.username},
             )
-            uow.publish(Event(EVENT, tenant_id, {"action": "revoke", "ids": [str(row.id)]}))
+            uow.publish(CredentialsRevoked(tenant_id=tenant_id, credential_ids=(row.id,)))
         self._revoked(tenant_id, [credential_id])
 
     async def revoke_for_deleted_users(self, tenant_id: uuid.UUID) -> int:
@@ -287,7 +288,7 @@ class DeviceCredentials:
                     },
                 )
             ids = [row.id for row in rows]
-            uow.publish(Event(EVENT, tenant_id, {"action": "revoke", "ids": [str(i) for i in ids]}))
+            uow.publish(CredentialsRevoked(tenant_id=tenant_id, credential_ids=tuple(ids)))
         self._revoked(tenant_id, ids)
         return len(ids)
 
@@ -395,17 +396,17 @@ class DeviceCredentials:
         for listener in self.on_revoke:
             listener(tenant_id, ids)
 
-    async def _on_changed(self, event: Event) -> None:
+    async def _on_changed(self, event: CredentialIssued | CredentialsRevoked) -> None:
         if event.tenant_id is None:
             return
         self.invalidate(event.tenant_id)
-        if event.data.get("action") == "revoke":
-            ids = [uuid.UUID(i) for i in event.data.get("ids", [])]
+        if isinstance(event, CredentialsRevoked):
+            ids = list(event.credential_ids)
             for listener in self.on_revoke:  # idempotent: this node may have done it already
                 listener(event.tenant_id, ids)
 
-    async def _on_directory_changed(self, event: Event) -> None:
-        action = str(event.data.get("action", ""))
+    async def _on_directory_changed(self, event: DirectoryChanged) -> None:
+        action = event.action
         if event.tenant_id is not None and ("delete" in action or action.startswith("import")):
             await self.revoke_for_deleted_users(event.tenant_id)
 

@@ -5,6 +5,14 @@ store can implement `Location` later without the call engine noticing). Keyed by
 user), so two enterprises that both have extension 8001 never share a binding: nothing here is
 keyed by extension or username alone.
 
+Two views of the same table. Call control reads `Location.bindings()`: asynchronous, plain data
+naming the node that holds each registration and its flow (`contracts.Binding`), what a store
+shared by several nodes can return too. The live transport `Flow`s stay here, on the SIP side of
+the node that received the REGISTER: whoever sends to a binding asks `flow_for()` at send time,
+which answers only for this node's own registrations (DESIGN §5: another node's device is reached
+through that node, or through the edge proxy its Path names). `registrations()` and `contacts()`
+are the table itself, for the registrar, the journal and the node's own checks.
+
 A user has several bindings (one per device, and a device may register several Contacts). A
 binding is keyed by its Contact URI as the device sent it; a refresh with the same Call-ID and a
 lower or equal CSeq is out of order and ignored (RFC 3261 §10.3 step 7). Each binding keeps
@@ -18,7 +26,7 @@ lower or equal CSeq is out of order and ignored (RFC 3261 §10.3 step 7). Each b
   by `sweep()` (a job every few seconds), which also reports users whose last binding expired.
 
 A user's presence (first binding / last binding gone) is reported to `on_presence`, which the
-node wires to the directory (`DirectoryUsers.mark_registered`) and a `pbx.registration.changed`
+node wires to the directory (`DirectoryUsers.mark_registered`) and a `RegistrationChanged`
 event.
 
 A binding made through proxies keeps their Path (RFC 3327): requests to it are routed through
@@ -34,12 +42,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from zongji.pbx.contracts import Contact, Device
+from zongji.pbx.contracts import Binding, Device
 from zongji.platform.ids import uuid7
-from zongji.sip.network import HostPort, TransportKind
-from zongji.sip.transport.base import Flow
+from zongji.sip import Flow, HostPort, TransportKind
 
 PresenceListener = Callable[[uuid.UUID, uuid.UUID, bool], None]
 """(tenant_id, user_id, registered) -> None: on a user's first binding and after their last."""
@@ -53,8 +61,27 @@ def loop_time() -> float:
         return time.monotonic()
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One registered contact as this node holds it: with the live flow to reach the device on.
+    Never leaves the SIP side of the node (call control sees `contracts.Binding`)."""
+
+    device: Device
+    uri: str  # the Contact URI, fixed up for NAT (received/rport) when the device is behind one
+    flow: Flow  # the flow the REGISTER came in on: for TCP/TLS the connection to reuse
+    expires_at: float  # loop time
+    user_agent: str = ""
+    #: The Path the REGISTER collected (RFC 3327), first entry = first hop: requests to the
+    #: device carry it as their Route set. Empty for a device that registered directly.
+    path: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
-class Binding:
+class Registration:
     """One registered Contact with what the registrar needs to refresh and list it."""
 
     key: str  # the Contact URI as the device sent it, without parameters that do not identify it
@@ -117,26 +144,32 @@ class BindingJournal(Protocol):
 
     Both calls are synchronous and must not block: the journal queues and writes later."""
 
-    def saved(self, binding: Binding, expires_in: float) -> None: ...
+    def saved(self, binding: Registration, expires_in: float) -> None: ...
 
-    def removed(self, binding: Binding) -> None: ...
+    def removed(self, binding: Registration) -> None: ...
 
 
 UserKey = tuple[uuid.UUID, uuid.UUID]
 
 
 class LocationService:
-    """`Location`: users' registered contacts, with expiry."""
+    """`Location` for one node: its users' registered contacts, with expiry, and their flows."""
 
     def __init__(
         self,
         *,
+        node: str = "local",
         now: Callable[[], float] = loop_time,
+        wall: Callable[[], datetime] = utc_now,
         on_presence: PresenceListener | None = None,
         journal: BindingJournal | None = None,
     ) -> None:
+        """`node` names this node in the bindings it hands out (settings.node_name); `now` is the
+        clock expiries run on, `wall` the time of day they are reported in."""
+        self.node = node
         self._now = now
-        self._users: dict[UserKey, dict[str, Binding]] = {}
+        self._wall = wall
+        self._users: dict[UserKey, dict[str, Registration]] = {}
         self.on_presence = on_presence
         self.journal = journal
 
@@ -146,14 +179,41 @@ class LocationService:
 
     # -- Location ------------------------------------------------------------------------------
 
+    async def bindings(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Sequence[Binding]:
+        registrations = self.registrations(tenant_id, user_id)
+        if not registrations:
+            return []
+        now, wall = self._now(), self._wall()
+        return [
+            self._binding(r, wall + timedelta(seconds=r.contact.expires_at - now))
+            for r in registrations
+        ]
+
+    # -- the SIP side: sending to a binding ----------------------------------------------------
+
+    def flow_for(self, binding: Binding) -> Flow | None:
+        """The live flow this node reaches `binding` on, looked up when a request is about to
+        go: the connection or NAT mapping the device registered over, as it is now.
+
+        None when this node holds none: the registration is another node's (its flow is there;
+        DESIGN §5), or it ended after `binding` was read."""
+        if binding.node != self.node:
+            return None
+        found = self._users.get((binding.device.tenant_id, binding.device.user_id), {})
+        for registration in found.values():
+            if registration.row_id == binding.id and registration.contact.expires_at > self._now():
+                return registration.contact.flow
+        return None
+
+    # -- this node's table: for the registrar, the journal and the node's own checks -----------
+
     def contacts(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Sequence[Contact]:
-        return [b.contact for b in self.bindings(tenant_id, user_id)]
+        """The user's contacts registered on this node, with their flows."""
+        return [r.contact for r in self.registrations(tenant_id, user_id)]
 
-    # -- for the registrar and the API ---------------------------------------------------------
-
-    def bindings(
+    def registrations(
         self, tenant_id: uuid.UUID, user_id: uuid.UUID, credential_id: uuid.UUID | None = None
-    ) -> list[Binding]:
+    ) -> list[Registration]:
         """Live bindings of the user (of one credential, when given), oldest expiry first."""
         key = (tenant_id, user_id)
         found = self._users.get(key)
@@ -208,7 +268,7 @@ class LocationService:
                 user_agent=user_agent,
                 path=change.path,
             )
-            binding = Binding(
+            binding = Registration(
                 change.key,
                 change.sent,
                 contact,
@@ -238,7 +298,7 @@ class LocationService:
             user_agent=stored.user_agent,
             path=stored.path,
         )
-        binding = Binding(
+        binding = Registration(
             stored.key,
             stored.sent,
             contact,
@@ -300,16 +360,36 @@ class LocationService:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _purge(self, key: UserKey, found: dict[str, Binding], now: float) -> None:
+    def _binding(self, registration: Registration, expires_at: datetime) -> Binding:
+        contact = registration.contact
+        flow = contact.flow
+        transport = flow.kind.value.lower()
+        return Binding(
+            id=registration.row_id,
+            node=self.node,
+            device=contact.device,
+            uri=contact.uri,
+            path=contact.path,
+            expires_at=expires_at,
+            transport=transport,
+            source=str(flow.remote),
+            flow=f"{transport} {flow.local} {flow.remote}",
+            nat=registration.nat,
+            user_agent=contact.user_agent,
+            instance_id=registration.instance_id,
+            reg_id=registration.reg_id,
+        )
+
+    def _purge(self, key: UserKey, found: dict[str, Registration], now: float) -> None:
         for name in [n for n, b in found.items() if b.contact.expires_at <= now]:
             self._journal_removed(found.pop(name))
         self._settle(key, found, True)
 
-    def _journal_removed(self, binding: Binding) -> None:
+    def _journal_removed(self, binding: Registration) -> None:
         if self.journal is not None:
             self.journal.removed(binding)
 
-    def _settle(self, key: UserKey, found: dict[str, Binding], was_registered: bool) -> None:
+    def _settle(self, key: UserKey, found: dict[str, Registration], was_registered: bool) -> None:
         if found:
             self._users[key] = found
         else:

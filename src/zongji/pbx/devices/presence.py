@@ -3,7 +3,7 @@ memory) to the directory and the bus.
 
 On a user's first binding the directory marks the user registered (`registered_at`, DIR-1: the
 user has started using the service; it happens once per user, ever), and each transition is
-announced as `pbx.registration.changed` {user_id, registered} for clients and consoles that show
+announced as `RegistrationChanged` {user_id, registered} for clients and consoles that show
 who is reachable.
 
 Transitions are queued and written by one worker in batches, one transaction per enterprise per
@@ -19,12 +19,12 @@ import logging
 import uuid
 
 from zongji.directory.users import DirectoryUsers
+from zongji.pbx.events import RegistrationChanged
 from zongji.platform.db import Database, TenantScope
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-EVENT = "pbx.registration.changed"
 BATCH = 500
 
 
@@ -70,7 +70,9 @@ class PresencePublisher:
                     if registered and user_id not in self._marked:
                         await self._users.mark_registered(uow, user_id)
                     uow.publish(
-                        Event(EVENT, tenant_id, {"user_id": str(user_id), "registered": registered})
+                        RegistrationChanged(
+                            tenant_id=tenant_id, user_id=user_id, registered=registered
+                        )
                     )
             self._marked.update(user_id for user_id, registered in changes if registered)
 

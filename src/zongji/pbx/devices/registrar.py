@@ -143,7 +143,9 @@ class Registrar:
                 return
             direct = not path and len(request.via) == 1
             changes = [self._prepare(b, flow, path=path, direct=direct) for b in register.bindings]
-            current = {b.key for b in self._location.bindings(tenant.tenant_id, device.user_id)}
+            current = {
+                b.key for b in self._location.registrations(tenant.tenant_id, device.user_id)
+            }
             after = (current | {c.key for c in changes if c.expires}) - {
                 c.key for c in changes if not c.expires
             }
@@ -162,7 +164,7 @@ class Registrar:
         now = self._location.now()
         headers = [
             ("Contact", f"<{b.sent}>;expires={max(0, int(b.contact.expires_at - now + 0.5))}")
-            for b in self._location.bindings(tenant.tenant_id, device.user_id, credential.id)
+            for b in self._location.registrations(tenant.tenant_id, device.user_id, credential.id)
         ]
         if "path" in request.supported and "path" in request.headers:
             # RFC 3327 §5.3: the stored Path goes back to a device that said it understands it

@@ -4,11 +4,11 @@ the directory."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from zongji.audit.service import AuditLog
 from zongji.directory.enterprises import EnterpriseService
+from zongji.directory.events import DirectoryChanged, EnterpriseCancelled, EnterpriseSuspended
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.devices.auth import DeviceAuthenticator
 from zongji.pbx.devices.binding_store import BindingStore
@@ -21,7 +21,7 @@ from zongji.pbx.view import TelephonyDirectory
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.db import Database
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 
 
 @dataclass(frozen=True)
@@ -65,26 +65,27 @@ def build_devices(
     )
     presence = PresencePublisher(db, bus, users)
     bindings = BindingStore(db, clock, settings.node_name)
-    location = LocationService(on_presence=presence, journal=bindings)
+    location = LocationService(
+        node=settings.node_name, wall=clock.now, on_presence=presence, journal=bindings
+    )
     credentials.on_revoke.append(location.drop_credentials)
 
-    async def enterprise_stopped(event: Event) -> None:
+    async def enterprise_stopped(event: EnterpriseSuspended | EnterpriseCancelled) -> None:
         if event.tenant_id is not None:
             location.drop_tenant(event.tenant_id)
 
-    bus.subscribe("enterprise.suspended", enterprise_stopped)
-    bus.subscribe("enterprise.cancelled", enterprise_stopped)
+    bus.subscribe((EnterpriseSuspended, EnterpriseCancelled), enterprise_stopped)
 
-    async def user_suspended(event: Event) -> None:
+    async def user_suspended(event: DirectoryChanged) -> None:
         """A suspended user's phones stop being registered now, not at their next refresh
         (which the registrar refuses): nobody sees them online, nothing rings them."""
-        if event.data.get("action") != "user.suspend" or event.tenant_id is None:
+        if event.action != "user.suspend" or event.tenant_id is None:
             return
-        for user in event.data.get("users", []):
-            bound = location.bindings(event.tenant_id, uuid.UUID(user))
+        for user in event.users:
+            bound = location.registrations(event.tenant_id, user)
             location.drop_credentials(event.tenant_id, [b.device.credential_id for b in bound])
 
-    bus.subscribe("directory.changed", user_suspended)
+    bus.subscribe(DirectoryChanged, user_suspended)
     registrar = Registrar(
         view,
         device_auth,

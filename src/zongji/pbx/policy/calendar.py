@@ -18,16 +18,16 @@ from datetime import date
 from sqlalchemy import delete, select
 
 from zongji.audit.service import AuditLog, Target
+from zongji.pbx.events import CalendarChanged
 from zongji.pbx.policy.models import CalendarDay, DayKind
 from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database, TenantScope
 from zongji.platform.errors import not_found
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.uow import UnitOfWork
 
 CACHE_SECONDS = 60.0
-EVENT = "policy.calendar_changed"
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class HolidayCalendar:
                     "workdays": sum(d.kind is DayKind.WORKDAY for d in days),
                 },
             )
-            uow.publish(Event(EVENT, tenant_id, {"year": year}))
+            uow.publish(CalendarChanged(tenant_id=tenant_id, year=year))
         self._forget(tenant_id)
         return sorted(days, key=lambda d: d.day)
 
@@ -123,7 +123,7 @@ class HolidayCalendar:
                 tenant_id=tenant_id,
                 summary={"kind": day.kind.value, "name": day.name},
             )
-            uow.publish(Event(EVENT, tenant_id, {"day": day.day.isoformat()}))
+            uow.publish(CalendarChanged(tenant_id=tenant_id, day=day.day))
         self._forget(tenant_id)
         return day
 
@@ -142,7 +142,7 @@ class HolidayCalendar:
                 Target("calendar", day.isoformat(), day.isoformat()),
                 tenant_id=tenant_id,
             )
-            uow.publish(Event(EVENT, tenant_id, {"day": day.isoformat()}))
+            uow.publish(CalendarChanged(tenant_id=tenant_id, day=day))
         self._forget(tenant_id)
 
     def _forget(self, tenant_id: uuid.UUID) -> None:

@@ -30,6 +30,7 @@ from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.models import OutboundTime
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.contracts import Dialled, NumberClass, PolicyDecision, Subscriber, TenantLine
+from zongji.pbx.events import MinutesUsedUp
 from zongji.pbx.policy.calendar import HolidayCalendar
 from zongji.pbx.policy.classify import area_of, classify
 from zongji.pbx.policy.hours import local_now, may_call_out
@@ -40,13 +41,10 @@ from zongji.pbx.policy.rules import PROMPTS, Rule
 from zongji.pbx.policy.validity import within_validity
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 
 log = logging.getLogger(__name__)
 
-USED_UP_EVENT = "policy.minutes_used_up"
-"""Published when a call uses up its user's month (for notices to the user; the user is now
-frozen until the quota is raised or the month turns)."""
 SETTLE_ATTEMPTS = 3
 SETTLE_BACKOFF = 0.2  # seconds, times 5 per further attempt
 OUTSIDE = frozenset({NumberClass.LOCAL, NumberClass.DOMESTIC, NumberClass.INTERNATIONAL})
@@ -206,15 +204,12 @@ class PolicyService:
         if ticket.quota is not None and settled.minutes and settled.total >= ticket.quota:
             await self._bus.publish(
                 [
-                    Event(
-                        USED_UP_EVENT,
-                        ticket.tenant_id,
-                        {
-                            "user_id": str(ticket.user_id),
-                            "month": month,
-                            "monthly_minutes": ticket.quota,
-                            "billed_minutes": settled.total,
-                        },
+                    MinutesUsedUp(
+                        tenant_id=ticket.tenant_id,
+                        user_id=ticket.user_id,
+                        month=month,
+                        monthly_minutes=ticket.quota,
+                        billed_minutes=settled.total,
                     )
                 ]
             )

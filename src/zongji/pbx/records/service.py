@@ -35,19 +35,19 @@ from zongji.pbx.contracts import (
     HangupSide,
     Party,
 )
+from zongji.pbx.events import CallEnded
 from zongji.pbx.records.export import CallRecordExport
 from zongji.pbx.records.models import CallRecord
 from zongji.pbx.records.search import CallFilters, CallRecordOut, CallRecordSearch
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.uow import UnitOfWork
 from zongji.sip.dialog import DialogSnapshot
 
 log = logging.getLogger(__name__)
 
-CALL_ENDED = "call.ended"
 RETRY_SECONDS = 120.0
 """How long a record write keeps trying while the database is busy or unreachable."""
 
@@ -102,30 +102,25 @@ def _clip(text: str | None, size: int) -> str | None:
     return None if text is None else text[:size]
 
 
-def ended_event(row: CallRecord) -> Event:
-    """`call.ended`, for what reacts to finished calls (missed-call notifications, statistics)."""
-    return Event(
-        CALL_ENDED,
-        row.tenant_id,
-        {
-            "call_id": row.call_id,
-            "record_id": str(row.id),
-            "direction": row.direction,
-            "status": row.status,
-            "caller_number": row.caller_number,
-            "caller_user_id": str(row.caller_user_id) if row.caller_user_id else None,
-            "caller_name": row.caller_name,
-            "callee_number": row.callee_number,
-            "callee_user_id": str(row.callee_user_id) if row.callee_user_id else None,
-            "callee_name": row.callee_name,
-            "answered_by_user_id": (
-                str(row.answered_by_user_id) if row.answered_by_user_id else None
-            ),
-            "started_at": row.started_at.isoformat(),
-            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
-            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-            "billable_seconds": row.billable_seconds,
-        },
+def ended_event(row: CallRecord) -> CallEnded:
+    """For what reacts to finished calls (missed-call notifications, statistics)."""
+    return CallEnded(
+        tenant_id=row.tenant_id,
+        call_id=row.call_id,
+        record_id=row.id,
+        direction=CallDirection(row.direction),
+        status=None if row.status is None else CallStatus(row.status),
+        caller_number=row.caller_number,
+        caller_user_id=row.caller_user_id,
+        caller_name=row.caller_name,
+        callee_number=row.callee_number,
+        callee_user_id=row.callee_user_id,
+        callee_name=row.callee_name,
+        answered_by_user_id=row.answered_by_user_id,
+        started_at=row.started_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        billable_seconds=row.billable_seconds,
     )
 
 

@@ -3,7 +3,7 @@
 `TrunkRuntime` implements the `Trunks` contract the call engine uses. It holds every trunk's
 settings and health in memory (a call asks it nothing that needs the database) and keeps them
 current: the node's SIP component starts it with the node's `UserAgent`, and each operator change
-(the `trunk.changed` event, or a direct `reload()`) restarts only what changed.
+(the `TrunkChanged` event, or a direct `reload()`) restarts only what changed.
 
 For each enabled trunk, on this node:
 - a registration trunk keeps a binding at the carrier (`ua.registration`), refreshed at half
@@ -35,13 +35,14 @@ from datetime import datetime
 
 from zongji.pbx.contracts import TenantLine, TrunkDial
 from zongji.pbx.dialling import national_form
+from zongji.pbx.events import TrunkChanged
 from zongji.pbx.trunks.config import IpAddress, Source, TrunkConfig
 from zongji.pbx.trunks.health import TrunkHealth, TrunkState
 from zongji.pbx.trunks.models import NumberFormat
 from zongji.pbx.trunks.schemas import TrunkHealthOut
-from zongji.pbx.trunks.service import TRUNK_CHANGED, TrunkService
+from zongji.pbx.trunks.service import TrunkService
 from zongji.platform.clock import Clock
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.sip.auth.client import Credentials
 from zongji.sip.errors import SipError
 from zongji.sip.network import TransportKind
@@ -195,7 +196,7 @@ class TrunkRuntime:
         self._workers: dict[uuid.UUID, _Worker] = {}
         self._inbound: list[tuple[uuid.UUID, Source]] = []
         self._lock = asyncio.Lock()
-        bus.subscribe(TRUNK_CHANGED, self._on_changed)
+        bus.subscribe(TrunkChanged, self._on_changed)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class TrunkRuntime:
             workers, self._workers = list(self._workers.values()), {}
             await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 
-    async def _on_changed(self, event: Event) -> None:
+    async def _on_changed(self, event: TrunkChanged) -> None:
         if self.running:
             await self.reload()
 

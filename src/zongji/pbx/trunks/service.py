@@ -2,7 +2,7 @@
 
 A trunk is the platform's (the operator buys carrier capacity once and shares it), so every
 session here is the platform scope and every operation-log entry goes on the platform's chain.
-After each change commits, a `trunk.changed` event tells the runtime of every node to reload:
+After each change commits, a `TrunkChanged` event tells the runtime of every node to reload:
 registration and keep-alive follow the configuration without a restart.
 """
 
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from zongji.audit.models import AuditLevel
 from zongji.audit.service import AuditLog, Target, changes
 from zongji.directory.enterprises import EnterpriseService
+from zongji.pbx.events import TrunkChanged, TrunkChangeKind
 from zongji.pbx.trunks.config import TrunkConfig, parse_source
 from zongji.pbx.trunks.models import NumberFormat, Trunk, TrunkMode, TrunkTransport
 from zongji.pbx.trunks.schemas import TrunkChange, TrunkCreate, TrunkOut
@@ -27,10 +28,9 @@ from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database
 from zongji.platform.errors import FieldError, conflict, not_found
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.uow import UnitOfWork
 
-TRUNK_CHANGED = "trunk.changed"
 REQUIRED: tuple[str, ...] = ("name", "host", "port", "transport", "mode", "priority", "enabled")
 REQUIRED += ("options_interval", "register_expires", "all_enterprises", "number_format")
 _EMPTY_EN, _EMPTY_ZH = "This field cannot be empty.", "该项不能为空。"
@@ -110,7 +110,9 @@ class TrunkService:
                 level=AuditLevel.WARNING,
                 summary={"created": trunk.fields()},
             )
-            uow.publish(Event(TRUNK_CHANGED, None, {"id": str(trunk.id), "change": "created"}))
+            uow.publish(
+                TrunkChanged(tenant_id=None, trunk_id=trunk.id, change=TrunkChangeKind.CREATED)
+            )
             return _out(trunk)
 
     async def change(self, actor: Actor, trunk_id: uuid.UUID, data: TrunkChange) -> TrunkOut:
@@ -146,7 +148,9 @@ class TrunkService:
                     level=AuditLevel.WARNING,
                     summary=diff,
                 )
-                uow.publish(Event(TRUNK_CHANGED, None, {"id": str(trunk.id), "change": "changed"}))
+                uow.publish(
+                    TrunkChanged(tenant_id=None, trunk_id=trunk.id, change=TrunkChangeKind.CHANGED)
+                )
             return _out(trunk)
 
     async def delete(self, actor: Actor, trunk_id: uuid.UUID) -> None:
@@ -163,7 +167,9 @@ class TrunkService:
                 summary={"deleted": trunk.fields()},
             )
             await uow.session.delete(trunk)
-            uow.publish(Event(TRUNK_CHANGED, None, {"id": str(trunk_id), "change": "deleted"}))
+            uow.publish(
+                TrunkChanged(tenant_id=None, trunk_id=trunk_id, change=TrunkChangeKind.DELETED)
+            )
 
     # -- checks --------------------------------------------------------------------------------
 

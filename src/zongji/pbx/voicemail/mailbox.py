@@ -1,7 +1,7 @@
 """Boxes and messages in storage: settings, greetings, leaving, listing, hearing, deleting.
 
-Every change is one unit of work that publishes its event after the commit (`voicemail.left`,
-`voicemail.heard`, `voicemail.deleted`, `voicemail.greeting`); the MWI notifier and the
+Every change is one unit of work that publishes its event after the commit (`VoicemailLeft`,
+`VoicemailHeard`, `VoicemailDeleted`, `GreetingChanged`); the MWI notifier and the
 messaging work react to those events, never to a change that was rolled back. Audio goes to file
 storage *before* the row that points at it is written (and is deleted again if that write
 fails), so a row never points at a missing file; a deleted message's file is removed once its
@@ -17,21 +17,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from zongji.pbx.contracts import Party
+from zongji.pbx.events import GreetingChanged, VoicemailDeleted, VoicemailHeard, VoicemailLeft
 from zongji.pbx.voicemail.audio import convert_greeting
 from zongji.pbx.voicemail.models import VoicemailBox, VoicemailMessage
 from zongji.pbx.voicemail.schemas import BoxSettingsOut, CallerOut, MessageList, MessageOut
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database, TenantScope
 from zongji.platform.errors import not_found
-from zongji.platform.events import Event, EventBus
+from zongji.platform.events import EventBus
 from zongji.platform.files import FileStorage
 from zongji.platform.ids import uuid7
 from zongji.platform.uow import UnitOfWork
-
-LEFT = "voicemail.left"
-HEARD = "voicemail.heard"
-DELETED = "voicemail.deleted"
-GREETING = "voicemail.greeting"
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ class Mailbox:
                 box.greeting, box.greeting_seconds = key, seconds
                 box.updated_at = self._clock.now()
                 out = BoxSettings(box.enabled, box.greeting, box.greeting_seconds)
-                uow.publish(Event(GREETING, tenant_id, {"box_user_id": str(user_id)}))
+                uow.publish(GreetingChanged(tenant_id=tenant_id, box_user_id=user_id))
         except BaseException:
             await self._files.delete(key)
             raise
@@ -145,7 +141,7 @@ class Mailbox:
             box.updated_at = self._clock.now()
             out = BoxSettings(box.enabled, None, None)
             if old:
-                uow.publish(Event(GREETING, tenant_id, {"box_user_id": str(user_id)}))
+                uow.publish(GreetingChanged(tenant_id=tenant_id, box_user_id=user_id))
         if old:
             await self._files.delete(old)
         return _settings_out(out)
@@ -170,7 +166,7 @@ class Mailbox:
         seconds: float,
         wav: bytes,
     ) -> MessageOut:
-        """Store a message left by a caller and announce it (`voicemail.left`) after commit."""
+        """Store a message left by a caller and announce it (`VoicemailLeft`) after commit."""
         message_id = uuid7()
         key = f"voicemail/{tenant_id}/{box_user_id}/{message_id.hex}.wav"
         await self._files.put(key, wav)
@@ -189,20 +185,17 @@ class Mailbox:
                 )
                 uow.session.add(message)
                 uow.publish(
-                    Event(
-                        LEFT,
-                        tenant_id,
-                        {
-                            "box_user_id": str(box_user_id),
-                            "message_id": str(message_id),
-                            "caller_number": caller.number,
-                            "caller_name": caller.name,
-                            "caller_user_id": str(caller.user_id) if caller.user_id else None,
-                            "call_id": call_id,
-                            "seconds": round(seconds, 2),
-                            "received_at": received_at.isoformat(),
-                            "file_key": key,
-                        },
+                    VoicemailLeft(
+                        tenant_id=tenant_id,
+                        box_user_id=box_user_id,
+                        message_id=message_id,
+                        caller_number=caller.number,
+                        caller_name=caller.name,
+                        caller_user_id=caller.user_id,
+                        call_id=call_id,
+                        seconds=round(seconds, 2),
+                        received_at=received_at,
+                        file_key=key,
                     )
                 )
                 out = _message_out(message)
@@ -264,11 +257,7 @@ class Mailbox:
             if m.heard_at is None:
                 m.heard_at = self._clock.now()
                 uow.publish(
-                    Event(
-                        HEARD,
-                        tenant_id,
-                        {"box_user_id": str(user_id), "message_id": str(message_id)},
-                    )
+                    VoicemailHeard(tenant_id=tenant_id, box_user_id=user_id, message_id=message_id)
                 )
             out = _message_out(m)
         return out
@@ -281,10 +270,6 @@ class Mailbox:
             m.deleted = True
             key = m.file_key
             uow.publish(
-                Event(
-                    DELETED,
-                    tenant_id,
-                    {"box_user_id": str(user_id), "message_id": str(message_id)},
-                )
+                VoicemailDeleted(tenant_id=tenant_id, box_user_id=user_id, message_id=message_id)
             )
         await self._files.delete(key)

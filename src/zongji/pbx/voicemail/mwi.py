@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from zongji.pbx.contracts import Device
+from zongji.pbx.events import VoicemailEvent
 from zongji.pbx.voicemail.mailbox import Counts
-from zongji.platform.events import Event
 from zongji.sip.dialog import Dialog, DialogTerminated
 from zongji.sip.errors import SipError, SipParseError
 from zongji.sip.ua.requests import IncomingRequest
@@ -105,12 +105,10 @@ class MwiNotifier:
         if subs:
             await asyncio.gather(*(self._notify(s, None) for s in subs))
 
-    async def on_event(self, event: Event) -> None:
-        """Bus handler for `voicemail.*`."""
-        user = event.data.get("box_user_id")
-        if event.tenant_id is None or not user:
-            return
-        await self.changed(event.tenant_id, uuid.UUID(str(user)))
+    async def on_event(self, event: VoicemailEvent) -> None:
+        """Bus handler for `VOICEMAIL_EVENTS`: each names the box whose counts may have changed."""
+        if event.tenant_id is not None:
+            await self.changed(event.tenant_id, event.box_user_id)
 
     def subscriptions(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
         return len(self._subs.get((tenant_id, user_id), ()))

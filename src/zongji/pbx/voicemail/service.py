@@ -6,7 +6,7 @@ caller, ended by `#`, 5 s of silence, or hanging up — a message left by hangin
 callers expect. Recordings under a second are taken for a caller who gave up at the beep and
 discarded. The recording goes to a temporary file under `data_dir` (the media engine writes files,
 and may one day run elsewhere with a shared disk), then into file storage and a message row;
-MWI subscribers and the messaging work hear of it through the `voicemail.left` event.
+MWI subscribers and the messaging work hear of it through the `VoicemailLeft` event.
 
 `record_greeting` is what the greeting feature code (`*97`, wired by the call engine) runs: the
 user hears a beep, speaks up to 60 s, presses `#`; the recording becomes their greeting and is
@@ -25,12 +25,13 @@ from zongji.media.api import File, Prompt, Tone, ToneKind
 from zongji.media.g711 import Pcm
 from zongji.media.wav import WavError, load_wav
 from zongji.pbx.contracts import AnsweredLeg, Device, VoicemailOffer
+from zongji.pbx.events import VOICEMAIL_EVENTS
 from zongji.pbx.voicemail.audio import GREETING_MAX_SECONDS, seconds_of, wav_bytes
 from zongji.pbx.voicemail.mailbox import Mailbox
 from zongji.pbx.voicemail.mwi import MwiNotifier
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database
-from zongji.platform.events import InProcessBus
+from zongji.platform.events import EventBus
 from zongji.platform.files import FileStorage
 from zongji.platform.ids import uuid7
 from zongji.sip.ua.requests import IncomingRequest
@@ -206,10 +207,10 @@ def _cache_greeting(path: Path, data: bytes) -> None:
 
 
 def build_voicemail(
-    db: Database, bus: InProcessBus, files: FileStorage, clock: Clock, data_dir: Path
+    db: Database, bus: EventBus, files: FileStorage, clock: Clock, data_dir: Path
 ) -> VoicemailService:
     """The node's voicemail, its MWI notifier listening to the mailbox's events."""
     mailbox = Mailbox(db, bus, files, clock)
     mwi = MwiNotifier(mailbox.counts)
-    bus.subscribe("voicemail.*", mwi.on_event)
+    bus.subscribe(VOICEMAIL_EVENTS, mwi.on_event)
     return VoicemailService(mailbox, mwi, data_dir / "voicemail")
