@@ -8,9 +8,9 @@ from tests.interop.pbx_harness import RunningPbx
 from tests.interop.test_pbx_calls import Peers, node, ok, peers, registered
 
 from zongji.pbx.calls.conversation import Conversation
-from zongji.pbx.calls.destinations import Destination
 from zongji.pbx.calls.originate import OriginateOutcome
 from zongji.pbx.contracts import Party
+from zongji.pbx.destinations import Destination
 
 __all__ = ["node", "peers"]  # the fixtures
 

@@ -9,9 +9,9 @@ import asyncio
 from tests.interop.pbx_harness import RunningPbx
 from tests.pbx.test_demo import carrier_of, demo_json, demo_pbx, until
 from zongji.pbx.calls.conversation import Conversation
-from zongji.pbx.calls.destinations import Destination, DestinationKind
 from zongji.pbx.calls.originate import OriginateOutcome
 from zongji.pbx.contracts import Party
+from zongji.pbx.destinations import Destination, DestinationKind
 
 __all__ = ["demo_pbx"]  # the fixture
 

@@ -10,9 +10,9 @@ import pytest
 
 from tests.pbx.calls.rig import CallRig
 from zongji.pbx.calls.conversation import Conversation, ConversationMode
-from zongji.pbx.calls.destinations import Destination, DestinationKind
 from zongji.pbx.calls.originate import OriginateOutcome
 from zongji.pbx.contracts import Party
+from zongji.pbx.destinations import Destination, DestinationKind
 
 
 async def test_two_originated_legs_talk_to_each_other(rig: CallRig) -> None:

@@ -12,9 +12,9 @@ import pytest
 from tests.pbx.calls.rig import CallRig, Tenant
 from zongji.pbx.apps.application import AppContext, Application, AppOutcome
 from zongji.pbx.apps.registry import APPLICATIONS, Applications
-from zongji.pbx.calls.destinations import Destination, DestinationKind
 from zongji.pbx.calls.router import Router
 from zongji.pbx.contracts import CallStatus, DialKind, TenantLine
+from zongji.pbx.destinations import Destination, DestinationKind
 from zongji.sip.ua.outgoing import CallFailed
 
 MAIN = "+862588880000"

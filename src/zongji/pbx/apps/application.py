@@ -13,7 +13,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from zongji.pbx.calls.destinations import Destination, DestinationKind
 from zongji.pbx.contracts import (
     AnsweredLeg,
     CallStatus,
@@ -23,6 +22,7 @@ from zongji.pbx.contracts import (
     TenantLine,
     Voicemail,
 )
+from zongji.pbx.destinations import Destination, DestinationKind
 from zongji.platform.clock import Clock
 
 

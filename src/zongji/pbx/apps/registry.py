@@ -9,7 +9,7 @@ from zongji.pbx.apps.greeting import GreetingRecording
 from zongji.pbx.apps.main_menu import MainNumberMenu
 from zongji.pbx.apps.refusal import RefusalAnnouncement
 from zongji.pbx.apps.voicemail_box import VoicemailBox
-from zongji.pbx.calls.destinations import DestinationKind
+from zongji.pbx.destinations import DestinationKind
 
 APPLICATIONS: tuple[Application, ...] = (
     MainNumberMenu(),

@@ -36,7 +36,6 @@ from zongji.pbx.apps.application import AppContext, Application
 from zongji.pbx.apps.registry import Applications
 from zongji.pbx.calls.call import Call, CallState
 from zongji.pbx.calls.conversation import Conversation
-from zongji.pbx.calls.destinations import NOT_AVAILABLE, Destination, DestinationKind
 from zongji.pbx.calls.events import MediaEventRouter
 from zongji.pbx.calls.fork import (
     DeviceFlows,
@@ -80,6 +79,7 @@ from zongji.pbx.contracts import (
     Trunks,
     Voicemail,
 )
+from zongji.pbx.destinations import NOT_AVAILABLE, Destination, DestinationKind
 from zongji.pbx.dialling import caller_id_for
 from zongji.pbx.trunks.dialout import dial_out
 from zongji.platform.clock import Clock

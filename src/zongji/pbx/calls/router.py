@@ -1,5 +1,5 @@
 """The router: what was dialled, what a called number points at, what a caller chose in a menu,
-resolved into a `Destination` (`destinations.py`). It decides *where*, never *how*: the engine
+resolved into a `Destination` (`pbx/destinations.py`). It decides *where*, never *how*: the engine
 runs what it returns.
 
 - from a device, the Request-URI's user part: a registered application's feature code (`*97`),
@@ -22,7 +22,6 @@ from typing import Protocol
 
 from zongji.directory.numbers import NumberRoute, RouteKind
 from zongji.pbx.apps.registry import Applications
-from zongji.pbx.calls.destinations import Destination, DestinationKind
 from zongji.pbx.contracts import (
     DialError,
     DialKind,
@@ -31,6 +30,7 @@ from zongji.pbx.contracts import (
     TenantLine,
     Voicemail,
 )
+from zongji.pbx.destinations import Destination, DestinationKind
 from zongji.pbx.dialling import parse_dialled
 
 log = logging.getLogger(__name__)

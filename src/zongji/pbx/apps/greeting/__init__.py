@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from zongji.media.api import MediaError
 from zongji.pbx.apps.application import AppContext, Application, AppOutcome
-from zongji.pbx.calls.destinations import DestinationKind
 from zongji.pbx.contracts import GREETING_FEATURE_CODE, CallStatus
+from zongji.pbx.destinations import DestinationKind
 
 
 class GreetingRecording(Application):

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from zongji.pbx.apps.application import AppContext, Application, AppOutcome
 from zongji.pbx.apps.main_menu.flow import main_number_ivr
-from zongji.pbx.calls.destinations import DestinationKind
 from zongji.pbx.contracts import CallStatus
+from zongji.pbx.destinations import DestinationKind
 
 
 class MainNumberMenu(Application):

@@ -1,7 +1,9 @@
-"""Where a call goes: one type for every kind of destination (DESIGN §3).
+"""Where a call goes: one type for every kind of destination (DESIGN §3), used wherever something
+routes a call (what a device dialled, a DID, a menu key, a missed call) — so it lives beside the
+contracts, not inside call control: applications (`pbx/apps`) use it without importing `calls`.
 
-The router (`router.py`) resolves what a device dialled, what a called number (DID) points at and
-what a caller keyed in a menu into a `Destination`; the engine runs it. The kinds:
+The router (`calls/router.py`) resolves what a device dialled, what a called number (DID) points
+at and what a caller keyed in a menu into a `Destination`; the engine runs it. The kinds:
 
 - USER: ring one user's devices (their voicemail box takes the call they miss, if it is on);
 - RECEPTIONISTS: ring the enterprise's receptionists together;
