@@ -76,6 +76,8 @@ class Services:
     async def close(self) -> None:
         await self.jobs.stop()
         await self.pbx.registrar.close()
+        await self.pbx.records.drain()
+        await self.pbx.policy.billing.written()
         await self.bus.drain()
         await self.search.drain()
         if isinstance(self.sms, HttpSmsGateway):

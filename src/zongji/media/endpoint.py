@@ -218,6 +218,28 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             )
             self.rtcp_transport = transport
 
+    def adopt(
+        self,
+        transport: asyncio.DatagramTransport,
+        rtcp_transport: asyncio.DatagramTransport | None,
+    ) -> None:
+        """Take over the open transports of an ended endpoint's parked port (`spare.py`), as
+        `open` would have made them: no system call."""
+        transport.set_protocol(self)
+        self.connection_made(transport)
+        if rtcp_transport is not None:
+            rtcp_transport.set_protocol(_RtcpPort(self))
+            self.rtcp_transport = rtcp_transport
+
+    def detach(
+        self,
+    ) -> tuple[asyncio.DatagramTransport | None, asyncio.DatagramTransport | None]:
+        """Let go of the open transports (to be parked for another endpoint): this ended
+        endpoint can send nothing more, and closing it later closes nothing of its successor."""
+        transports = (self.transport, self.rtcp_transport)
+        self.transport = self.rtcp_transport = None
+        return transports
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()

@@ -59,6 +59,7 @@ from .player import Player
 from .ports import NoPortAvailable, PortAllocator
 from .prompts.store import PromptError, PromptStore
 from .recorder import Recorder, RecordingEnd
+from .spare import QUARANTINE_SECONDS, SparePorts
 from .stats import EndpointStats
 from .tones import dtmf_tone, render_tone
 
@@ -116,9 +117,12 @@ class LocalMediaServer:
         clock: Clock | None = None,
         prompts: PromptStore | None = None,
         cname: str | None = None,
+        spare_quarantine: float = QUARANTINE_SECONDS,
     ) -> None:
         self.host = host
         self.ports = PortAllocator(host, port_min, port_max)
+        #: Ended endpoints' open ports, for the next endpoints (`spare.py`).
+        self.spares = SparePorts(spare_quarantine)
         self.clock: Clock = clock if clock is not None else MediaClock()
         self.prompts = prompts if prompts is not None else PromptStore()
         self._cname = (cname or f"zongji@{socket.gethostname()}").encode()
@@ -144,6 +148,8 @@ class LocalMediaServer:
     async def close(self) -> None:
         for endpoint_id in list(self._endpoints):
             await self.destroy_endpoint(endpoint_id)
+        for port in self.spares.close_all():
+            self.ports.release(port)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self._started:
@@ -190,10 +196,11 @@ class LocalMediaServer:
         if not self._started or self._loop is None:
             raise MediaError("the media server is not started")
         _check_spec(spec)
-        try:
-            rtp_sock, rtcp_sock = self.ports.allocate(rtcp=not spec.rtcp_mux)
-        except NoPortAvailable as e:
-            raise MediaError(str(e)) from e
+        spare = self.spares.take(rtcp=not spec.rtcp_mux)
+        if spare is not None:
+            rtp_sock, rtcp_sock = spare.sock, spare.rtcp_sock
+        else:
+            rtp_sock, rtcp_sock = await self._allocate(rtcp=not spec.rtcp_mux)
         endpoint = RtpEndpoint(
             self._new_id("ep"),
             spec,
@@ -202,15 +209,34 @@ class LocalMediaServer:
             cname=self._cname,
             on_digit=self._on_digit,
         )
-        try:
-            await endpoint.open(self._loop)
-        except OSError as e:
-            endpoint.close()
-            self.ports.release(endpoint.local[1])
-            raise MediaError(f"cannot open RTP socket: {e}") from e
+        if spare is not None:
+            endpoint.adopt(spare.transport, spare.rtcp_transport)
+        else:
+            try:
+                await endpoint.open(self._loop)
+            except OSError as e:
+                endpoint.close()
+                self.ports.release(endpoint.local[1])
+                raise MediaError(f"cannot open RTP socket: {e}") from e
         endpoint.next_rtcp_tick = self.clock.tick + random.randint(RTCP_TICKS // 2, RTCP_TICKS)
         self._endpoints[endpoint.id] = endpoint
         return self._info(endpoint)
+
+    async def _allocate(self, *, rtcp: bool) -> tuple[socket.socket, socket.socket | None]:
+        """New sockets; when the range is used up, the parked ports are given back first."""
+        try:
+            return self.ports.allocate(rtcp=rtcp)
+        except NoPortAvailable as e:
+            released = self.spares.close_all()
+            for port in released:
+                self.ports.release(port)
+            if not released:
+                raise MediaError(str(e)) from e
+            await asyncio.sleep(0)  # the loop closes the transports' sockets on its next turn
+        try:
+            return self.ports.allocate(rtcp=rtcp)
+        except NoPortAvailable as e:
+            raise MediaError(str(e)) from e
 
     def _info(self, ep: RtpEndpoint) -> EndpointInfo:
         return EndpointInfo(ep.id, ep.local, ep.local_rtcp, ep.ssrc, ep.spec)
@@ -233,8 +259,13 @@ class LocalMediaServer:
         self._finish_recording(ep, RecordingEnd.ENDPOINT_GONE)
         ep.send_bye()
         del self._endpoints[endpoint_id]
-        ep.close()
-        self.ports.release(ep.local[1])
+        port = ep.local[1]
+        transport, rtcp_transport = ep.detach()
+        if not self.spares.park(port, ep.sock, ep.rtcp_sock, transport, rtcp_transport):
+            for open_transport in (transport, rtcp_transport):
+                if open_transport is not None:
+                    open_transport.close()
+            self.ports.release(port)
         return ep.snapshot()
 
     async def endpoint_stats(self, endpoint_id: str) -> EndpointStats:
@@ -247,7 +278,10 @@ class LocalMediaServer:
             else MediaClock().stats()  # a manual clock has no lateness to report
         )
         return ServerStats(
-            len(self._endpoints), len(self._conferences), self.ports.in_use, clock_stats
+            len(self._endpoints),
+            len(self._conferences),
+            self.ports.in_use - len(self.spares),  # parked ports are free for the next endpoint
+            clock_stats,
         )
 
     # --- relay ------------------------------------------------------------------------------

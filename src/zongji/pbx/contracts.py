@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -311,29 +311,33 @@ class CallEnd:
 
 class CallRecords(Protocol):
     """Writes one record per call; while a call is live it is in a durable journal, so a node
-    that dies mid-call closes it as INTERRUPTED when it starts again."""
+    that dies mid-call closes it as INTERRUPTED when it starts again.
 
-    async def opened(self, start: CallStart) -> None: ...
+    Each report is taken at once, in the order made (so a caller need not await one report
+    before the next); the awaitable it returns resolves once the record holds it, and never
+    raises: a record problem must not drop a call."""
 
-    async def answered(
+    def opened(self, start: CallStart) -> Awaitable[None]: ...
+
+    def answered(
         self,
         call_id: str,
         at: datetime,
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
         legs: Sequence[DialogSnapshot] = (),
-    ) -> None:
+    ) -> Awaitable[None]:
         """The call was answered; `legs` are its dialogs now (caller's and callee's), kept
         with the open record so a node that dies mid-call can end them."""
         ...
 
-    async def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
+    def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> Awaitable[None]:
         """The node answered the caller itself (IVR, voicemail): its dialog, kept likewise."""
         ...
 
-    async def closed(self, call_id: str, end: CallEnd) -> None: ...
+    def closed(self, call_id: str, end: CallEnd) -> Awaitable[None]: ...
 
-    async def routed(self, call_id: str, callee: Party) -> None:
+    def routed(self, call_id: str, callee: Party) -> Awaitable[None]:
         """The call found its callee after it was opened (the main number's IVR chose one)."""
         ...
 

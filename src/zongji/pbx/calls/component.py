@@ -101,6 +101,7 @@ class PbxComponent:
         await pbx.trunk_runtime.stop()
         if self.engine is not None:
             await self.engine.stop()
+        await pbx.records.drain()  # the records of the calls just ended, written behind them
         await pbx.voicemail.mwi.close()  # final NOTIFYs are not owed at shutdown; stop the timers
         if self._recovery is not None and not self._recovery.done():
             self._recovery.cancel()

@@ -4,6 +4,14 @@ The records service (`CallRecords`) is durable; this wrapper makes sure the engi
 (refusal, busy, cancel, BYE, shutdown) each close the record exactly once with the right status
 and hang-up side, using the engine's clock, and measures the talk time the policy bills. A failure
 of the records service is logged and does not drop the call in progress.
+
+The service takes each report at once and writes it behind the call, with other calls' reports
+(`records/writer.py`). What the call waits for here is what recovery after a crash needs: the
+answer (with the dialogs a restarted node must end with a BYE) and the dialog of a caller the node
+answered itself are durable before the call goes on, and the close before the engine frees the
+call's endpoints. Opening and routing are not waited for: a call that is only ringing has no
+dialog to end, and its row is written within the writer's window anyway (with the answer, if
+that comes in the same window, or as the final row of a call refused at once).
 """
 
 from __future__ import annotations
@@ -67,8 +75,9 @@ class CallLog:
         return cls(records, clock, start)
 
     async def open(self) -> None:
+        """Report the start; not waited for (see the module's docstring)."""
         try:
-            await self.records.opened(self.start)
+            self.records.opened(self.start)
             self._opened = True
         except Exception:
             log.exception("call record for %s could not be opened", self.call_id)
@@ -99,9 +108,10 @@ class CallLog:
             log.exception("call record for %s: dialog not written", self.call_id)
 
     async def routed(self, callee: Party) -> None:
-        """The callee became known after the record was opened (the main number's IVR)."""
+        """The callee became known after the record was opened (the main number's IVR); not
+        waited for."""
         try:
-            await self.records.routed(self.call_id, callee)
+            self.records.routed(self.call_id, callee)
         except Exception:
             log.exception("call record for %s: callee not written", self.call_id)
 

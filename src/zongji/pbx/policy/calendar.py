@@ -4,8 +4,10 @@ China's public holidays move every year and come with make-up working days on we
 calendar is data the enterprise admin maintains, a year at a time (typically pasted from the State
 Council's notice). Only days that differ from Monday–Friday need an entry.
 
-Authorising a call asks for one day; answers are cached for a minute per (enterprise, day), and a
-change made on this node clears that enterprise's entries at once.
+Authorising a call asks for one day; answers are cached for a minute per (enterprise, day). A
+change made on this node clears that enterprise's entries at once, and so does its
+`CalendarChanged` event when it arrives from the bus (a change made on another node, once the bus
+is shared between nodes), so the minute is only a bound for a lost event.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class HolidayCalendar:
         self._clock = clock
         self._audit = audit
         self._cache: dict[tuple[uuid.UUID, date], tuple[float, DayKind | None]] = {}
+        bus.subscribe(CalendarChanged, self._changed)
+
+    async def _changed(self, event: CalendarChanged) -> None:
+        if event.tenant_id is not None:
+            self._forget(event.tenant_id)
 
     async def kind_of(self, tenant_id: uuid.UUID, day: date) -> DayKind | None:
         """The calendar's word on a day: holiday, make-up workday, or None (an ordinary day)."""

@@ -12,9 +12,14 @@ The checks, in order (the first that fails names the rule):
 7. for users with a quota, minutes left.
 
 Everything it needs per call arrives with the call (the enterprise and the user from the
-in-memory view); the database is asked only for the day's calendar entry ("workdays only" users)
-and the month's minutes (users with a quota). What a call needs at answer and end is kept in a
-ticket on this node, where the engine handling the call also runs.
+in-memory view); the database is asked only for the day's calendar entry ("workdays only" users,
+cached a minute per enterprise and day, `calendar.py`) and the month's minutes (users with a
+quota, a read without a lock). So `authorise` never writes, and internal and emergency calls touch
+the database at no point. What a call needs at answer and end is kept in a ticket on this node,
+where the engine handling the call also runs. At answer, only a quota user's call writes (its
+reservation, `quota.py`); at the end, a quota user's call is billed in the locked transaction that
+releases its reservation, and any other answered outside call is billed behind the call, many
+calls per transaction (`billing.py`).
 """
 
 from __future__ import annotations
@@ -31,12 +36,13 @@ from zongji.directory.models import OutboundTime
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.contracts import Dialled, NumberClass, PolicyDecision, Subscriber, TenantLine
 from zongji.pbx.events import MinutesUsedUp
+from zongji.pbx.policy.billing import UnlimitedBilling
 from zongji.pbx.policy.calendar import HolidayCalendar
 from zongji.pbx.policy.classify import area_of, classify
 from zongji.pbx.policy.hours import local_now, may_call_out
 from zongji.pbx.policy.levels import level_of, refusal
 from zongji.pbx.policy.overview import UserPolicy, policy_of
-from zongji.pbx.policy.quota import MinuteQuota
+from zongji.pbx.policy.quota import MinuteQuota, billable_minutes
 from zongji.pbx.policy.rules import PROMPTS, Rule
 from zongji.pbx.policy.validity import within_validity
 from zongji.platform.clock import Clock
@@ -90,6 +96,7 @@ class PolicyService:
         self._users = users
         self.calendar = HolidayCalendar(db, bus, clock, audit)
         self.quota = MinuteQuota(db, clock)
+        self.billing = UnlimitedBilling(db, clock)
         self._tickets: dict[str, Ticket] = {}
 
     # -- OutboundPolicy ------------------------------------------------------------------------
@@ -141,6 +148,7 @@ class PolicyService:
                 return _refuse(number_class, Rule.OUTBOUND_TIME)
         max_seconds: int | None = None
         if caller.monthly_minutes is not None:
+            await self.billing.written()  # minutes talked before the quota was set count
             standing = await self.quota.standing(tenant.tenant_id, caller.user_id, month_of(moment))
             left = standing.left(caller.monthly_minutes) or 0
             if left <= 0:
@@ -156,6 +164,7 @@ class PolicyService:
         if ticket.quota is None:
             return None
         try:
+            await self.billing.written()
             minutes = await self.quota.reserve(
                 ticket.tenant_id, ticket.user_id, ticket.month, call_id, ticket.quota
             )
@@ -176,6 +185,13 @@ class PolicyService:
         if ticket is None or (ticket.month is None and talk_seconds <= 0):
             return
         month = ticket.month or month_of(local_now(self._clock.now(), ticket.timezone))
+        if ticket.quota is None:
+            # no reservation to release, no cap: added to the month behind the call
+            minutes = billable_minutes(talk_seconds)
+            if minutes > 0:
+                await self.billing.bill(ticket.tenant_id, ticket.user_id, month, minutes)
+            return
+        await self.billing.written()
         for attempt in range(SETTLE_ATTEMPTS):
             try:
                 settled = await self.quota.settle(
@@ -222,6 +238,7 @@ class PolicyService:
         ent = await self._enterprises.get(tenant_id)
         user = await self._users.get(tenant_id, user_id)
         moment = local_now(self._clock.now(), ent.timezone)
+        await self.billing.written()
         standing = await self.quota.standing(tenant_id, user_id, month_of(moment))
         override = await self.calendar.kind_of(tenant_id, moment.date())
         return policy_of(ent, user, moment, standing, override)
@@ -239,6 +256,7 @@ class PolicyService:
         ent = await self._enterprises.get(tenant_id)
         page = await self._users.page(tenant_id, limit=limit, cursor=cursor)
         moment = local_now(self._clock.now(), ent.timezone)
+        await self.billing.written()
         standings = await self.quota.standings(
             tenant_id, [u.id for u in page.items], month_of(moment)
         )

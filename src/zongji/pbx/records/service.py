@@ -1,16 +1,21 @@
 """Writing call records (the `CallRecords` contract) and closing what a dead node left live.
 
-The call engine reports each call three times: opened, answered (with the call's dialogs),
-closed; a call the node answers itself (IVR, voicemail) also reports the caller's dialog. Each
-report is its own short transaction, so a record is durable from the moment the call starts: if
-the node dies mid-call, the open row (the journal, see `models.py`) survives with the call's
-dialogs, and the node closes it as INTERRUPTED when it starts again (and ends the dialogs,
-`calls/recovery.py`). The engine awaits these writes as the call proceeds, so they are kept to
-one statement each for the calls this service opened (no read-back). Every write tolerates the
-others being missing, late or repeated, and none of them raises into the engine: a record
-problem must never drop a call. A database that is busy (SQLite's write lock held past its busy
-timeout under overload) or briefly unreachable is retried with backoff for up to
-`RETRY_SECONDS`, so a slow database delays a record instead of losing it.
+The call engine reports each call as it goes: opened, answered (with the call's dialogs),
+closed; a call the node answers itself (IVR, voicemail) also reports the caller's dialog. For the
+calls this service opened, a report changes the call's row in memory and is written behind the
+call (`writer.py`): every few tens of milliseconds one transaction writes what every live call
+reported, so a call costs one INSERT (opened, and answered if that came in the same window) and
+one UPDATE (closed) shared with many other calls, instead of three transactions of its own. Each
+report returns an awaitable that resolves when the row holds it; the engine awaits the answer and
+the close, so a call's dialogs are durable a few tens of milliseconds after its 200 at most, and
+a node that dies mid-call leaves its open row (the journal, see `models.py`) with the dialogs;
+the node closes it as INTERRUPTED when it starts again (and ends the dialogs,
+`calls/recovery.py`). Every write tolerates the others being missing, late or repeated (reports
+for a call this service did not open, or already closed, take the slower path of one read and one
+transaction each), and none of them raises into the engine: a record problem must never drop a
+call. A database that is busy (SQLite's write lock held past its busy timeout under overload) or
+briefly unreachable is retried with backoff for up to `RETRY_SECONDS`, so a slow database delays
+a record instead of losing it.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from zongji.pbx.contracts import (
     CallDirection,
@@ -39,9 +44,11 @@ from zongji.pbx.events import CallEnded
 from zongji.pbx.records.export import CallRecordExport
 from zongji.pbx.records.models import CallRecord
 from zongji.pbx.records.search import CallFilters, CallRecordOut, CallRecordSearch
+from zongji.pbx.records.writer import RecordWriter
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.events import EventBus
+from zongji.platform.ids import uuid7
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.uow import UnitOfWork
 from zongji.sip.dialog import DialogSnapshot
@@ -104,32 +111,45 @@ def _clip(text: str | None, size: int) -> str | None:
 
 def ended_event(row: CallRecord) -> CallEnded:
     """For what reacts to finished calls (missed-call notifications, statistics)."""
+    return _ended_event({column: getattr(row, column) for column in _EVENT_COLUMNS})
+
+
+_EVENT_COLUMNS = (
+    "id", "tenant_id", "call_id", "direction", "status", "caller_number", "caller_user_id",
+    "caller_name", "callee_number", "callee_user_id", "callee_name", "answered_by_user_id",
+    "started_at", "answered_at", "ended_at", "billable_seconds",
+)  # fmt: skip
+
+
+def _ended_event(row: Mapping[str, Any]) -> CallEnded:
+    """`CallEnded` of a row's values (a loaded row's, or a live call's as the writer writes it)."""
     return CallEnded(
-        tenant_id=row.tenant_id,
-        call_id=row.call_id,
-        record_id=row.id,
-        direction=CallDirection(row.direction),
-        status=None if row.status is None else CallStatus(row.status),
-        caller_number=row.caller_number,
-        caller_user_id=row.caller_user_id,
-        caller_name=row.caller_name,
-        callee_number=row.callee_number,
-        callee_user_id=row.callee_user_id,
-        callee_name=row.callee_name,
-        answered_by_user_id=row.answered_by_user_id,
-        started_at=row.started_at,
-        answered_at=row.answered_at,
-        ended_at=row.ended_at,
-        billable_seconds=row.billable_seconds,
+        tenant_id=row["tenant_id"],
+        call_id=row["call_id"],
+        record_id=row["id"],
+        direction=CallDirection(row["direction"]),
+        status=None if row["status"] is None else CallStatus(row["status"]),
+        caller_number=row["caller_number"],
+        caller_user_id=row["caller_user_id"],
+        caller_name=row["caller_name"],
+        callee_number=row["callee_number"],
+        callee_user_id=row["callee_user_id"],
+        callee_name=row["callee_name"],
+        answered_by_user_id=row["answered_by_user_id"],
+        started_at=row["started_at"],
+        answered_at=row["answered_at"],
+        ended_at=row["ended_at"],
+        billable_seconds=row["billable_seconds"],
     )
 
 
-def _close_values(row: CallRecord, end: CallEnd) -> dict[str, Any]:
+def _close_values(row: Mapping[str, Any], end: CallEnd) -> dict[str, Any]:
     """What closing `row` with `end` writes: the end never before the start or the answer."""
-    ended_at = max(end.ended_at, row.started_at)
-    if row.answered_at is not None and ended_at < row.answered_at:
-        ended_at = row.answered_at
-    seconds = billable_seconds(row.answered_at, ended_at)
+    ended_at = max(end.ended_at, row["started_at"])
+    answered_at = row["answered_at"]
+    if answered_at is not None and ended_at < answered_at:
+        ended_at = answered_at
+    seconds = billable_seconds(answered_at, ended_at)
     return {
         "ended_at": ended_at,
         "status": end.status.value,
@@ -137,19 +157,19 @@ def _close_values(row: CallRecord, end: CallEnd) -> dict[str, Any]:
         "reason": _clip(end.reason, 255),
         "rule": _clip(end.rule, 64),
         "billable_seconds": seconds,
-        "billed_minutes": billed_minutes(row.direction, seconds),
+        "billed_minutes": billed_minutes(row["direction"], seconds),
         "legs": None,  # its dialogs are over; nothing to end after a crash
     }
 
 
 def _answer_values(
-    row: CallRecord,
+    row: Mapping[str, Any],
     at: datetime,
     by: Party | None,
     trunk_id: uuid.UUID | None,
     legs: Sequence[DialogSnapshot] = (),
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {"answered_at": max(at, row.started_at)}
+    values: dict[str, Any] = {"answered_at": max(at, row["started_at"])}
     if legs:
         values["legs"] = [leg.to_json() for leg in legs]
     if by is not None:
@@ -209,62 +229,87 @@ class CallRecordService:
         self._nodes = nodes
         self.search = CallRecordSearch(db)
         self.export = CallRecordExport(self.search)
-        self._live: dict[str, CallRecord] = {}
-        """The live calls this service opened, as written (detached rows): the engine reports
-        answers and ends by call id alone, and with these each is one UPDATE, without reading
-        the row back. A call opened elsewhere (a rebuilt service) takes the slower path."""
+        self.writer = RecordWriter(db, bus, transient)
+        self._live: dict[str, dict[str, Any]] = {}
+        """The live calls this service opened: each row's values as they will be once what is
+        queued is written (every column). The engine reports answers and ends by call id alone,
+        and with these each is a change queued for the writer, never a read. A call opened
+        elsewhere (a rebuilt service) takes the slower path."""
 
     # --- the contract ---------------------------------------------------------------------
+    # Each report is queued at once (so the reports of one call are written in the order they
+    # were made, whether or not the caller awaits them); the awaitable resolves once written.
 
-    async def opened(self, start: CallStart) -> None:
-        await persist("opened", start.call_id, lambda: self._open(start))
+    def opened(self, start: CallStart) -> Awaitable[None]:
+        if start.call_id in self._live:
+            log.warning("call opened twice", extra={"call_id": start.call_id})
+            return _done()
+        row = _open_values(start, self.node)
+        self._live[start.call_id] = row
+        return self.writer.insert(row["id"], row)
 
-    async def answered(
+    def answered(
         self,
         call_id: str,
         at: datetime,
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
         legs: Sequence[DialogSnapshot] = (),
-    ) -> None:
-        await persist(
-            "answered", call_id, lambda: self._answer(call_id, at, answered_by, trunk_id, legs)
-        )
+    ) -> Awaitable[None]:
+        live = self._live.get(call_id)
+        if live is None:
+            return _later(
+                persist(
+                    "answered",
+                    call_id,
+                    lambda: self._answer_unknown(call_id, at, answered_by, trunk_id, legs),
+                )
+            )
+        if live["answered_at"] is not None:
+            return _done()  # answered twice: the first answer stands
+        values = _answer_values(live, at, answered_by, trunk_id, legs)
+        live.update(values)
+        return self.writer.update(live["id"], values)
 
-    async def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
-        await persist("dialogs", call_id, lambda: self._dialogs(call_id, legs))
+    def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> Awaitable[None]:
+        live = self._live.get(call_id)
+        if live is None:
+            return _later(persist("dialogs", call_id, lambda: self._dialogs(call_id, legs)))
+        if not legs:
+            return _done()
+        values = {"legs": [leg.to_json() for leg in legs]}
+        live.update(values)
+        return self.writer.update(live["id"], values)
 
-    async def closed(self, call_id: str, end: CallEnd) -> None:
-        try:
-            await persist("closed", call_id, lambda: self._finish(call_id, end))
-        finally:
-            self._live.pop(call_id, None)
+    def closed(self, call_id: str, end: CallEnd) -> Awaitable[None]:
+        live = self._live.pop(call_id, None)
+        if live is None:
+            return _later(persist("closed", call_id, lambda: self._finish(call_id, end)))
+        values = _close_values(live, end)
+        live.update(values)
+        return self.writer.update(live["id"], values, _ended_event(live))
 
-    async def routed(self, call_id: str, callee: Party) -> None:
+    def routed(self, call_id: str, callee: Party) -> Awaitable[None]:
         """The live call now rings `callee` (the IVR transferred it to the extension keyed in):
         it becomes the record's callee, so an unanswered transfer is that user's missed call."""
-        await persist("routed", call_id, lambda: self._route(call_id, callee))
-
-    async def _route(self, call_id: str, callee: Party) -> None:
-        live = self._live.get(call_id)
-        tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
-        if tenant_id is None:
-            return
         values = {
             "callee_number": callee.number[:64],
             "callee_user_id": callee.user_id,
             "callee_name": _clip(callee.name, 64),
         }
-        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
-            changed = await _update(
-                uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None)
-            )
-        if changed and live is not None:
-            for key, value in values.items():
-                setattr(live, key, value)
+        live = self._live.get(call_id)
+        if live is None:
+            return _later(persist("routed", call_id, lambda: self._route(call_id, values)))
+        live.update(values)
+        return self.writer.update(live["id"], values)
+
+    async def drain(self) -> None:
+        """Wait until every report made so far is written (the node stopping, tests)."""
+        await self.writer.drain()
 
     async def all_for(self, tenant_id: uuid.UUID, limit: int = 1000) -> list[CallRecordOut]:
         """The enterprise's latest records, newest first, live ones included (tests, tools)."""
+        await self.writer.written()
         page = await self.search.page(tenant_id, CallFilters(), limit=limit)
         return page.items
 
@@ -322,60 +367,15 @@ class CallRecordService:
             )
         return closed
 
-    # --- the writes ---------------------------------------------------------------------------
+    # --- the slower path: calls this service did not open, or has closed ----------------------
 
-    async def _open(self, start: CallStart) -> None:
-        row = CallRecord(
-            tenant_id=start.tenant_id,
-            call_id=start.call_id,
-            direction=start.direction.value,
-            caller_number=start.caller.number[:64],
-            caller_user_id=start.caller.user_id,
-            caller_name=_clip(start.caller.name, 64),
-            callee_number=start.callee.number[:64],
-            callee_user_id=start.callee.user_id,
-            callee_name=_clip(start.callee.name, 64),
-            started_at=start.started_at,
-            trunk_id=start.trunk_id,
-            outside_number=_clip(start.outside_number, 32),
-            billable_seconds=0,
-            billed_minutes=0,
-            node=self.node,
-        )
-        try:
-            async with UnitOfWork(self._db, self._bus, TenantScope(start.tenant_id)) as uow:
-                uow.session.add(row)
-        except IntegrityError:  # (tenant, call_id) is unique
-            log.warning("call opened twice", extra={"call_id": start.call_id})
+    async def _route(self, call_id: str, values: dict[str, Any]) -> None:
+        await self.writer.written()
+        tenant_id = await self._tenant_of(call_id)
+        if tenant_id is None:
             return
-        self._live[start.call_id] = row  # detached now, its values as written
-
-    async def _answer(
-        self,
-        call_id: str,
-        at: datetime,
-        by: Party | None,
-        trunk_id: uuid.UUID | None,
-        legs: Sequence[DialogSnapshot],
-    ) -> None:
-        live = self._live.get(call_id)
-        if live is None:
-            await self._answer_unknown(call_id, at, by, trunk_id, legs)
-            return
-        if live.answered_at is not None:
-            return  # answered twice: the first answer stands
-        values = _answer_values(live, at, by, trunk_id, legs)
-        async with UnitOfWork(self._db, self._bus, TenantScope(live.tenant_id)) as uow:
-            changed = await _update(
-                uow,
-                values,
-                CallRecord.call_id == call_id,
-                CallRecord.answered_at.is_(None),
-                CallRecord.ended_at.is_(None),
-            )
-        if changed:
-            for key, value in values.items():
-                setattr(live, key, value)
+        async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
+            await _update(uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None))
 
     async def _answer_unknown(
         self,
@@ -386,6 +386,7 @@ class CallRecordService:
         legs: Sequence[DialogSnapshot],
     ) -> None:
         """An answer for a call this service did not open, or one already closed."""
+        await self.writer.written()  # the close of the call may still be on its way
         tenant_id = await self._tenant_of(call_id)
         if tenant_id is None:
             return
@@ -395,7 +396,9 @@ class CallRecordService:
                 return  # gone, or answered twice: the first answer stands
             if row.ended_at is not None and at > row.ended_at:
                 return  # an answer after the end is not one
-            values = _answer_values(row, at, by, trunk_id, legs if row.ended_at is None else ())
+            values = _answer_values(
+                _times_of(row), at, by, trunk_id, legs if row.ended_at is None else ()
+            )
             for key, value in values.items():
                 setattr(row, key, value)
             if row.ended_at is not None:  # the close landed first: its talk time is this long
@@ -403,8 +406,8 @@ class CallRecordService:
                 row.billed_minutes = billed_minutes(row.direction, row.billable_seconds)
 
     async def _dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
-        live = self._live.get(call_id)
-        tenant_id = live.tenant_id if live is not None else await self._tenant_of(call_id)
+        await self.writer.written()
+        tenant_id = await self._tenant_of(call_id)
         if tenant_id is None or not legs:
             return
         values = {"legs": [leg.to_json() for leg in legs]}
@@ -412,27 +415,17 @@ class CallRecordService:
             await _update(uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None))
 
     async def _finish(self, call_id: str, end: CallEnd) -> None:
-        live = self._live.get(call_id)
-        if live is None:
-            tenant_id = await self._tenant_of(call_id)
-            if tenant_id is not None:
-                await self._close_in(tenant_id, call_id, end)
-            return
-        values = _close_values(live, end)
-        async with UnitOfWork(self._db, self._bus, TenantScope(live.tenant_id)) as uow:
-            if await _update(
-                uow, values, CallRecord.call_id == call_id, CallRecord.ended_at.is_(None)
-            ):
-                for key, value in values.items():
-                    setattr(live, key, value)
-                uow.publish(ended_event(live))
+        await self.writer.written()
+        tenant_id = await self._tenant_of(call_id)
+        if tenant_id is not None:
+            await self._close_in(tenant_id, call_id, end)
 
     async def _close_in(self, tenant_id: uuid.UUID, call_id: str, end: CallEnd) -> bool:
         async with UnitOfWork(self._db, self._bus, TenantScope(tenant_id)) as uow:
             row = await uow.session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
             if row is None or row.ended_at is not None:
                 return False  # closed twice: the first close stands
-            for key, value in _close_values(row, end).items():
+            for key, value in _close_values(_times_of(row), end).items():
                 setattr(row, key, value)
             uow.publish(ended_event(row))
         return True
@@ -456,3 +449,55 @@ class CallRecordService:
             return None
         tenant: uuid.UUID = found[0]
         return tenant
+
+
+def _open_values(start: CallStart, node: str) -> dict[str, Any]:
+    """The new row of a call: every column of the table (the writer inserts many at once)."""
+    return {
+        "id": uuid7(),
+        "tenant_id": start.tenant_id,
+        "call_id": start.call_id,
+        "direction": start.direction.value,
+        "caller_number": start.caller.number[:64],
+        "caller_user_id": start.caller.user_id,
+        "caller_name": _clip(start.caller.name, 64),
+        "callee_number": start.callee.number[:64],
+        "callee_user_id": start.callee.user_id,
+        "callee_name": _clip(start.callee.name, 64),
+        "answered_by_number": None,
+        "answered_by_user_id": None,
+        "answered_by_name": None,
+        "started_at": start.started_at,
+        "answered_at": None,
+        "ended_at": None,
+        "billable_seconds": 0,
+        "billed_minutes": 0,
+        "trunk_id": start.trunk_id,
+        "outside_number": _clip(start.outside_number, 32),
+        "status": None,
+        "reason": None,
+        "rule": None,
+        "hangup_side": None,
+        "node": node,
+        "legs": None,
+    }
+
+
+def _times_of(row: CallRecord) -> dict[str, Any]:
+    """What `_answer_values` and `_close_values` read of a row loaded from the database."""
+    return {
+        "started_at": row.started_at,
+        "answered_at": row.answered_at,
+        "direction": row.direction,
+    }
+
+
+def _done() -> Awaitable[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+def _later(write: Awaitable[None]) -> Awaitable[None]:
+    """A report on the slower path, started now (so it is made whether or not it is awaited)."""
+    return asyncio.ensure_future(write)
