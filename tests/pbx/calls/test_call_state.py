@@ -3,8 +3,9 @@ billing see each transition once, whatever exits the call takes."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -39,33 +40,45 @@ class _Clock:
         return self.seconds
 
 
+def _written() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
 class _Records:
-    """A `CallRecords` that writes down what it is told, in order."""
+    """A `CallRecords` that writes down what it is told, in order (each report is taken when
+    it is made, as the real service does, and is durable at once)."""
 
     def __init__(self) -> None:
         self.writes: list[tuple[str, object]] = []
 
-    async def opened(self, start: CallStart) -> None:
+    def opened(self, start: CallStart) -> Awaitable[None]:
         self.writes.append(("opened", start.call_id))
+        return _written()
 
-    async def answered(
+    def answered(
         self,
         call_id: str,
         at: datetime,
         answered_by: Party | None = None,
         trunk_id: uuid.UUID | None = None,
         legs: Sequence[DialogSnapshot] = (),
-    ) -> None:
+    ) -> Awaitable[None]:
         self.writes.append(("answered", answered_by))
+        return _written()
 
-    async def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> None:
+    def dialogs(self, call_id: str, legs: Sequence[DialogSnapshot]) -> Awaitable[None]:
         self.writes.append(("dialogs", len(legs)))
+        return _written()
 
-    async def closed(self, call_id: str, end: CallEnd) -> None:
+    def closed(self, call_id: str, end: CallEnd) -> Awaitable[None]:
         self.writes.append(("closed", (end.status, end.hangup_side, end.reason)))
+        return _written()
 
-    async def routed(self, call_id: str, callee: Party) -> None:
+    def routed(self, call_id: str, callee: Party) -> Awaitable[None]:
         self.writes.append(("routed", callee))
+        return _written()
 
 
 class _Policy:
