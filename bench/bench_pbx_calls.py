@@ -73,7 +73,7 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
 
     from zongji.directory.schemas import EnterpriseCreate
     from zongji.directory.user_schemas import UserCreate
-    from zongji.pbx.calls.component import PbxComponent
+    from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
     from zongji.platform.actor import SYSTEM
     from zongji.platform.clock import SystemClock
     from zongji.platform.config import Settings
@@ -109,7 +109,7 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
             await services.pbx.voicemail.mailbox.set_enabled(ent.id, user.id, False)
             issued = await services.pbx.credentials.issue(SYSTEM, ent.id, user.id)
             users[ext] = {"username": issued.username, "password": issued.password}
-        component = PbxComponent(services)
+        component = PbxComponent(PbxComponentDeps(services.settings, services.clock, services.pbx))
         ports = await component.start()
         (workdir / "ready.json").write_text(
             json.dumps({"port": ports["udp"], "domain": ent.sip_domain, "users": users})

@@ -77,7 +77,7 @@ def serve(workdir: Path, database_url: str) -> None:
 
     from zongji.directory.schemas import EnterpriseCreate
     from zongji.directory.user_schemas import UserCreate
-    from zongji.pbx.calls.component import PbxComponent
+    from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
     from zongji.platform.actor import SYSTEM
     from zongji.platform.clock import SystemClock
     from zongji.platform.config import Settings
@@ -112,7 +112,7 @@ def serve(workdir: Path, database_url: str) -> None:
             await services.pbx.voicemail.mailbox.set_enabled(ent.id, user.id, False)
             issued = await services.pbx.credentials.issue(SYSTEM, ent.id, user.id)
             users[ext] = {"username": issued.username, "password": issued.password}
-        component = PbxComponent(services)
+        component = PbxComponent(PbxComponentDeps(services.settings, services.clock, services.pbx))
         ports = await component.start()
         (workdir / "ready.json").write_text(
             json.dumps({"port": ports["udp"], "domain": ent.sip_domain, "users": users})
@@ -200,13 +200,18 @@ def echo_callee(workdir: Path) -> None:
     """The callee's phone in its own process: registers the device of 8002 with Digest, answers
     every call with its own RTP socket and echoes the media back; on SIGTERM writes how many
     calls it answered and saw end."""
-    from zongji.sip.auth.client import Credentials
-    from zongji.sip.network import HostPort, TransportKind
-    from zongji.sip.offer_answer import LocalMedia, SdpSession
-    from zongji.sip.sdp import parse_sdp
-    from zongji.sip.transport.base import Destination
-    from zongji.sip.ua.core import UserAgent
-    from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+    from zongji.sip import (
+        Credentials,
+        Destination,
+        HostPort,
+        IncomingCall,
+        IncomingRequest,
+        LocalMedia,
+        SdpSession,
+        TransportKind,
+        UserAgent,
+        parse_sdp,
+    )
 
     async def main() -> None:
         info = json.loads((workdir / "ready.json").read_text())
@@ -281,10 +286,7 @@ class Caller:
         self.dialogs: list[Any] = []
 
     async def start(self, n: int) -> None:
-        from zongji.sip.auth.client import Credentials
-        from zongji.sip.network import HostPort, TransportKind
-        from zongji.sip.transport.base import Destination
-        from zongji.sip.ua.core import UserAgent
+        from zongji.sip import Credentials, Destination, HostPort, TransportKind, UserAgent
 
         self.node = Destination(TransportKind.UDP, HostPort(HOST, self.info["port"]))
         self.ua = UserAgent(local_user="caller")
@@ -296,8 +298,7 @@ class Caller:
 
     async def place(self, n: int, rate: float) -> int:
         """Place `n` calls at `rate` per second; returns how many were answered."""
-        from zongji.sip.offer_answer import LocalMedia, SdpSession
-        from zongji.sip.sdp import parse_sdp
+        from zongji.sip import LocalMedia, SdpSession, parse_sdp
 
         async def one(leg: Leg) -> bool:
             session = SdpSession(LocalMedia(*leg.addr))

@@ -50,9 +50,7 @@ from zongji.platform.db import PLATFORM
 from zongji.platform.events import InProcessBus
 from zongji.platform.migrate import upgrade
 from zongji.services import Services, build_services
-from zongji.sip.auth.digest import DigestAlgorithm, compute_ha1
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.requests import IncomingRequest
+from zongji.sip import DigestAlgorithm, IncomingRequest, UserAgent, compute_ha1
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "sip" / "register_digest.xml"

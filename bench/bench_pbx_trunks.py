@@ -26,7 +26,7 @@ from zongji.pbx.trunks.models import NumberFormat, TrunkMode, TrunkTransport
 from zongji.pbx.trunks.runtime import TrunkRuntime
 from zongji.platform.clock import SystemClock
 from zongji.platform.events import InProcessBus
-from zongji.sip.network import HostPort
+from zongji.sip import HostPort
 
 TENANT = TenantLine(
     tenant_id=uuid.uuid4(),

@@ -356,7 +356,7 @@ def cmd_sms_deliveries(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_call(args: argparse.Namespace) -> int:
-    from zongji.pbx.demo_cli import demo_call
+    from zongji.demo.cli import demo_call
 
     return _run(
         demo_call(

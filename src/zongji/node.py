@@ -54,9 +54,16 @@ class Node:
         self.app = create_app(self.services)
         self.components: list[Component] = []
         if settings.sip_enabled:
-            from zongji.pbx.calls.component import PbxComponent
+            from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
 
-            self.components.append(PbxComponent(self.services))
+            pbx: Component = PbxComponent(
+                PbxComponentDeps(self.services.settings, self.services.clock, self.services.pbx)
+            )
+            if settings.demo:
+                from zongji.demo.carrier import DemoCarrierBeside
+
+                pbx = DemoCarrierBeside(pbx, self.services)
+            self.components.append(pbx)
         if isinstance(self.services.sms, SmppGateway):  # the carrier session and its queue
             self.components.append(self.services.sms)
         self.ports: dict[str, Any] = {}
@@ -73,7 +80,7 @@ class Node:
         for component in self.components:
             self.ports[component.name] = await component.start()
         if settings.demo:
-            from zongji.demo import ensure_demo
+            from zongji.demo.enterprise import ensure_demo
 
             await ensure_demo(self.services, http_port=self.ports["http"], ports=self.ports)
         self.services.jobs.start()

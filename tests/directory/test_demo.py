@@ -3,7 +3,7 @@ direct lines from a pool, one user's personal contacts — and keeps the first u
 
 from __future__ import annotations
 
-from zongji.demo import DEMO_USERS, ensure_demo
+from zongji.demo.enterprise import DEMO_USERS, ensure_demo
 from zongji.services import Services
 
 

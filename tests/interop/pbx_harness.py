@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 
+from zongji.demo.carrier import DemoCarrier, DemoCarrierBeside
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserChange, UserCreate
-from zongji.pbx.calls.component import PbxComponent
+from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
 from zongji.platform.actor import SYSTEM
 from zongji.platform.clock import Clock, SystemClock
 from zongji.services import Services
@@ -56,6 +57,7 @@ class RunningPbx:
     services: Services
     component: PbxComponent
     ports: dict[str, Any]
+    demo_carrier: DemoCarrier | None = None  # started beside the PBX when `demo=True`, as a node
 
     @property
     def udp_port(self) -> int:
@@ -143,12 +145,16 @@ async def running_pbx(
     services = build_services_with_phones(config, clock or SystemClock())
     if clear:
         await clear_tables(services)
-    component = PbxComponent(services)
-    ports = await component.start()
+    component = PbxComponent(PbxComponentDeps(services.settings, services.clock, services.pbx))
+    started: PbxComponent | DemoCarrierBeside = component
+    if config.demo:
+        started = DemoCarrierBeside(component, services)
+    ports = await started.start()
+    carrier = started.carrier if isinstance(started, DemoCarrierBeside) else None
     try:
-        yield RunningPbx(services, component, ports)
+        yield RunningPbx(services, component, ports, carrier)
     finally:
-        await component.stop()
+        await started.stop()
         await services.close()
 
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from tests.interop.pbx_harness import RunningPbx, running_pbx
-from zongji.demo import demo_file, ensure_demo
+from zongji.demo.caller import drain_events, endpoint_spec
+from zongji.demo.carrier import DemoCarrier
+from zongji.demo.enterprise import demo_file, ensure_demo
+from zongji.demo.telephony import DEMO_TRUNK
 from zongji.media import LocalMediaServer
 from zongji.media.api import EndpointSpec, Silence
-from zongji.pbx.demo_caller import drain_events, endpoint_spec
-from zongji.pbx.demo_carrier import DemoCarrier
-from zongji.pbx.demo_setup import DEMO_TRUNK
 from zongji.sip.auth.client import Credentials
 from zongji.sip.offer_answer import LocalMedia, SdpSession
 from zongji.sip.sdp import parse_sdp
@@ -41,7 +41,7 @@ async def demo_pbx(database_url: str, tmp_path: Path) -> AsyncIterator[RunningPb
 
 
 def carrier_of(pbx: RunningPbx) -> DemoCarrier:
-    carrier = pbx.component._demo_carrier
+    carrier = pbx.demo_carrier
     assert isinstance(carrier, DemoCarrier)
     return carrier
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from zongji.demo.caller import endpoint_spec
+from zongji.demo.carrier import DemoCarrier
 from zongji.media import LocalMediaServer
 from zongji.media.api import DtmfReceived, EndpointSpec
-from zongji.pbx.demo_caller import endpoint_spec
-from zongji.pbx.demo_carrier import DemoCarrier
 from zongji.sip.auth.client import Credentials
 from zongji.sip.offer_answer import LocalMedia, SdpSession
 from zongji.sip.sdp import parse_sdp

@@ -14,11 +14,16 @@ from zongji.api.docs import install_docs
 from zongji.api.limits import BodyLimit
 from zongji.api.platform_routes import router as platform_router
 from zongji.api.system import router as system_router
+from zongji.audit.api import AuditApiDeps, audit_api
 from zongji.audit.api import router as audit_router
 from zongji.directory.api import router as directory_router
 from zongji.directory.routes import ROUTERS as DIRECTORY_ROUTERS
+from zongji.directory.web import DirectoryApiDeps, directory_api
+from zongji.identity.api import IdentityApiDeps, identity_api
 from zongji.identity.api import router as identity_router
+from zongji.identity.web import authenticator
 from zongji.pbx.api import ROUTERS as PBX_ROUTERS
+from zongji.pbx.web import PbxApiDeps, pbx_api
 from zongji.services import Services
 
 log = logging.getLogger("zongji.http")
@@ -32,8 +37,9 @@ def create_app(services: Services) -> FastAPI:
         docs_url=None,  # FastAPI's own page loads Swagger UI from a CDN: see install_docs
         redoc_url=None,
     )
-    app.state.services = services
+    app.state.services = services  # for the root's own routes (api/system, api/platform_routes)
     app.state.ready = False
+    provide_context_deps(app, services)
     problems.install(app)
     install_docs(app)
     # The directory's routes go before enterprise provisioning's, whose
@@ -73,6 +79,37 @@ def create_app(services: Services) -> FastAPI:
         return response
 
     return app
+
+
+def provide_context_deps(app: FastAPI, s: Services) -> None:
+    """Give each context's routes the small set of services it declared (`platform.web.Provided`),
+    so no context's route can reach the others' services through `Services`."""
+    authenticator.provide(app, s.identity)
+    identity_api.provide(app, IdentityApiDeps(identity=s.identity))
+    audit_api.provide(app, AuditApiDeps(audit=s.audit, enterprises=s.enterprises, clock=s.clock))
+    directory_api.provide(
+        app,
+        DirectoryApiDeps(
+            clock=s.clock,
+            enterprises=s.enterprises,
+            departments=s.departments,
+            users=s.users,
+            extensions=s.extensions,
+            numbers=s.numbers,
+            changes=s.changes,
+            search=s.search,
+            importer=s.importer,
+            exporter=s.exporter,
+            contacts=s.contacts,
+            favourites=s.favourites,
+            invitations=s.invitations,
+            identity=s.identity,
+        ),
+    )
+    pbx_api.provide(
+        app,
+        PbxApiDeps(settings=s.settings, clock=s.clock, enterprises=s.enterprises, pbx=s.pbx),
+    )
 
 
 def _route_template(request: Request) -> str:

@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from zongji.api.deps import Operator, ServicesDep
+from zongji.api.deps import ServicesDep
+from zongji.identity.web import Operator
 from zongji.platform.sms import read_deliveries, recipient_filter
 
 router = APIRouter(prefix="/api/v1/platform", tags=["platform"])

@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from zongji import __version__
-from zongji.api.deps import AnyUser, ConsoleUser, ServicesDep
+from zongji.api.deps import ServicesDep
+from zongji.identity.web import AnyUser, ConsoleUser
 from zongji.platform.db import PLATFORM
 from zongji.platform.nodes import NodeStatus
 

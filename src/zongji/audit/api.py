@@ -10,22 +10,37 @@ import json
 import uuid
 import zoneinfo
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from zongji.api.deps import EnterpriseAdmin, Operator, ServicesDep
 from zongji.audit.models import LEVEL_ZH, AuditLevel
 from zongji.audit.schemas import AuditEntryOut, AuditPage
-from zongji.audit.service import AuditFilter
+from zongji.audit.service import AuditFilter, AuditLog
+from zongji.directory.enterprises import EnterpriseService
+from zongji.identity.web import EnterpriseAdmin, Operator
+from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Scope, TenantScope
 from zongji.platform.tabular import MEDIA_TYPES, ExportFormat, csv_chunks, file_chunks, xlsx_file
-from zongji.services import Services
+from zongji.platform.web import Provided
 
 router = APIRouter(tags=["operation log"])
+
+
+@dataclass(frozen=True)
+class AuditApiDeps:
+    """What the operation log's routes depend on, provided by the composition root."""
+
+    audit: AuditLog
+    enterprises: EnterpriseService  # an enterprise's time zone, for exported times
+    clock: Clock
+
+
+audit_api: Provided[AuditApiDeps] = Provided("audit")
+AuditDeps = Annotated[AuditApiDeps, Depends(audit_api)]
 
 HEADERS = [
     "序号",
@@ -53,7 +68,7 @@ def _filter(
 
 
 async def _page(
-    services: Services, scope: Scope, flt: AuditFilter, limit: int, cursor: int | None
+    services: AuditApiDeps, scope: Scope, flt: AuditFilter, limit: int, cursor: int | None
 ) -> AuditPage:
     entries = await services.audit.list(scope, flt, limit=limit + 1, before_seq=cursor)
     items = [AuditEntryOut.model_validate(e) for e in entries[:limit]]
@@ -62,7 +77,7 @@ async def _page(
 
 
 async def _export(
-    services: Services, scope: Scope, flt: AuditFilter, fmt: ExportFormat, zone: str
+    services: AuditApiDeps, scope: Scope, flt: AuditFilter, fmt: ExportFormat, zone: str
 ) -> StreamingResponse:
     tz = zoneinfo.ZoneInfo(zone)
 
@@ -100,14 +115,14 @@ Cursor = Annotated[int | None, Query(ge=1, description="`next_cursor` of the pre
 Format = Annotated[ExportFormat, Query(alias="format")]
 
 
-async def _enterprise_zone(services: Services, tenant_id: uuid.UUID) -> str:
+async def _enterprise_zone(services: AuditApiDeps, tenant_id: uuid.UUID) -> str:
     return (await services.enterprises.get(tenant_id)).timezone
 
 
 @router.get("/api/v1/operation-log", response_model=AuditPage)
 async def enterprise_log(
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: AuditDeps,
     flt: FilterDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -118,7 +133,7 @@ async def enterprise_log(
 
 @router.get("/api/v1/operation-log/export")
 async def export_enterprise_log(
-    admin: EnterpriseAdmin, services: ServicesDep, flt: FilterDep, fmt: Format = ExportFormat.XLSX
+    admin: EnterpriseAdmin, services: AuditDeps, flt: FilterDep, fmt: Format = ExportFormat.XLSX
 ) -> StreamingResponse:
     """The enterprise's operation log as xlsx or CSV (ADM-27), with the same filters as the list;
     times in the enterprise's time zone."""
@@ -133,7 +148,7 @@ OperatorChain = Annotated[
 
 
 async def _operator_scope(
-    services: Services, flt: AuditFilter, chain: uuid.UUID | None
+    services: AuditApiDeps, flt: AuditFilter, chain: uuid.UUID | None
 ) -> tuple[Scope, AuditFilter, str]:
     if chain is None:
         return PLATFORM, flt, "Asia/Shanghai"
@@ -144,7 +159,7 @@ async def _operator_scope(
 @router.get("/api/v1/platform/operation-log", response_model=AuditPage)
 async def platform_log(
     operator: Operator,
-    services: ServicesDep,
+    services: AuditDeps,
     flt: FilterDep,
     enterprise_id: OperatorChain = None,
     limit: Limit = 50,
@@ -159,7 +174,7 @@ async def platform_log(
 @router.get("/api/v1/platform/operation-log/export")
 async def export_platform_log(
     operator: Operator,
-    services: ServicesDep,
+    services: AuditDeps,
     flt: FilterDep,
     enterprise_id: OperatorChain = None,
     fmt: Format = ExportFormat.XLSX,

@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
-from zongji.api.deps import AddressDep, EnterpriseAdmin, Member, Operator, ServicesDep
 from zongji.directory.models import EnterpriseStatus
 from zongji.directory.schemas import (
     AdminAccountCreate,
@@ -23,6 +22,9 @@ from zongji.directory.schemas import (
     EnterprisePage,
     StatusChange,
 )
+from zongji.directory.web import DirectoryDeps
+from zongji.identity.web import EnterpriseAdmin, Member, Operator
+from zongji.platform.web import AddressDep
 
 router = APIRouter(tags=["enterprises"])
 RequestId = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
@@ -33,7 +35,7 @@ PLATFORM = "/api/v1/platform/enterprises"
 async def create_enterprise(
     body: EnterpriseCreate,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     request_id: RequestId = None,
 ) -> EnterpriseOut:
@@ -44,7 +46,7 @@ async def create_enterprise(
 @router.get(PLATFORM, response_model=EnterprisePage)
 async def list_enterprises(
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     status_: Annotated[EnterpriseStatus | None, Query(alias="status")] = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -56,7 +58,7 @@ async def list_enterprises(
 
 @router.get(PLATFORM + "/{enterprise_id}", response_model=EnterpriseOut)
 async def get_enterprise(
-    enterprise_id: uuid.UUID, operator: Operator, services: ServicesDep
+    enterprise_id: uuid.UUID, operator: Operator, services: DirectoryDeps
 ) -> EnterpriseOut:
     """One enterprise with its settings, features, limits, user count and status."""
     return await services.enterprises.get(enterprise_id)
@@ -67,7 +69,7 @@ async def change_enterprise(
     enterprise_id: uuid.UUID,
     body: EnterpriseChange,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     request_id: RequestId = None,
 ) -> EnterpriseOut:
@@ -82,7 +84,7 @@ async def add_enterprise_admin(
     enterprise_id: uuid.UUID,
     body: AdminAccountCreate,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> dict[str, uuid.UUID]:
     """Give an enterprise another console admin account."""
@@ -93,13 +95,13 @@ async def add_enterprise_admin(
 
 
 @router.get("/api/v1/enterprise", response_model=EnterpriseOut)
-async def my_enterprise(admin: EnterpriseAdmin, services: ServicesDep) -> EnterpriseOut:
+async def my_enterprise(admin: EnterpriseAdmin, services: DirectoryDeps) -> EnterpriseOut:
     """The enterprise admin's own enterprise, as the console shows it."""
     return await services.enterprises.get(admin.tenant_id)
 
 
 @router.get("/api/v1/directory/enterprise", response_model=EnterpriseCard)
-async def enterprise_card(member: Member, services: ServicesDep) -> EnterpriseCard:
+async def enterprise_card(member: Member, services: DirectoryDeps) -> EnterpriseCard:
     """The caller's own enterprise as every member may see it: name, code, SIP domain, main and
     access numbers (employees and contact managers included)."""
     ent = await services.enterprises.get(member.tenant_id)
@@ -117,7 +119,7 @@ async def set_enterprise_status(
     enterprise_id: uuid.UUID,
     verb: StatusVerb,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     body: StatusChange | None = None,
     request_id: RequestId = None,

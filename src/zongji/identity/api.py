@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from dataclasses import dataclass
+from typing import Annotated
 
-from zongji.api.deps import AddressDep, AnyUser, ConsoleUser, ServicesDep
+from fastapi import APIRouter, Depends, Response, status
+
 from zongji.identity.schemas import (
     CodeLogin,
     CodeRequest,
@@ -15,13 +17,27 @@ from zongji.identity.schemas import (
     RefreshRequest,
     TokenPair,
 )
+from zongji.identity.service import IdentityService
+from zongji.identity.web import AnyUser, ConsoleUser
+from zongji.platform.web import AddressDep, Provided
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
+@dataclass(frozen=True)
+class IdentityApiDeps:
+    """What the auth routes depend on, provided by the composition root."""
+
+    identity: IdentityService
+
+
+identity_api: Provided[IdentityApiDeps] = Provided("identity")
+IdentityDeps = Annotated[IdentityApiDeps, Depends(identity_api)]
+
+
 @router.post("/login", response_model=TokenPair)
 async def password_login(
-    body: PasswordLogin, services: ServicesDep, address: AddressDep
+    body: PasswordLogin, services: IdentityDeps, address: AddressDep
 ) -> TokenPair:
     """Console login (operators, enterprise admins) with account and password."""
     return await services.identity.password_login(
@@ -30,13 +46,13 @@ async def password_login(
 
 
 @router.post("/code", response_model=CodeSent, status_code=status.HTTP_202_ACCEPTED)
-async def request_code(body: CodeRequest, services: ServicesDep, address: AddressDep) -> CodeSent:
+async def request_code(body: CodeRequest, services: IdentityDeps, address: AddressDep) -> CodeSent:
     """Send a one-time login code to a registered mobile, by SMS (CL-3) or voice call (CL-4)."""
     return await services.identity.request_code(body.mobile, body.channel, address)
 
 
 @router.post("/code-login", response_model=TokenPair)
-async def code_login(body: CodeLogin, services: ServicesDep, address: AddressDep) -> TokenPair:
+async def code_login(body: CodeLogin, services: IdentityDeps, address: AddressDep) -> TokenPair:
     """Employee login with mobile and one-time code."""
     return await services.identity.code_login(
         body.mobile, body.code, body.device, enterprise=body.enterprise, address=address
@@ -44,7 +60,7 @@ async def code_login(body: CodeLogin, services: ServicesDep, address: AddressDep
 
 
 @router.post("/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, services: ServicesDep, address: AddressDep) -> TokenPair:
+async def refresh(body: RefreshRequest, services: IdentityDeps, address: AddressDep) -> TokenPair:
     """Rotate the refresh token for a new access token. Each refresh token works once: a used
     one coming back ends the session."""
     return await services.identity.refresh(body.refresh_token, body.device_id, address=address)
@@ -65,14 +81,14 @@ async def me(principal: AnyUser) -> Me:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(principal: AnyUser, services: ServicesDep, address: AddressDep) -> Response:
+async def logout(principal: AnyUser, services: IdentityDeps, address: AddressDep) -> Response:
     """End this session (other devices stay logged in)."""
     await services.identity.logout(principal, address=address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/deregister", status_code=status.HTTP_204_NO_CONTENT)
-async def deregister(principal: AnyUser, services: ServicesDep, address: AddressDep) -> Response:
+async def deregister(principal: AnyUser, services: IdentityDeps, address: AddressDep) -> Response:
     """注销 this device: all its sessions end and the next login needs a new code."""
     await services.identity.deregister(principal, address=address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -80,7 +96,7 @@ async def deregister(principal: AnyUser, services: ServicesDep, address: Address
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    body: PasswordChange, principal: ConsoleUser, services: ServicesDep, address: AddressDep
+    body: PasswordChange, principal: ConsoleUser, services: IdentityDeps, address: AddressDep
 ) -> Response:
     """ADM-29: change the console password; the account's other sessions end."""
     await services.identity.change_password(

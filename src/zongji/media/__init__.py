@@ -2,6 +2,7 @@
 
 Knows nothing of SIP or storage; call control reaches it only through its `MediaServer` interface
 (`api.py`), implemented in-process by `LocalMediaServer` (`server.py`). See docs/media.md.
+Other packages import it only from here (an import-linter contract, pyproject.toml).
 """
 
 from .api import (
@@ -31,14 +32,20 @@ from .api import (
     ToneKind,
 )
 from .clock import ClockStats, ManualClock, MediaClock
-from .g711 import Codec
+from .g711 import SAMPLE_RATE, Codec, Pcm
+from .mixer import ConferenceMixer
+from .prompts.catalog import PROMPTS
 from .server import LocalMediaServer
+from .wav import WavError, load_wav, parse_wav
 
 __all__ = [
+    "PROMPTS",
+    "SAMPLE_RATE",
     "ActiveSpeakerChanged",
     "Address",
     "ClockStats",
     "Codec",
+    "ConferenceMixer",
     "Digits",
     "DtmfMethod",
     "DtmfReceived",
@@ -53,6 +60,7 @@ __all__ = [
     "MediaEvent",
     "MediaServer",
     "MediaTimeout",
+    "Pcm",
     "PlayItem",
     "PlaybackEnd",
     "PlaybackFinished",
@@ -64,4 +72,7 @@ __all__ = [
     "SpeakingChanged",
     "Tone",
     "ToneKind",
+    "WavError",
+    "load_wav",
+    "parse_wav",
 ]

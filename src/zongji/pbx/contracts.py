@@ -22,11 +22,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from zongji.directory.service_period import within_validity
-from zongji.media.api import MediaServer, PlaybackFinished, PlayItem, RecordingFinished
-from zongji.sip.auth.client import Credentials
-from zongji.sip.dialog import DialogSnapshot
-from zongji.sip.transport.base import Flow
-from zongji.sip.ua.requests import IncomingRequest
+from zongji.media import MediaServer, PlaybackFinished, PlayItem, RecordingFinished
+from zongji.sip import Credentials, DialogSnapshot, Flow, IncomingRequest
 
 # --- enterprises and users, as call control sees them (view.py) ------------------------------
 

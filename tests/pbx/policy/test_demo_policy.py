@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from zongji.demo import ensure_demo
+from zongji.demo.enterprise import ensure_demo
 from zongji.pbx.policy.models import DayKind
 from zongji.services import Services
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.conftest import clear_tables, make_settings
 from tests.pbx.records.helpers import start
-from zongji.pbx.calls.component import PbxComponent
+from zongji.pbx.calls.component import PbxComponent, PbxComponentDeps
 from zongji.pbx.contracts import Party
 from zongji.pbx.records.models import CallRecord
 from zongji.platform.clock import FakeClock
@@ -44,7 +44,7 @@ async def test_a_restarted_node_closes_the_calls_it_left_live(
     # The second life: as `Node.start` does it, the registry announces first, then components.
     second = build_services(settings, clock=clock)
     await second.nodes.announce({}, NodeState.STARTING)
-    component = PbxComponent(second)
+    component = PbxComponent(PbxComponentDeps(second.settings, second.clock, second.pbx))
     await component.start()
     try:
         async with second.db.session(PLATFORM) as session:

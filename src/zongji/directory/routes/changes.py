@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from zongji.api.deps import Member, ServicesDep
 from zongji.directory.changes import ChangesOut
+from zongji.directory.web import DirectoryDeps
+from zongji.identity.web import Member
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory: sync"])
 
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/v1/directory", tags=["directory: sync"])
 @router.get("/changes", response_model=ChangesOut)
 async def directory_changes(
     member: Member,
-    services: ServicesDep,
+    services: DirectoryDeps,
     cursor: Annotated[str | None, Query(max_length=80)] = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> ChangesOut:

@@ -7,22 +7,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, UploadFile, status
 
-from zongji.api.deps import AddressDep, Employee, ServicesDep
 from zongji.directory.contacts import MAX_FILE_BYTES, ContactImportResult, ContactIn, ContactOut
 from zongji.directory.favourites import FavouriteIn, FavouriteOut
+from zongji.directory.web import DirectoryDeps
+from zongji.identity.web import Employee
+from zongji.platform.web import AddressDep
 
 router = APIRouter(prefix="/api/v1/me", tags=["directory: personal"])
 
 
 @router.get("/contacts", response_model=list[ContactOut])
-async def my_contacts(user: Employee, services: ServicesDep) -> list[ContactOut]:
+async def my_contacts(user: Employee, services: DirectoryDeps) -> list[ContactOut]:
     """DIR-7: my personal contacts (only I see them), by name."""
     return await services.contacts.all(user.tenant_id, user.subject_id)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED)
 async def add_contact(
-    body: ContactIn, user: Employee, services: ServicesDep, address: AddressDep
+    body: ContactIn, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> ContactOut:
     """Add a personal contact: a name and up to several phone numbers."""
     return await services.contacts.create(
@@ -35,7 +37,7 @@ async def change_contact(
     contact_id: uuid.UUID,
     body: ContactIn,
     user: Employee,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> ContactOut:
     """Replace one of my personal contacts (the whole contact is sent)."""
@@ -46,7 +48,7 @@ async def change_contact(
 
 @router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_contact(
-    contact_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
+    contact_id: uuid.UUID, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> Response:
     """Delete one of my personal contacts."""
     await services.contacts.delete(user.actor(address), user.tenant_id, user.subject_id, contact_id)
@@ -55,7 +57,7 @@ async def delete_contact(
 
 @router.post("/contacts/import", response_model=ContactImportResult)
 async def import_contacts(
-    file: UploadFile, user: Employee, services: ServicesDep, address: AddressDep
+    file: UploadFile, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> ContactImportResult:
     """vCard (.vcf) or CSV (姓名, 电话, 邮箱, 公司, 职务, 备注)."""
     data = await file.read(MAX_FILE_BYTES + 1)
@@ -65,14 +67,14 @@ async def import_contacts(
 
 
 @router.get("/favourites", response_model=list[FavouriteOut])
-async def my_favourites(user: Employee, services: ServicesDep) -> list[FavouriteOut]:
+async def my_favourites(user: Employee, services: DirectoryDeps) -> list[FavouriteOut]:
     """DIR-8: my favourites (colleagues and personal contacts), in my order."""
     return await services.favourites.all(user.tenant_id, user.subject_id)
 
 
 @router.post("/favourites", response_model=list[FavouriteOut], status_code=status.HTTP_201_CREATED)
 async def add_favourite(
-    body: FavouriteIn, user: Employee, services: ServicesDep, address: AddressDep
+    body: FavouriteIn, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> list[FavouriteOut]:
     """Add a colleague (`kind: user`) or a personal contact (`kind: contact`) to my
     favourites, at the end; answers the whole list."""
@@ -86,7 +88,7 @@ async def reorder_favourites(
         Body(description="Every favourite's id (colleague or personal contact), each once"),
     ],
     user: Employee,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> list[FavouriteOut]:
     """Put my favourites in a new order: the body lists every favourite's id, each once."""
@@ -97,7 +99,7 @@ async def reorder_favourites(
 
 @router.delete("/favourites/{target_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_favourite(
-    target_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
+    target_id: uuid.UUID, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> Response:
     """Remove a colleague or personal contact from my favourites."""
     await services.favourites.remove(

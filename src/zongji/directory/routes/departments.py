@@ -6,26 +6,28 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from zongji.api.deps import AddressDep, DirectoryManager, Member, ServicesDep
 from zongji.directory.departments import (
     DepartmentChange,
     DepartmentCreate,
     DepartmentDeleted,
     DepartmentOut,
 )
+from zongji.directory.web import DirectoryDeps
+from zongji.identity.web import DirectoryManager, Member
+from zongji.platform.web import AddressDep
 
 router = APIRouter(prefix="/api/v1/directory/departments", tags=["directory: departments"])
 
 
 @router.get("", response_model=list[DepartmentOut])
-async def department_tree(member: Member, services: ServicesDep) -> list[DepartmentOut]:
+async def department_tree(member: Member, services: DirectoryDeps) -> list[DepartmentOut]:
     """The whole tree, siblings in their order, with member counts including sub-departments."""
     return await services.departments.tree(member.tenant_id)
 
 
 @router.get("/{department_id}", response_model=DepartmentOut)
 async def get_department(
-    department_id: uuid.UUID, member: Member, services: ServicesDep
+    department_id: uuid.UUID, member: Member, services: DirectoryDeps
 ) -> DepartmentOut:
     """One department with its path and member count."""
     return await services.departments.get(member.tenant_id, department_id)
@@ -33,7 +35,7 @@ async def get_department(
 
 @router.post("", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED)
 async def create_department(
-    body: DepartmentCreate, manager: DirectoryManager, services: ServicesDep, address: AddressDep
+    body: DepartmentCreate, manager: DirectoryManager, services: DirectoryDeps, address: AddressDep
 ) -> DepartmentOut:
     """Add a department at the top level or under `parent_id` (ADM-4)."""
     return await services.departments.create(manager.actor(address), manager.tenant_id, body)
@@ -44,7 +46,7 @@ async def change_department(
     department_id: uuid.UUID,
     body: DepartmentChange,
     manager: DirectoryManager,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> DepartmentOut:
     """Rename, move under another parent (`parent_id`, null: top level), or reorder (`position`)."""
@@ -55,7 +57,10 @@ async def change_department(
 
 @router.delete("/{department_id}", response_model=DepartmentDeleted)
 async def delete_department(
-    department_id: uuid.UUID, manager: DirectoryManager, services: ServicesDep, address: AddressDep
+    department_id: uuid.UUID,
+    manager: DirectoryManager,
+    services: DirectoryDeps,
+    address: AddressDep,
 ) -> DepartmentDeleted:
     """Delete a department. No user is deleted: its members and its sub-departments (with
     everything under them) move up one level, to its parent (to the top level only if it was

@@ -7,8 +7,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from zongji.api.deps import AddressDep, DirectoryManager, Operator, ServicesDep
 from zongji.directory.numbers import NumbersIn, NumberState, PoolNumberOut
+from zongji.directory.web import DirectoryDeps
+from zongji.identity.web import DirectoryManager, Operator
+from zongji.platform.web import AddressDep
 
 router = APIRouter(tags=["directory: numbers"])
 PLATFORM = "/api/v1/platform/enterprises/{enterprise_id}/numbers"
@@ -19,7 +21,7 @@ async def add_pool_numbers(
     enterprise_id: uuid.UUID,
     body: NumbersIn,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> list[PoolNumberOut]:
     """Give numbers to an enterprise's pool; each number belongs to one enterprise only."""
@@ -30,7 +32,7 @@ async def add_pool_numbers(
 async def operator_pool(
     enterprise_id: uuid.UUID,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     state: NumberState = NumberState.ALL,
 ) -> list[PoolNumberOut]:
     """An enterprise's number pool as the operator sees it, with each number's user."""
@@ -43,7 +45,7 @@ async def remove_pool_number(
     enterprise_id: uuid.UUID,
     number: str,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> Response:
     """Take a number back from an enterprise's pool (refused while it is a direct line)."""
@@ -54,7 +56,7 @@ async def remove_pool_number(
 
 @router.get("/api/v1/directory/numbers", response_model=list[PoolNumberOut])
 async def enterprise_pool(
-    manager: DirectoryManager, services: ServicesDep, state: NumberState = NumberState.ALL
+    manager: DirectoryManager, services: DirectoryDeps, state: NumberState = NumberState.ALL
 ) -> list[PoolNumberOut]:
     """The enterprise's number pool: free numbers can become direct lines."""
     return await services.numbers.all(manager.tenant_id, state)

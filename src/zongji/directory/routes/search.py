@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from zongji.api.deps import Member, ServicesDep
 from zongji.directory.search.service import SearchResult
+from zongji.directory.web import DirectoryDeps
 from zongji.identity.models import SubjectKind
+from zongji.identity.web import Member
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory: search"])
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1/directory", tags=["directory: search"])
 @router.get("/search", response_model=SearchResult)
 async def search(
     member: Member,
-    services: ServicesDep,
+    services: DirectoryDeps,
     q: Annotated[str, Query(max_length=64, description="Name, pinyin, initials, extension, phone")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchResult:

@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from zongji.api.deps import AddressDep, EnterpriseAdmin, ServicesDep
 from zongji.directory.spreadsheet.importer import ImportReport
 from zongji.directory.spreadsheet.reader import MAX_FILE_BYTES, check_size
 from zongji.directory.spreadsheet.template import template
+from zongji.directory.web import DirectoryDeps
+from zongji.identity.web import EnterpriseAdmin
 from zongji.platform.tabular import MEDIA_TYPES, ExportFormat
+from zongji.platform.web import AddressDep
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory: spreadsheets"])
 XLSX = MEDIA_TYPES[ExportFormat.XLSX]
@@ -31,7 +33,7 @@ async def import_template(admin: EnterpriseAdmin) -> Response:
 async def import_users(
     file: UploadFile,
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     dry_run: Annotated[bool, Query(description="Preview only: nothing is written")] = True,
     valid_only: Annotated[bool, Query(description="Import the valid rows despite errors")] = False,
@@ -53,7 +55,7 @@ async def import_users(
 @router.get("/export")
 async def export_users(
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: DirectoryDeps,
     fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.XLSX,
 ) -> StreamingResponse:
     """ADM-8: every user in directory order as xlsx or CSV, in the import's columns (export →

@@ -12,11 +12,12 @@ import uuid
 
 from fastapi import APIRouter
 
-from zongji.api.deps import AddressDep, EnterpriseAdmin, Operator, ServicesDep
 from zongji.directory.schemas import StatusChange
 from zongji.directory.user_schemas import UserOut
+from zongji.directory.web import DirectoryApiDeps, DirectoryDeps
+from zongji.identity.web import EnterpriseAdmin, Operator
 from zongji.platform.actor import Actor
-from zongji.services import Services
+from zongji.platform.web import AddressDep
 
 router = APIRouter(tags=["directory: users"])
 PLATFORM_USER = "/api/v1/platform/enterprises/{enterprise_id}/users/{user_id}"
@@ -26,7 +27,7 @@ PLATFORM_USER = "/api/v1/platform/enterprises/{enterprise_id}/users/{user_id}"
 async def suspend_user(
     user_id: uuid.UUID,
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     body: StatusChange | None = None,
 ) -> UserOut:
@@ -39,7 +40,7 @@ async def suspend_user(
 async def resume_user(
     user_id: uuid.UUID,
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     body: StatusChange | None = None,
 ) -> UserOut:
@@ -53,7 +54,7 @@ async def operator_suspends_user(
     enterprise_id: uuid.UUID,
     user_id: uuid.UUID,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     body: StatusChange | None = None,
 ) -> UserOut:
@@ -67,7 +68,7 @@ async def operator_resumes_user(
     enterprise_id: uuid.UUID,
     user_id: uuid.UUID,
     operator: Operator,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
     body: StatusChange | None = None,
 ) -> UserOut:
@@ -77,7 +78,7 @@ async def operator_resumes_user(
 
 
 async def _set(
-    services: Services,
+    services: DirectoryApiDeps,
     actor: Actor,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,

@@ -10,14 +10,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from zongji.api.deps import AddressDep, DirectoryManager, Employee, Member, ServicesDep
-from zongji.api.uploads import binary_body
 from zongji.directory.invitations import InvitationSent
 from zongji.directory.user_schemas import ProfileChange, UserChange, UserCreate, UserOut, UserPage
 from zongji.directory.users import AVATAR_MAX_BYTES
+from zongji.directory.web import DirectoryDeps
 from zongji.identity.models import Role, SubjectKind
 from zongji.identity.principal import Principal
+from zongji.identity.web import DirectoryManager, Employee, Member
 from zongji.platform.errors import Problem
+from zongji.platform.web import AddressDep, binary_body
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory: users"])
 AVATAR_BODY = binary_body(
@@ -32,7 +33,7 @@ AVATAR_BODY = binary_body(
 @router.get("/users", response_model=UserPage)
 async def list_users(
     member: Member,
-    services: ServicesDep,
+    services: DirectoryDeps,
     department_id: uuid.UUID | None = None,
     include_sub: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -49,14 +50,14 @@ async def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: uuid.UUID, member: Member, services: ServicesDep) -> UserOut:
+async def get_user(user_id: uuid.UUID, member: Member, services: DirectoryDeps) -> UserOut:
     """One colleague's directory entry (DIR-4)."""
     return await services.users.get(member.tenant_id, user_id)
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def create_user(
-    body: UserCreate, manager: DirectoryManager, services: ServicesDep, address: AddressDep
+    body: UserCreate, manager: DirectoryManager, services: DirectoryDeps, address: AddressDep
 ) -> UserOut:
     """Add a user (ADM-6, DIR-5). Contact managers set directory fields only: telephony
     policy and roles given by them are refused with 403 `field_not_permitted`."""
@@ -70,7 +71,7 @@ async def change_user(
     user_id: uuid.UUID,
     body: UserChange,
     manager: DirectoryManager,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> UserOut:
     """Edit, move to another department (`department_id`), pin, change policy … Contact
@@ -92,7 +93,7 @@ def _console_admin(principal: Principal) -> bool:
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_user(
-    user_id: uuid.UUID, manager: DirectoryManager, services: ServicesDep, address: AddressDep
+    user_id: uuid.UUID, manager: DirectoryManager, services: DirectoryDeps, address: AddressDep
 ) -> Response:
     """Delete a user: their direct line goes back to the pool, their favourites and personal
     contacts go too."""
@@ -119,7 +120,7 @@ async def set_user_avatar(
     user_id: uuid.UUID,
     request: Request,
     manager: DirectoryManager,
-    services: ServicesDep,
+    services: DirectoryDeps,
     address: AddressDep,
 ) -> UserOut:
     """The picture as the request body (PNG, JPEG, GIF or WebP, at most 2 MB)."""
@@ -129,7 +130,7 @@ async def set_user_avatar(
 
 
 @router.get("/users/{user_id}/avatar", response_class=Response)
-async def get_user_avatar(user_id: uuid.UUID, member: Member, services: ServicesDep) -> Response:
+async def get_user_avatar(user_id: uuid.UUID, member: Member, services: DirectoryDeps) -> Response:
     """A user's picture (404 if none)."""
     data, media_type = await services.users.avatar(member.tenant_id, user_id)
     return Response(
@@ -139,7 +140,7 @@ async def get_user_avatar(user_id: uuid.UUID, member: Member, services: Services
 
 @router.post("/users/{user_id}/invite", response_model=InvitationSent, status_code=202)
 async def invite_user(
-    user_id: uuid.UUID, member: Member, services: ServicesDep, address: AddressDep
+    user_id: uuid.UUID, member: Member, services: DirectoryDeps, address: AddressDep
 ) -> InvitationSent:
     """DIR-6: text an unregistered colleague the client's link (rate-limited)."""
     return await services.invitations.invite(
@@ -148,14 +149,14 @@ async def invite_user(
 
 
 @router.get("/me", response_model=UserOut)
-async def my_profile(user: Employee, services: ServicesDep) -> UserOut:
+async def my_profile(user: Employee, services: DirectoryDeps) -> UserOut:
     """CL-5: my own directory entry."""
     return await services.users.get(user.tenant_id, user.subject_id)
 
 
 @router.patch("/me", response_model=UserOut)
 async def change_my_profile(
-    body: ProfileChange, user: Employee, services: ServicesDep, address: AddressDep
+    body: ProfileChange, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> UserOut:
     """CL-5: users change their own name, phone, e-mail and address."""
     return await services.users.change_profile(
@@ -165,7 +166,7 @@ async def change_my_profile(
 
 @router.put("/me/avatar", response_model=UserOut, openapi_extra=AVATAR_BODY)
 async def set_my_avatar(
-    request: Request, user: Employee, services: ServicesDep, address: AddressDep
+    request: Request, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> UserOut:
     """My picture as the request body (PNG, JPEG, GIF or WebP, at most 2 MB)."""
     return await services.users.set_avatar(

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from zongji.pbx.contracts import CallDirection, CallStatus, HangupSide, Party, TenantLine
 from zongji.platform.clock import Clock
-from zongji.sip.dialog import Dialog
+from zongji.sip import Dialog
 
 
 class CallState(enum.StrEnum):

@@ -12,21 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from zongji.media.server import LocalMediaServer
+from zongji.media import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
 from zongji.pbx.calls.recovery import end_interrupted_calls
+from zongji.pbx.services import PbxServices
+from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
-from zongji.services import Services
-from zongji.sip.transport.tls import server_context
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.sip import IncomingCall, IncomingRequest, UserAgent, server_context
 
 log = logging.getLogger(__name__)
 
 ALLOWED = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "INFO")
 SUPPORTED = ("path",)  # RFC 3327: phones registering through an edge proxy
+
+
+@dataclass(frozen=True)
+class PbxComponentDeps:
+    """What the component is given by the composition root: the PBX's services, the settings
+    (ports, TLS, media range) and the clock — not the node's whole `Services`."""
+
+    settings: Settings
+    clock: Clock
+    pbx: PbxServices
 
 
 class PbxComponent:
@@ -35,17 +45,16 @@ class PbxComponent:
 
     name = "sip"
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.settings: Settings = services.settings
+    def __init__(self, deps: PbxComponentDeps) -> None:
+        self.deps = deps
+        self.settings: Settings = deps.settings
         self.ua: UserAgent | None = None
         self.media: LocalMediaServer | None = None
         self.engine: CallEngine | None = None
-        self._demo_carrier: Any = None
         self._recovery: asyncio.Task[int] | None = None  # BYEs to a dead node's calls
 
     async def start(self) -> dict[str, Any]:
-        settings, pbx = self.settings, self.services.pbx
+        settings, pbx = self.settings, self.deps.pbx
         ua = UserAgent(
             local_user="zongji",
             allowed_methods=ALLOWED,
@@ -83,21 +92,14 @@ class PbxComponent:
             self._recovery = asyncio.get_running_loop().create_task(
                 end_interrupted_calls(ua, interrupted)
             )
-        self.engine = CallEngine(ua, self.media, pbx, settings, self.services.clock)
+        self.engine = CallEngine(ua, self.media, pbx, settings, self.deps.clock)
         await self.engine.start()
         ua.on_request = self.dispatch
         await pbx.trunk_runtime.start(ua)
-        if settings.demo:
-            from zongji.pbx.demo_carrier import start_demo_carrier
-
-            self._demo_carrier = await start_demo_carrier(self.services, ports)
-            ports["demo_carrier"] = self._demo_carrier.port
         return ports
 
     async def stop(self) -> None:
-        pbx = self.services.pbx
-        if self._demo_carrier is not None:
-            await self._demo_carrier.stop()
+        pbx = self.deps.pbx
         await pbx.trunk_runtime.stop()
         if self.engine is not None:
             await self.engine.stop()
@@ -114,7 +116,7 @@ class PbxComponent:
 
     async def dispatch(self, incoming: IncomingRequest) -> None:
         """Hand an out-of-dialog request to the part that handles it."""
-        pbx = self.services.pbx
+        pbx = self.deps.pbx
         method = incoming.method
         remote = incoming.source.remote
         if not pbx.guard.admit(remote.host, remote.port, method):
@@ -135,7 +137,7 @@ class PbxComponent:
             incoming.respond(405, headers=[("Allow", ", ".join(ALLOWED))])
 
     async def _subscribe(self, incoming: IncomingRequest) -> None:
-        pbx = self.services.pbx
+        pbx = self.deps.pbx
         event = incoming.request.headers.get("Event") or ""
         if event.split(";")[0].strip().lower() != "message-summary":
             incoming.respond(489, headers=[("Allow-Events", "message-summary")])

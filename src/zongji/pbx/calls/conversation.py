@@ -28,10 +28,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from zongji.media.api import MediaError, MediaServer
+from zongji.media import MediaError, MediaServer
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.participants import ApplicationParticipant, Participant
-from zongji.sip.sdp import Direction
+from zongji.sip import Direction
 
 log = logging.getLogger(__name__)
 

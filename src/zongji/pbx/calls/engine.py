@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from zongji.directory.service_period import local_today
-from zongji.media.api import EndpointSpec, MediaError, MediaServer, Prompt
+from zongji.media import EndpointSpec, MediaError, MediaServer, Prompt
 from zongji.pbx.apps.application import AppContext, Application
 from zongji.pbx.apps.registry import Applications
 from zongji.pbx.calls.call import Call, CallState
@@ -85,11 +85,15 @@ from zongji.pbx.trunks.dialout import dial_out
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.phone import to_e164
-from zongji.sip.dialog import Dialog
-from zongji.sip.offer_answer import LocalMedia, SdpSession
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.requests import IncomingCall
-from zongji.sip.uri import SipUri, TelUri
+from zongji.sip import (
+    Dialog,
+    IncomingCall,
+    LocalMedia,
+    SdpSession,
+    SipUri,
+    TelUri,
+    UserAgent,
+)
 
 log = logging.getLogger(__name__)
 

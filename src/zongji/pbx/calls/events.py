@@ -13,7 +13,7 @@ import contextlib
 import logging
 from typing import Protocol
 
-from zongji.media.api import (
+from zongji.media import (
     DtmfReceived,
     MediaEvent,
     MediaServer,

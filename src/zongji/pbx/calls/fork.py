@@ -22,15 +22,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from zongji.pbx.contracts import Binding, Location, Party, Subscriber, TenantLine, TrunkDial
-from zongji.sip.address import NameAddress, parse_address
-from zongji.sip.auth.client import Credentials
-from zongji.sip.dialog import Dialog
-from zongji.sip.errors import SipError, TransactionTimeout, TransportError
-from zongji.sip.message import Response
-from zongji.sip.transport.base import Flow
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.outgoing import CallFailed, OutgoingCall
-from zongji.sip.uri import parse_uri
+from zongji.sip import (
+    CallFailed,
+    Credentials,
+    Dialog,
+    Flow,
+    NameAddress,
+    OutgoingCall,
+    Response,
+    SipError,
+    TransactionTimeout,
+    TransportError,
+    UserAgent,
+    parse_address,
+    parse_uri,
+)
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from zongji.media.api import (
+from zongji.media import (
     DtmfReceived,
     EndpointInfo,
     MediaError,
@@ -43,10 +43,15 @@ from zongji.pbx.calls.sdp import (
     read_answer,
     read_sdp,
 )
-from zongji.sip.dialog import Dialog, DialogTerminated
-from zongji.sip.offer_answer import NegotiatedAudio, SdpSession
-from zongji.sip.sdp import Direction
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.sip import (
+    Dialog,
+    DialogTerminated,
+    Direction,
+    IncomingCall,
+    IncomingRequest,
+    NegotiatedAudio,
+    SdpSession,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from zongji.media.api import PlayItem, Prompt, Tone, ToneKind
-from zongji.media.prompts.catalog import PROMPTS
+from zongji.media import PROMPTS, PlayItem, Prompt, Tone, ToneKind
 from zongji.pbx.calls.legs import CallLeg
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from zongji.media.api import MediaError, MediaServer
+from zongji.media import MediaError, MediaServer
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.fork import (
     DeviceFlows,
@@ -37,8 +37,7 @@ from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.sdp import SdpRefused, endpoint_spec, read_answer
 from zongji.pbx.contracts import Location, Party, Subscriber, TenantLine, TrunkDial, Trunks
 from zongji.pbx.trunks.dialout import dial_out
-from zongji.sip.message import Response
-from zongji.sip.ua.core import UserAgent
+from zongji.sip import Response, UserAgent
 
 log = logging.getLogger(__name__)
 

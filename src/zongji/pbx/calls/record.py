@@ -30,7 +30,7 @@ from zongji.pbx.contracts import (
     Party,
 )
 from zongji.platform.clock import Clock
-from zongji.sip.dialog import Dialog, DialogSnapshot
+from zongji.sip import Dialog, DialogSnapshot
 
 log = logging.getLogger(__name__)
 

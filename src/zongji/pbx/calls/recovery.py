@@ -20,8 +20,7 @@ import logging
 from collections.abc import Sequence
 
 from zongji.pbx.records.service import InterruptedCall
-from zongji.sip.dialog import DialogSnapshot
-from zongji.sip.ua.core import UserAgent
+from zongji.sip import DialogSnapshot, UserAgent
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable
 
-from zongji.media.api import MediaError, MediaServer, Tone, ToneKind
+from zongji.media import MediaError, MediaServer, Tone, ToneKind
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.fork import ForkTarget
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.sdp import SdpRefused, endpoint_spec, read_answer
-from zongji.sip.message import Response
-from zongji.sip.ua.requests import IncomingCall
+from zongji.sip import IncomingCall, Response
 
 
 class Ringback:

@@ -8,10 +8,16 @@ the engine needs, and names the SDP faults that get a 488.
 
 from __future__ import annotations
 
-from zongji.media.api import Codec, EndpointSpec
-from zongji.sip.errors import SipParseError
-from zongji.sip.offer_answer import LocalMedia, NegotiatedAudio, SdpSession
-from zongji.sip.sdp import Direction, SessionDescription, parse_sdp
+from zongji.media import Codec, EndpointSpec
+from zongji.sip import (
+    Direction,
+    LocalMedia,
+    NegotiatedAudio,
+    SdpSession,
+    SessionDescription,
+    SipParseError,
+    parse_sdp,
+)
 
 
 class SdpRefused(Exception):

@@ -16,7 +16,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from zongji.api.deps import AddressDep, Employee, EnterpriseAdmin, Operator, ServicesDep
+from zongji.identity.web import Employee, EnterpriseAdmin, Operator
 from zongji.pbx.devices.credentials import CredentialRecord
 from zongji.pbx.devices.schemas import (
     BlockList,
@@ -29,9 +29,10 @@ from zongji.pbx.devices.schemas import (
     RegistrationList,
     RegistrationOut,
 )
+from zongji.pbx.web import PbxApiDeps, PbxDeps
 from zongji.platform.actor import Actor
 from zongji.platform.errors import Problem, not_found
-from zongji.services import Services
+from zongji.platform.web import AddressDep
 
 router = APIRouter(tags=["pbx: devices"])
 
@@ -40,14 +41,14 @@ router = APIRouter(tags=["pbx: devices"])
 
 
 @router.get("/api/v1/me/devices", response_model=DeviceList)
-async def my_devices(user: Employee, services: ServicesDep) -> DeviceList:
+async def my_devices(user: Employee, services: PbxDeps) -> DeviceList:
     """My SIP device credentials (usernames; passwords are shown only when issued)."""
     return await _devices(services, user.tenant_id, user.subject_id)
 
 
 @router.post("/api/v1/me/devices", response_model=DeviceIssued, status_code=201)
 async def issue_my_device(
-    body: DeviceIn, user: Employee, services: ServicesDep, address: AddressDep
+    body: DeviceIn, user: Employee, services: PbxDeps, address: AddressDep
 ) -> DeviceIssued:
     """A SIP login for one more of my devices. The password is in this response only."""
     return await _issue(services, user.actor(address), user.tenant_id, user.subject_id, body)
@@ -55,7 +56,7 @@ async def issue_my_device(
 
 @router.delete("/api/v1/me/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_my_device(
-    device_id: uuid.UUID, user: Employee, services: ServicesDep, address: AddressDep
+    device_id: uuid.UUID, user: Employee, services: PbxDeps, address: AddressDep
 ) -> Response:
     """Revoke one of my SIP device credentials; its registrations end at once."""
     await services.pbx.credentials.revoke(
@@ -65,7 +66,7 @@ async def revoke_my_device(
 
 
 @router.get("/api/v1/me/registrations", response_model=RegistrationList)
-async def my_registrations(user: Employee, services: ServicesDep) -> RegistrationList:
+async def my_registrations(user: Employee, services: PbxDeps) -> RegistrationList:
     """Where my devices are registered now (contacts, transport, expiry)."""
     return await _registrations(services, user.tenant_id, user.subject_id)
 
@@ -74,9 +75,7 @@ async def my_registrations(user: Employee, services: ServicesDep) -> Registratio
 
 
 @router.get("/api/v1/directory/users/{user_id}/devices", response_model=DeviceList)
-async def user_devices(
-    user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
-) -> DeviceList:
+async def user_devices(user_id: uuid.UUID, admin: EnterpriseAdmin, services: PbxDeps) -> DeviceList:
     """A user's SIP device credentials, for the enterprise's admin."""
     await _user_exists(services, admin.tenant_id, user_id)
     return await _devices(services, admin.tenant_id, user_id)
@@ -89,7 +88,7 @@ async def issue_user_device(
     user_id: uuid.UUID,
     body: DeviceIn,
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     address: AddressDep,
 ) -> DeviceIssued:
     """Issue a device credential for a user (e.g. a desk phone the admin sets up)."""
@@ -104,7 +103,7 @@ async def revoke_user_device(
     user_id: uuid.UUID,
     device_id: uuid.UUID,
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     address: AddressDep,
 ) -> Response:
     """Revoke a user's SIP device credential; its registrations end at once."""
@@ -116,7 +115,7 @@ async def revoke_user_device(
 
 @router.get("/api/v1/directory/users/{user_id}/registrations", response_model=RegistrationList)
 async def user_registrations(
-    user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
+    user_id: uuid.UUID, admin: EnterpriseAdmin, services: PbxDeps
 ) -> RegistrationList:
     """Where a user's devices are registered now, for the enterprise's admin."""
     await _user_exists(services, admin.tenant_id, user_id)
@@ -127,7 +126,7 @@ async def user_registrations(
 
 
 @router.get("/api/v1/platform/sip/blocks", response_model=BlockList)
-async def sip_blocks(operator: Operator, services: ServicesDep) -> BlockList:
+async def sip_blocks(operator: Operator, services: PbxDeps) -> BlockList:
     """Sources blocked for repeated SIP authentication failures, most recent first."""
     return BlockList(
         items=[
@@ -141,7 +140,7 @@ async def sip_blocks(operator: Operator, services: ServicesDep) -> BlockList:
 
 @router.delete("/api/v1/platform/sip/blocks/{host}", status_code=status.HTTP_204_NO_CONTENT)
 async def lift_sip_block(
-    host: str, operator: Operator, services: ServicesDep, username: str | None = None
+    host: str, operator: Operator, services: PbxDeps, username: str | None = None
 ) -> Response:
     """Lift the blocks of an address (behind a trusted proxy: all its usernames' blocks, or only
     `username`'s)."""
@@ -153,12 +152,12 @@ async def lift_sip_block(
 # -- helpers -----------------------------------------------------------------------------------
 
 
-async def _user_exists(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+async def _user_exists(services: PbxApiDeps, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
     if await services.pbx.view.subscriber_now(tenant_id, user_id) is None:
         raise not_found("User", "用户")
 
 
-async def _devices(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID) -> DeviceList:
+async def _devices(services: PbxApiDeps, tenant_id: uuid.UUID, user_id: uuid.UUID) -> DeviceList:
     tenant = await services.pbx.view.tenant(tenant_id)
     domain = tenant.sip_domain if tenant is not None else ""
     records = await services.pbx.credentials.list(tenant_id, user_id)
@@ -167,7 +166,7 @@ async def _devices(services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID)
 
 
 async def _issue(
-    services: Services, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, body: DeviceIn
+    services: PbxApiDeps, actor: Actor, tenant_id: uuid.UUID, user_id: uuid.UUID, body: DeviceIn
 ) -> DeviceIssued:
     issued = await services.pbx.credentials.issue(
         actor, tenant_id, user_id, kind=body.kind, label=body.label
@@ -187,7 +186,7 @@ async def _issue(
 
 
 async def _registered(
-    services: Services, tenant_id: uuid.UUID, user_ids: set[uuid.UUID]
+    services: PbxApiDeps, tenant_id: uuid.UUID, user_ids: set[uuid.UUID]
 ) -> set[uuid.UUID]:
     """The credentials of these users with a live registration (on any node)."""
     location = services.pbx.location
@@ -214,7 +213,7 @@ def _out(record: CredentialRecord, domain: str, registered: bool) -> DeviceOut:
 
 
 async def _registrations(
-    services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID
+    services: PbxApiDeps, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> RegistrationList:
     bindings = await services.pbx.location.bindings(tenant_id, user_id)
     now = services.clock.now()

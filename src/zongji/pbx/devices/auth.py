@@ -33,11 +33,15 @@ from collections.abc import Sequence
 from zongji.pbx.contracts import Device, TenantLine
 from zongji.pbx.devices.credentials import CredentialRecord, DeviceCredentials
 from zongji.pbx.devices.guard import AuthGuard
-from zongji.sip.auth.digest import DigestAlgorithm
-from zongji.sip.auth.server import AuthOutcome, DigestAuthenticator, DigestSecret
-from zongji.sip.errors import SipParseError
-from zongji.sip.message import Response
-from zongji.sip.ua.requests import IncomingRequest
+from zongji.sip import (
+    AuthOutcome,
+    DigestAlgorithm,
+    DigestAuthenticator,
+    DigestSecret,
+    IncomingRequest,
+    Response,
+    SipParseError,
+)
 
 ALGORITHMS = (DigestAlgorithm.MD5, DigestAlgorithm.SHA256)
 

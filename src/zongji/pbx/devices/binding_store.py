@@ -44,9 +44,7 @@ from zongji.pbx.devices.location import LocationService, Registration, StoredBin
 from zongji.pbx.devices.models import RegistrationBinding, SipCredential
 from zongji.platform.clock import Clock
 from zongji.platform.db import PLATFORM, Database, TenantScope
-from zongji.sip.network import HostPort, TransportKind
-from zongji.sip.transport.base import Destination, Flow
-from zongji.sip.uri import SipUri, parse_uri
+from zongji.sip import Destination, Flow, HostPort, SipUri, TransportKind, parse_uri
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -35,8 +35,7 @@ from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.errors import Problem, conflict, not_found
 from zongji.platform.events import EventBus
 from zongji.platform.uow import UnitOfWork
-from zongji.sip.auth.digest import DigestAlgorithm, compute_ha1
-from zongji.sip.auth.server import DigestSecret
+from zongji.sip import DigestAlgorithm, DigestSecret, compute_ha1
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 PASSWORD_LENGTH = 20  # ~119 bits; letters and digits only, which every phone's keypad UI accepts

@@ -38,12 +38,15 @@ from zongji.pbx.devices.credentials import DeviceCredentials
 from zongji.pbx.devices.location import LocationService, NewBinding
 from zongji.pbx.devices.presence import PresencePublisher
 from zongji.platform.clock import Clock, SystemClock
-from zongji.sip.errors import SipParseError
-from zongji.sip.network import TransportKind
-from zongji.sip.transport.base import Flow
-from zongji.sip.ua.registration import Binding, parse_register
-from zongji.sip.ua.requests import IncomingRequest
-from zongji.sip.uri import SipUri
+from zongji.sip import (
+    Binding,
+    Flow,
+    IncomingRequest,
+    SipParseError,
+    SipUri,
+    TransportKind,
+    parse_register,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from zongji.api.deps import AddressDep, Employee, EnterpriseAdmin, ServicesDep
+from zongji.identity.web import Employee, EnterpriseAdmin
 from zongji.pbx.contracts import DialError
 from zongji.pbx.dialling import parse_dialled
 from zongji.pbx.policy.calendar import Day
@@ -27,8 +27,9 @@ from zongji.pbx.policy.schemas import (
     UserPolicyOut,
     UserPolicyPage,
 )
+from zongji.pbx.web import PbxApiDeps, PbxDeps
 from zongji.platform.errors import FieldError, Problem, not_found
-from zongji.services import Services
+from zongji.platform.web import AddressDep
 
 router = APIRouter(tags=["pbx: outbound policy"])
 
@@ -68,7 +69,7 @@ def _check_year(body: CalendarYearIn) -> list[Day]:
 @router.get("/api/v1/policy/calendar", response_model=CalendarYearOut)
 async def get_calendar(
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> CalendarYearOut:
     """The year's holidays and make-up workdays (this year in the enterprise's time zone if no
@@ -82,7 +83,7 @@ async def get_calendar(
 
 @router.put("/api/v1/policy/calendar", response_model=CalendarYearOut)
 async def put_calendar(
-    body: CalendarYearIn, admin: EnterpriseAdmin, services: ServicesDep, address: AddressDep
+    body: CalendarYearIn, admin: EnterpriseAdmin, services: PbxDeps, address: AddressDep
 ) -> CalendarYearOut:
     """Replace a whole year: every entry of `year` becomes exactly `days`."""
     days = _check_year(body)
@@ -97,7 +98,7 @@ async def put_calendar_day(
     day: date,
     body: CalendarDayIn,
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     address: AddressDep,
 ) -> CalendarDayOut:
     """Mark one day a holiday (off) or a make-up working day (调休), replacing what the
@@ -110,7 +111,7 @@ async def put_calendar_day(
 
 @router.delete("/api/v1/policy/calendar/{day}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_calendar_day(
-    day: date, admin: EnterpriseAdmin, services: ServicesDep, address: AddressDep
+    day: date, admin: EnterpriseAdmin, services: PbxDeps, address: AddressDep
 ) -> Response:
     """Back to an ordinary day."""
     await services.pbx.policy.calendar.delete_day(admin.actor(address), admin.tenant_id, day)
@@ -120,7 +121,7 @@ async def delete_calendar_day(
 @router.get("/api/v1/policy/users", response_model=UserPolicyPage)
 async def list_user_policies(
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     frozen: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
@@ -137,7 +138,7 @@ async def list_user_policies(
 
 @router.get("/api/v1/policy/users/{user_id}", response_model=UserPolicyOut)
 async def get_user_policy(
-    user_id: uuid.UUID, admin: EnterpriseAdmin, services: ServicesDep
+    user_id: uuid.UUID, admin: EnterpriseAdmin, services: PbxDeps
 ) -> UserPolicyOut:
     """A user's outbound policy and this month's minutes: used, held by live calls, left,
     frozen. Raise a frozen user's quota by changing `monthly_minutes` on the user."""
@@ -146,7 +147,7 @@ async def get_user_policy(
 
 
 @router.get("/api/v1/me/policy", response_model=UserPolicyOut)
-async def get_my_policy(employee: Employee, services: ServicesDep) -> UserPolicyOut:
+async def get_my_policy(employee: Employee, services: PbxDeps) -> UserPolicyOut:
     """What I may call, when, and how many minutes I have left this month."""
     policy = await services.pbx.policy.user_policy(employee.tenant_id, employee.subject_id)
     return UserPolicyOut(**asdict(policy))
@@ -156,7 +157,7 @@ Number = Annotated[str, Query(min_length=1, max_length=64, description="What wou
 
 
 async def _check(
-    services: Services, tenant_id: uuid.UUID, user_id: uuid.UUID, number: str
+    services: PbxApiDeps, tenant_id: uuid.UUID, user_id: uuid.UUID, number: str
 ) -> CheckOut:
     """The call engine's own view of the enterprise and the user, the dial plan, the policy."""
     view = services.pbx.view
@@ -187,7 +188,7 @@ async def _check(
 
 
 @router.get("/api/v1/me/policy/check", response_model=CheckOut)
-async def check_my_call(number: Number, employee: Employee, services: ServicesDep) -> CheckOut:
+async def check_my_call(number: Number, employee: Employee, services: PbxDeps) -> CheckOut:
     """Could I call this number now? The same decision a call would get, without placing one
     (`rule` and `prompt` say why not; bad dial strings are 422 `dial_<reason>`)."""
     return await _check(services, employee.tenant_id, employee.subject_id, number)
@@ -195,7 +196,7 @@ async def check_my_call(number: Number, employee: Employee, services: ServicesDe
 
 @router.get("/api/v1/policy/users/{user_id}/check", response_model=CheckOut)
 async def check_user_call(
-    user_id: uuid.UUID, number: Number, admin: EnterpriseAdmin, services: ServicesDep
+    user_id: uuid.UUID, number: Number, admin: EnterpriseAdmin, services: PbxDeps
 ) -> CheckOut:
     """Could this user call this number now (and if not, by which rule)?"""
     return await _check(services, admin.tenant_id, user_id, number)

@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from zongji.api.deps import Employee, EnterpriseAdmin, ServicesDep
+from zongji.identity.web import Employee, EnterpriseAdmin
 from zongji.pbx.contracts import CallDirection, CallStatus
 from zongji.pbx.records.search import CallFilters, CallRecordPage, HistoryKind, Match
+from zongji.pbx.web import PbxDeps
 from zongji.platform.tabular import MEDIA_TYPES, ExportFormat
 
 router = APIRouter(tags=["pbx: call records"])
@@ -59,7 +60,7 @@ FiltersDep = Annotated[CallFilters, Depends(call_filters)]
 @router.get("/api/v1/calls", response_model=CallRecordPage)
 async def search_calls(
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=256)] = None,
@@ -73,7 +74,7 @@ async def search_calls(
 @router.get("/api/v1/calls/export")
 async def export_calls(
     admin: EnterpriseAdmin,
-    services: ServicesDep,
+    services: PbxDeps,
     filters: FiltersDep,
     fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.XLSX,
 ) -> StreamingResponse:
@@ -92,7 +93,7 @@ async def export_calls(
 @router.get("/api/v1/me/calls", response_model=CallRecordPage)
 async def my_calls(
     employee: Employee,
-    services: ServicesDep,
+    services: PbxDeps,
     kind: HistoryKind | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=256)] = None,

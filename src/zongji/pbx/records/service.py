@@ -51,7 +51,7 @@ from zongji.platform.events import EventBus
 from zongji.platform.ids import uuid7
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.uow import UnitOfWork
-from zongji.sip.dialog import DialogSnapshot
+from zongji.sip import DialogSnapshot
 
 log = logging.getLogger(__name__)
 

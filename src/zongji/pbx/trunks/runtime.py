@@ -43,13 +43,17 @@ from zongji.pbx.trunks.schemas import TrunkHealthOut
 from zongji.pbx.trunks.service import TrunkService
 from zongji.platform.clock import Clock
 from zongji.platform.events import EventBus
-from zongji.sip.auth.client import Credentials
-from zongji.sip.errors import SipError
-from zongji.sip.network import TransportKind
-from zongji.sip.transport.base import Destination, Flow, Transport
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.registration import Registration
-from zongji.sip.uri import parse_uri
+from zongji.sip import (
+    Credentials,
+    Destination,
+    Flow,
+    Registration,
+    SipError,
+    Transport,
+    TransportKind,
+    UserAgent,
+    parse_uri,
+)
 
 log = logging.getLogger(__name__)
 

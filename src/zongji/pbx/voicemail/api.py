@@ -10,10 +10,11 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from zongji.api.deps import Employee, ServicesDep
-from zongji.api.uploads import binary_body
+from zongji.identity.web import Employee
 from zongji.pbx.voicemail.audio import GREETING_MAX_BYTES, greeting_too_large
 from zongji.pbx.voicemail.schemas import BoxSettingsOut, MessageList, MessageOut, SettingsChange
+from zongji.pbx.web import PbxDeps
+from zongji.platform.web import binary_body
 
 router = APIRouter(prefix="/api/v1/me/voicemail", tags=["pbx: voicemail"])
 
@@ -21,20 +22,20 @@ _WAV = {"Cache-Control": "private, no-store"}
 
 
 @router.get("", response_model=MessageList)
-async def my_messages(user: Employee, services: ServicesDep) -> MessageList:
+async def my_messages(user: Employee, services: PbxDeps) -> MessageList:
     """CALL-10: the messages left for me, newest first, with how many I have not heard."""
     return await services.pbx.voicemail.mailbox.messages(user.tenant_id, user.subject_id)
 
 
 @router.get("/settings", response_model=BoxSettingsOut)
-async def my_settings(user: Employee, services: ServicesDep) -> BoxSettingsOut:
+async def my_settings(user: Employee, services: PbxDeps) -> BoxSettingsOut:
     """My voicemail box: on or off, and whether my own greeting is used."""
     return await services.pbx.voicemail.mailbox.settings_out(user.tenant_id, user.subject_id)
 
 
 @router.patch("/settings", response_model=BoxSettingsOut)
 async def change_my_settings(
-    body: SettingsChange, user: Employee, services: ServicesDep
+    body: SettingsChange, user: Employee, services: PbxDeps
 ) -> BoxSettingsOut:
     """Turn my box on or off (off: unanswered calls just end, nobody is offered voicemail)."""
     return await services.pbx.voicemail.mailbox.set_enabled(
@@ -43,7 +44,7 @@ async def change_my_settings(
 
 
 @router.get("/greeting", response_class=Response)
-async def my_greeting(user: Employee, services: ServicesDep) -> Response:
+async def my_greeting(user: Employee, services: PbxDeps) -> Response:
     """My own greeting as an 8 kHz mono WAV (404 while I use the default one)."""
     data = await services.pbx.voicemail.mailbox.greeting_audio(user.tenant_id, user.subject_id)
     return Response(data, media_type="audio/wav", headers=_WAV)
@@ -56,9 +57,7 @@ async def my_greeting(user: Employee, services: ServicesDep) -> Response:
         "audio/wav", description="A WAV file itself (not a form), at most 60 seconds."
     ),
 )
-async def set_my_greeting(
-    request: Request, user: Employee, services: ServicesDep
-) -> BoxSettingsOut:
+async def set_my_greeting(request: Request, user: Employee, services: PbxDeps) -> BoxSettingsOut:
     """Any WAV file as the request body (at most 60 s); stored converted to 8 kHz mono."""
     data = bytearray()
     async for chunk in request.stream():
@@ -71,13 +70,13 @@ async def set_my_greeting(
 
 
 @router.delete("/greeting", response_model=BoxSettingsOut)
-async def clear_my_greeting(user: Employee, services: ServicesDep) -> BoxSettingsOut:
+async def clear_my_greeting(user: Employee, services: PbxDeps) -> BoxSettingsOut:
     """Back to the platform's default greeting."""
     return await services.pbx.voicemail.mailbox.clear_greeting(user.tenant_id, user.subject_id)
 
 
 @router.get("/{message_id}/audio", response_class=Response)
-async def message_audio(message_id: uuid.UUID, user: Employee, services: ServicesDep) -> Response:
+async def message_audio(message_id: uuid.UUID, user: Employee, services: PbxDeps) -> Response:
     """One of my messages as a WAV file."""
     data = await services.pbx.voicemail.mailbox.audio(user.tenant_id, user.subject_id, message_id)
     return Response(
@@ -88,7 +87,7 @@ async def message_audio(message_id: uuid.UUID, user: Employee, services: Service
 
 
 @router.post("/{message_id}/heard", response_model=MessageOut)
-async def mark_heard(message_id: uuid.UUID, user: Employee, services: ServicesDep) -> MessageOut:
+async def mark_heard(message_id: uuid.UUID, user: Employee, services: PbxDeps) -> MessageOut:
     """Mark one of my messages heard."""
     return await services.pbx.voicemail.mailbox.mark_heard(
         user.tenant_id, user.subject_id, message_id
@@ -96,7 +95,7 @@ async def mark_heard(message_id: uuid.UUID, user: Employee, services: ServicesDe
 
 
 @router.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_message(message_id: uuid.UUID, user: Employee, services: ServicesDep) -> Response:
+async def delete_message(message_id: uuid.UUID, user: Employee, services: PbxDeps) -> Response:
     """Delete one of my messages."""
     await services.pbx.voicemail.mailbox.delete(user.tenant_id, user.subject_id, message_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import io
 import wave
 
-from zongji.media.g711 import SAMPLE_RATE, Pcm
-from zongji.media.wav import WavError, parse_wav
+from zongji.media import SAMPLE_RATE, Pcm, WavError, parse_wav
 from zongji.platform.errors import Problem
 
 GREETING_MAX_SECONDS = 60.0

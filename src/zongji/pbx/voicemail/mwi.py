@@ -23,11 +23,15 @@ from dataclasses import dataclass, field
 from zongji.pbx.contracts import Device
 from zongji.pbx.events import VoicemailEvent
 from zongji.pbx.voicemail.mailbox import Counts
-from zongji.sip.dialog import Dialog, DialogTerminated
-from zongji.sip.errors import SipError, SipParseError
-from zongji.sip.ua.requests import IncomingRequest
-from zongji.sip.ua.subscription import accept_subscription
-from zongji.sip.uri import SipUri
+from zongji.sip import (
+    Dialog,
+    DialogTerminated,
+    IncomingRequest,
+    SipError,
+    SipParseError,
+    SipUri,
+    accept_subscription,
+)
 
 log = logging.getLogger(__name__)
 

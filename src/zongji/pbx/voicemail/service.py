@@ -21,9 +21,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from zongji.media.api import File, Prompt, Tone, ToneKind
-from zongji.media.g711 import Pcm
-from zongji.media.wav import WavError, load_wav
+from zongji.media import File, Pcm, Prompt, Tone, ToneKind, WavError, load_wav
 from zongji.pbx.contracts import AnsweredLeg, Device, VoicemailOffer
 from zongji.pbx.events import VOICEMAIL_EVENTS
 from zongji.pbx.voicemail.audio import GREETING_MAX_SECONDS, seconds_of, wav_bytes
@@ -34,7 +32,7 @@ from zongji.platform.db import Database
 from zongji.platform.events import EventBus
 from zongji.platform.files import FileStorage
 from zongji.platform.ids import uuid7
-from zongji.sip.ua.requests import IncomingRequest
+from zongji.sip import IncomingRequest
 
 log = logging.getLogger(__name__)
 

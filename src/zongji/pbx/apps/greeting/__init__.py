@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import ClassVar
 
-from zongji.media.api import MediaError
+from zongji.media import MediaError
 from zongji.pbx.apps.application import AppContext, Application, AppOutcome
 from zongji.pbx.contracts import GREETING_FEATURE_CODE, CallStatus
 from zongji.pbx.destinations import DestinationKind

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from zongji.media.api import PlayItem, Prompt
+from zongji.media import PlayItem, Prompt
 from zongji.pbx.contracts import AnsweredLeg, Subscriber, TelephonyView, TenantLine
 
 __all__ = [

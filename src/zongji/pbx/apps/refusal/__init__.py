@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from zongji.media.api import Prompt
+from zongji.media import Prompt
 from zongji.pbx.apps.application import AppContext, Application, AppOutcome
 from zongji.pbx.contracts import CallStatus
 

@@ -15,14 +15,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from zongji.media.api import Codec, EndpointSpec, MediaError, MediaServer, Silence
-from zongji.sip.dialog import Dialog
-from zongji.sip.errors import SipError
-from zongji.sip.offer_answer import LocalMedia, NegotiatedAudio, SdpSession
-from zongji.sip.sdp import parse_sdp
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.outgoing import CallFailed
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.media import Codec, EndpointSpec, MediaError, MediaServer, Silence
+from zongji.sip import (
+    CallFailed,
+    Dialog,
+    IncomingCall,
+    IncomingRequest,
+    LocalMedia,
+    NegotiatedAudio,
+    SdpSession,
+    SipError,
+    UserAgent,
+    parse_sdp,
+)
 
 log = logging.getLogger(__name__)
 

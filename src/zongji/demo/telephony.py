@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from zongji.demo.carrier import REALM
 from zongji.directory.user_schemas import UserOut
-from zongji.pbx.demo_carrier import REALM
 from zongji.pbx.trunks.models import TrunkMode, TrunkTransport
 from zongji.pbx.trunks.schemas import TrunkChange, TrunkCreate, TrunkOut
 from zongji.platform.actor import SYSTEM

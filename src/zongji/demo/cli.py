@@ -12,12 +12,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from zongji.demo.caller import CallReport, drain_events, place_call
+from zongji.demo.telephony import sip_host
 from zongji.media import LocalMediaServer
-from zongji.pbx.demo_caller import CallReport, drain_events, place_call
-from zongji.pbx.demo_setup import sip_host
 from zongji.platform.config import Settings
 from zongji.platform.phone import InvalidNumber, to_e164
-from zongji.sip.ua.core import UserAgent
+from zongji.sip import UserAgent
 
 DEMO_AREA = "025"  # the demo enterprise's area code: local numbers without it are Nanjing's
 

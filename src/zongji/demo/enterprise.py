@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from zongji.demo.calendar import ensure_demo_calendar
+from zongji.demo.telephony import ensure_demo_telephony
 from zongji.directory.contacts import ContactIn
 from zongji.directory.departments import DepartmentCreate, DepartmentOut
 from zongji.directory.favourites import FavouriteIn, TargetKind
@@ -26,8 +28,6 @@ from zongji.directory.schemas import (
     EnterpriseFeaturesChange,
 )
 from zongji.directory.user_schemas import UserChange, UserCreate, UserOut
-from zongji.pbx.demo_setup import ensure_demo_telephony
-from zongji.pbx.policy.demo import ensure_demo_calendar
 from zongji.platform.actor import SYSTEM
 from zongji.services import Services
 

@@ -28,9 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from zongji.media import LocalMediaServer
-from zongji.media.api import EndpointSpec, MediaError, Prompt
-from zongji.pbx.demo_caller import (
+from zongji.demo.caller import (
     CallReport,
     Say,
     answer_in_dialog,
@@ -38,16 +36,24 @@ from zongji.pbx.demo_caller import (
     endpoint_spec,
     place_call,
 )
-from zongji.sip.auth.digest import DigestAlgorithm
-from zongji.sip.auth.server import AuthOutcome, DigestAuthenticator
-from zongji.sip.errors import SipError, SipParseError
-from zongji.sip.offer_answer import LocalMedia, SdpSession
-from zongji.sip.sdp import parse_sdp
-from zongji.sip.ua.core import UserAgent
-from zongji.sip.ua.registration import parse_register
-from zongji.sip.ua.requests import IncomingCall, IncomingRequest
+from zongji.media import EndpointSpec, LocalMediaServer, MediaError, Prompt
+from zongji.sip import (
+    AuthOutcome,
+    DigestAlgorithm,
+    DigestAuthenticator,
+    IncomingCall,
+    IncomingRequest,
+    LocalMedia,
+    SdpSession,
+    SipError,
+    SipParseError,
+    UserAgent,
+    parse_register,
+    parse_sdp,
+)
 
 if TYPE_CHECKING:
+    from zongji.node import Component
     from zongji.services import Services
 
 log = logging.getLogger(__name__)
@@ -282,8 +288,8 @@ class DemoCarrier:
                 await media.destroy_endpoint(info.id)
 
 
-async def start_demo_carrier(services: Services, ports: dict[str, Any]) -> DemoCarrier:
-    """Start the carrier for a demo node (`PbxComponent` calls this when `settings.demo`).
+async def start_demo_carrier(services: Services) -> DemoCarrier:
+    """Start the carrier for a demo node (`DemoCarrierBeside` does, beside the PBX).
 
     The carrier knows the demo trunk's password by asking the trunk service, as a carrier's
     provisioning would: whatever registration trunk points at this carrier may register."""
@@ -307,5 +313,27 @@ async def start_demo_carrier(services: Services, ports: dict[str, Any]) -> DemoC
     return carrier
 
 
-async def stop_demo_carrier(carrier: DemoCarrier) -> None:
-    await carrier.stop()
+class DemoCarrierBeside:
+    """The PBX component of a demo node with the carrier simulator started right after it and
+    stopped right before it; its port is reported among the PBX's (`ports["demo_carrier"]`), where
+    the demo's setup finds it.
+
+    It lives here, not in the PBX component, because the demo is composition: call control
+    must not know the demo exists."""
+
+    def __init__(self, pbx: Component, services: Services) -> None:
+        self.pbx = pbx
+        self.name = pbx.name
+        self.services = services
+        self.carrier: DemoCarrier | None = None
+
+    async def start(self) -> dict[str, Any]:
+        ports = await self.pbx.start()
+        self.carrier = await start_demo_carrier(self.services)
+        ports["demo_carrier"] = self.carrier.port
+        return ports
+
+    async def stop(self) -> None:
+        if self.carrier is not None:
+            await self.carrier.stop()
+        await self.pbx.stop()
