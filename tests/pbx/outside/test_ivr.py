@@ -17,8 +17,8 @@ import pytest
 from tests.conftest import World
 from tests.pbx.outside.outside_leg import answered_call
 from zongji.media.api import PlaybackEnd, Prompt
-from zongji.pbx.calls import ivr
-from zongji.pbx.calls.ivr import IvrChoice, main_number_ivr
+from zongji.pbx.apps.main_menu import flow as ivr
+from zongji.pbx.apps.main_menu.flow import IvrChoice, main_number_ivr
 from zongji.pbx.contracts import TelephonyView, TenantLine
 
 

@@ -1,22 +1,24 @@
 """The call engine: every new INVITE the PBX receives becomes a call here (a B2BUA).
 
-Who is calling decides the path:
+Each INVITE goes through four steps:
 
-- **from a trunk** (by source address, `Trunks.inbound_trunk`): an outside call. The called number
-  (E.164) picks the enterprise and the flow: its main number answers with the IVR and then rings
-  the chosen user or all receptionists (ADM-10); a direct line rings its user; an unknown number
-  gets 404.
-- **from a device**: the Request-URI's domain picks the enterprise (unknown: 404); the request
-  must carry Digest credentials of one of that enterprise's devices (`DeviceAuth` challenges
-  otherwise: 407), and the caller is that device's user, whatever the From header says. The dial
-  plan classifies what was dialled; then *every* such call passes the outbound policy before
-  anything is sent anywhere. A refused call hears why (early media) and is recorded as REFUSED
-  with the rule. An extension rings that user; anything else leaves through the enterprise's
-  trunks, in turn, with the caller ID the dial plan chooses.
-
-Ringing a user forks to all their registered devices (`fork.py`); the answered call is bridged
-through the media engine (`bridge.py`); each leg is a `CallLeg` (`legs.py`), which is also what
-the IVR and voicemail talk to. Every call leaves one record (`record.py`).
+1. **classify** — who is calling. From a trunk (by source address, `Trunks.inbound_trunk`, asked
+   once): an outside caller, and the called number (DID). From a device: the Request-URI's domain
+   picks the enterprise (unknown: 404), the request must carry Digest credentials of one of its
+   devices (`DeviceAuth`: 407 otherwise), and the caller is that device's user, whatever the From
+   header says.
+2. **resolve** — where to (`router.py`): the dialled string or the DID becomes a `Destination`.
+   A destination that refuses before there is a call (no such number) is answered at once. Then
+   the caller's SDP offer is answered, once, with its own media endpoint (488 if unusable), and
+   the call is made: a `Call` (`call.py`) whose transitions the record and billing observe, and a
+   `Conversation` (`conversation.py`) holding the caller's leg.
+3. **authorise** — every number a device dials passes the outbound policy before anything is sent
+   anywhere; a refused caller hears why (the refusal announcement, early media) and gets 403.
+4. **run** — users are rung (forking to all their devices, `fork.py`), with their voicemail box
+   (`apps/voicemail_box`) for a call they miss; an external number leaves through the trunks in
+   turn (`trunks/dialout.py`); an application (`zongji.pbx.apps`) talks to the caller and may hand
+   on to another destination (the main-number menu's choice). An answered call is the caller's and
+   the callee's legs relayed in the conversation until either hangs up.
 """
 
 from __future__ import annotations
@@ -25,35 +27,32 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from zongji.directory.numbers import NumberRoute, RouteKind
 from zongji.directory.service_period import local_today
-from zongji.media import (
-    EndpointSpec,
-    MediaError,
-    MediaServer,
-    PlayItem,
-    Prompt,
-    Tone,
-    ToneKind,
-)
-from zongji.pbx.calls.bridge import Bridge
+from zongji.media import EndpointSpec, MediaError, MediaServer, Prompt
+from zongji.pbx.apps.application import AppContext, Application
+from zongji.pbx.apps.registry import Applications
+from zongji.pbx.calls.call import Call, CallState
+from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.events import MediaEventRouter
 from zongji.pbx.calls.fork import (
     DeviceFlows,
     ForkOutcome,
     ForkResult,
-    ForkTarget,
-    device_target,
     ring,
+    trunk_target,
+    user_targets,
 )
-from zongji.pbx.calls.ivr import main_number_ivr
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.limits import TalkLimit
+from zongji.pbx.calls.observers import BillingObserver, RecordObserver
+from zongji.pbx.calls.originate import Originated, Originator
+from zongji.pbx.calls.participants import ApplicationParticipant
 from zongji.pbx.calls.record import CallLog
+from zongji.pbx.calls.ringback import Ringback, progress
+from zongji.pbx.calls.router import NumberRouter, Router, reason_phrase
 from zongji.pbx.calls.sdp import (
     SdpRefused,
     answer_offer,
@@ -63,15 +62,11 @@ from zongji.pbx.calls.sdp import (
     read_sdp,
 )
 from zongji.pbx.contracts import (
-    GREETING_FEATURE_CODE,
     CallDirection,
     CallRecords,
     CallStatus,
-    Device,
     DeviceAuth,
-    DialError,
     DialKind,
-    Dialled,
     HangupSide,
     Location,
     OutboundPolicy,
@@ -80,34 +75,27 @@ from zongji.pbx.contracts import (
     Subscriber,
     TelephonyView,
     TenantLine,
+    TrunkDial,
     Trunks,
     Voicemail,
-    VoicemailOffer,
 )
-from zongji.pbx.dialling import caller_id_for, parse_dialled
+from zongji.pbx.destinations import NOT_AVAILABLE, Destination, DestinationKind
+from zongji.pbx.dialling import caller_id_for
+from zongji.pbx.trunks.dialout import dial_out
 from zongji.platform.clock import Clock
 from zongji.platform.config import Settings
 from zongji.platform.phone import to_e164
 from zongji.sip import (
+    Dialog,
     IncomingCall,
     LocalMedia,
-    NameAddress,
-    NegotiatedAudio,
-    Response,
     SdpSession,
-    SessionDescription,
     SipUri,
     TelUri,
     UserAgent,
-    parse_address,
-    parse_uri,
 )
 
 log = logging.getLogger(__name__)
-
-
-class NumberRouter(Protocol):
-    async def route(self, called: str) -> NumberRoute | None: ...
 
 
 class CallServices(Protocol):
@@ -138,22 +126,35 @@ class _CallerGone(Exception):
     """The caller cancelled before the PBX could answer it (IVR, voicemail)."""
 
 
+@dataclass(frozen=True)
+class _Classified:
+    """An INVITE classified and resolved: everything the call is made from."""
+
+    tenant: TenantLine
+    direction: CallDirection
+    caller: Party
+    callee: Party
+    destination: Destination
+    caller_user: Subscriber | None = None  # a device's user
+    trunk_id: uuid.UUID | None = None  # the trunk an outside call came in on
+    outside_number: str | None = None  # the DID called, or the caller ID sent out
+
+
 @dataclass
 class LiveCall:
-    """What the engine knows of one call in progress, for shutdown and for tests."""
+    """What the engine holds of one call in progress, for its run, shutdown and tests."""
 
-    call_id: str
-    log: CallLog
+    call: Call
     incoming: IncomingCall
-    gone: asyncio.Event = field(default_factory=asyncio.Event)  # caller CANCEL or shutdown
-    stopping: bool = False
+    caller_leg: CallLeg
+    conversation: Conversation
+    origin: _Classified
     legs: list[CallLeg] = field(default_factory=list)
-    bridge: Bridge | None = None
-    caller_leg: CallLeg | None = None
-    caller_answered: bool = False
-    authorised: bool = False
-    outside_caller: bool = False
     watchers: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
 
 
 class CallEngine:
@@ -164,13 +165,17 @@ class CallEngine:
         pbx: CallServices,
         settings: Settings,
         clock: Clock,
+        *,
+        applications: Applications | None = None,
     ) -> None:
         self.ua = ua
         self.media = media
         self.pbx = pbx
         self.settings = settings
         self.clock = clock
-        self.router = MediaEventRouter(media)
+        self.media_events = MediaEventRouter(media)
+        self.applications = applications if applications is not None else Applications()
+        self.router = Router(pbx.view, pbx.numbers, pbx.voicemail, self.applications)
         #: live calls by the engine's call id (also the record's and the policy's): our own,
         #: never the device's Call-ID, which a device could reuse to collide with another call
         self.calls: dict[str, LiveCall] = {}
@@ -179,37 +184,47 @@ class CallEngine:
         self.ring_timeout = settings.ring_timeout
         self.media_timeout: float | None = settings.media_timeout or None
         self.trunk_setup_timeout = settings.trunk_setup_timeout
+        self.originator = Originator(
+            ua,
+            media,
+            self.offering_leg,
+            pbx.location,
+            pbx.flows,
+            pbx.trunk_runtime,
+            ring_timeout=self.ring_timeout,
+            trunk_setup_timeout=self.trunk_setup_timeout,
+            media_timeout=self.media_timeout,
+        )
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.router.start()
+        self.media_events.start()
 
     async def stop(self) -> None:
         """Hang up every live call (records closed with hang-up side SYSTEM)."""
-        calls = list(self.calls.values())
-        for call in calls:
-            call.stopping = True
-            call.gone.set()
-            if call.bridge is not None:
-                call.bridge.end("shutdown")
-            elif call.caller_leg is not None and call.caller_answered:
-                call.caller_leg.hung_up.set()
+        for live in list(self.calls.values()):
+            live.call.stopping = True
+            live.call.gone.set()
+            live.conversation.end("shutdown")
+            if live.call.state is not CallState.CONNECTED and live.caller_leg.answered:
+                live.caller_leg.hung_up.set()
         handlers = [t for t in self._tasks if not t.done()]
         if handlers:
             await asyncio.wait(handlers, timeout=5.0)
-        for call in list(self.calls.values()):
-            if not call.incoming.answered:
+        for live in list(self.calls.values()):
+            if not live.incoming.answered:
                 with contextlib.suppress(Exception):
-                    _reject(call.incoming, 503, "Service Unavailable")
-            for leg in call.legs:
+                    _reject(live.incoming, 503, "Service Unavailable")
+            for leg in live.legs:
                 with contextlib.suppress(Exception):
                     await leg.bye()
                 await leg.close()
-            await call.log.close(CallStatus.FAILED, HangupSide.SYSTEM, reason="shutdown")
+            await live.call.end(CallStatus.FAILED, HangupSide.SYSTEM, reason="shutdown")
         self.calls.clear()
         self._by_incoming.clear()
-        await self.router.stop()
+        await self.originator.close()
+        await self.media_events.stop()
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -218,308 +233,336 @@ class CallEngine:
         if task is not None:
             self._tasks.add(task)
         try:
-            if self.pbx.trunk_runtime.inbound_trunk(incoming.source) is not None:
-                await self._from_trunk(incoming)
-            else:
-                await self._from_device(incoming)
+            await self._take(incoming)
         except _CallerGone:
-            call = self._by_incoming.get(id(incoming))
-            if call is not None:
-                await self._finish(call, CallStatus.CANCELLED, HangupSide.CALLER)
+            live = self._by_incoming.get(id(incoming))
+            if live is not None:
+                await self._finish(live, CallStatus.CANCELLED, HangupSide.CALLER)
         except Exception:
             log.exception("call with Call-ID %s failed", incoming.request.call_id)
             if not incoming.answered:
                 with contextlib.suppress(Exception):
                     _reject(incoming, 500)
-            call = self._by_incoming.get(id(incoming))
-            if call is not None:
-                await self._finish(call, CallStatus.FAILED, HangupSide.SYSTEM, reason="error")
+            live = self._by_incoming.get(id(incoming))
+            if live is not None:
+                await self._finish(live, CallStatus.FAILED, HangupSide.SYSTEM, reason="error")
         finally:
-            call = self._by_incoming.pop(id(incoming), None)
-            if call is not None:
-                self.calls.pop(call.call_id, None)
-                await self._release(call)
+            live = self._by_incoming.pop(id(incoming), None)
+            if live is not None:
+                self.calls.pop(live.call_id, None)
+                await self._release(live)
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _release(self, call: LiveCall) -> None:
-        """Whatever path the call took, nothing of it outlives it: watchers, endpoints, and a
-        record left open (which would be a bug) is closed as failed."""
-        for watcher in call.watchers:
+    async def originate(
+        self,
+        destination: Destination,
+        conversation: Conversation,
+        *,
+        caller: Party,
+        device: uuid.UUID | None = None,
+        gone: asyncio.Event | None = None,
+    ) -> Originated:
+        """Call out to a user's devices (one `device` of theirs), the receptionists, or an
+        outside number (`caller.number` is the caller ID sent), and put the answered leg into
+        `conversation` (`originate.py`). The caller of this authorises and records the call."""
+        tenant = destination.tenant
+        if tenant is None:
+            raise ValueError("an originated call needs the enterprise it is made for")
+        if destination.kind in (DestinationKind.USER, DestinationKind.RECEPTIONISTS):
+            return await self.originator.to_users(
+                tenant, destination.users, conversation, caller=caller, device=device, gone=gone
+            )
+        if destination.kind is DestinationKind.EXTERNAL_NUMBER:
+            return await self.originator.to_number(
+                tenant, destination.number, conversation, caller_id=caller.number, gone=gone
+            )
+        raise ValueError(f"cannot originate a call to a {destination.kind}")
+
+    async def _take(self, incoming: IncomingCall) -> None:
+        """Classify → resolve → (make the call) → authorise → run."""
+        trunk_id = self.pbx.trunk_runtime.inbound_trunk(incoming.source)
+        if trunk_id is not None:
+            origin = await self._from_trunk(incoming, trunk_id)
+        else:
+            origin = await self._from_device(incoming)
+        if origin is None:
+            return  # refused, challenged or answered already
+        destination = origin.destination
+        if destination.kind is DestinationKind.HANG_UP and destination.dialled is None:
+            _reject(incoming, destination.status, destination.reason)  # not a call: no record
+            return
+        call_id = _new_call_id()
+        caller_leg = await self._answer_offer(incoming, call_id)
+        if caller_leg is None:
+            return  # 488
+        live = await self._new_call(incoming, call_id, origin, caller_leg)
+        if origin.caller_user is not None and destination.dialled is not None:
+            decision: PolicyDecision = await self.pbx.policy.authorise(
+                live.call_id, origin.tenant, origin.caller_user, destination.dialled
+            )
+            live.call.observers.append(BillingObserver(self.pbx.policy))
+            if not decision.allowed:
+                await self._refuse(live, decision)
+                return
+        await self._run(live, destination)
+
+    async def _release(self, live: LiveCall) -> None:
+        """Whatever path the call took, nothing of it outlives it: watchers, media joins,
+        endpoints, and a call left open (which would be a bug) is ended as failed."""
+        for watcher in live.watchers:
             watcher.cancel()
-        for leg in call.legs:
+        with contextlib.suppress(Exception):
+            await live.conversation.dissolve()
+        for leg in live.legs:
             with contextlib.suppress(Exception):
                 await leg.bye()
             await leg.close()
-        call.legs.clear()
-        if call.log.ended is None:
-            await call.log.close(CallStatus.FAILED, HangupSide.SYSTEM, reason="internal error")
+        live.legs.clear()
+        if not live.call.ended:
+            await live.call.end(CallStatus.FAILED, HangupSide.SYSTEM, reason="internal error")
 
-    # --- calls from devices --------------------------------------------------------------
+    # --- classify and resolve ------------------------------------------------------------
 
-    async def _from_device(self, incoming: IncomingCall) -> None:
-        request = incoming.request
-        uri = request.uri
+    async def _from_device(self, incoming: IncomingCall) -> _Classified | None:
+        uri = incoming.request.uri
         if not isinstance(uri, SipUri) or not uri.user:
             _refuse_stranger(incoming, 404 if isinstance(uri, SipUri) else 416)
-            return
+            return None
         tenant = await self.pbx.view.tenant_by_domain(uri.host.lower())
         if tenant is None:
             _refuse_stranger(incoming, 404, "Unknown Domain")
-            return
+            return None
         device = await self.pbx.device_auth.authenticate(incoming, tenant)
         if device is None:
-            return  # challenged or refused by DeviceAuth
+            return None  # challenged or refused by DeviceAuth
         caller = await self.pbx.view.subscriber(tenant.tenant_id, device.user_id)
         if caller is None:
             _reject(incoming, 403, "Unknown User")
-            return
-        try:
-            offer = read_sdp(incoming.offer, request.headers.get("content-type"))
-            answer_offer(_probe_session(), offer)
-        except SdpRefused as error:
-            _reject(incoming, 488, _reason(error))
-            return
-        if uri.user == GREETING_FEATURE_CODE:
-            await self._record_greeting(incoming, tenant, caller, device, offer)
-            return
-        try:
-            dialled: Dialled = parse_dialled(uri.user, tenant)
-        except DialError as error:
-            status = 484 if "incomplete" in error.code or "short" in error.code else 404
-            _reject(incoming, status, _reason(error.reason))
-            return
-
-        internal = dialled.kind is DialKind.EXTENSION
-        callee: Subscriber | None = None
-        if internal:
-            callee = await self.pbx.view.by_extension(tenant.tenant_id, dialled.number)
-        caller_party = Party(caller.extension or device.username, caller.user_id, caller.name)
-        callee_party = Party(
-            dialled.number,
-            callee.user_id if callee else None,
-            callee.name if callee else None,
-        )
-        # the enterprise number an outside callee will see: recorded as the outside line's
-        caller_id = None if internal else caller_id_for(caller, tenant)
-        call = self._new_call(
-            incoming,
-            CallLog.new(
-                self.pbx.records,
-                self.clock,
-                call_id=_new_call_id(),
-                tenant_id=tenant.tenant_id,
-                direction=CallDirection.INTERNAL if internal else CallDirection.OUTBOUND,
-                caller=caller_party,
-                callee=callee_party,
-                outside_number=caller_id,
-            ),
-        )
-        await call.log.open()
-        decision: PolicyDecision = await self.pbx.policy.authorise(
-            call.call_id, tenant, caller, dialled
-        )
-        if not decision.allowed:
-            await self._refuse(call, offer, decision)
-            with contextlib.suppress(Exception):
-                await self.pbx.policy.ended(call.call_id, 0)
-            return
-        call.authorised = True
-        try:
-            if internal:
-                if callee is None:
-                    _reject(incoming, 404, "No Such Extension")
-                    await call.log.close(CallStatus.FAILED, None, reason="404 no such extension")
-                    return
-                await self._ring_users(
-                    call, tenant, offer, [callee], caller_party, voicemail_for=callee
-                )
-            else:
-                await self._outbound(call, tenant, offer, caller_id, dialled)
-        finally:
-            with contextlib.suppress(Exception):
-                await self.pbx.policy.ended(call.call_id, call.log.talk_seconds)
-
-    async def _record_greeting(
-        self,
-        incoming: IncomingCall,
-        tenant: TenantLine,
-        caller: Subscriber,
-        device: Device,
-        offer: SessionDescription,
-    ) -> None:
-        """The greeting feature code: answer, and let voicemail record the user's greeting."""
+            return None
+        destination = await self.router.dialled(tenant, uri.user)
         me = Party(caller.extension or device.username, caller.user_id, caller.name)
-        call = self._new_call(
-            incoming,
+        if destination.kind is DestinationKind.FEATURE_CODE:
+            app = self.applications.named(destination.application or "")
+            callee = Party(destination.number, name=app.title if app is not None else None)
+            return _Classified(tenant, CallDirection.INTERNAL, me, callee, destination, caller)
+        dialled = destination.dialled
+        internal = dialled is None or dialled.kind is DialKind.EXTENSION
+        return _Classified(
+            tenant,
+            CallDirection.INTERNAL if internal else CallDirection.OUTBOUND,
+            me,
+            destination.callee(),
+            destination,
+            caller,
+            # the enterprise number an outside callee will see: recorded as the outside line's
+            outside_number=None if internal else caller_id_for(caller, tenant),
+        )
+
+    async def _from_trunk(self, incoming: IncomingCall, trunk_id: uuid.UUID) -> _Classified | None:
+        request = incoming.request
+        called = _number_of(request.uri) or _number_of(request.to_addr.uri)
+        if called is None:
+            _reject(incoming, 404)
+            return None
+        destination = await self.router.called_number(called)
+        tenant = destination.tenant
+        if tenant is None or destination.kind is DestinationKind.HANG_UP:
+            _reject(incoming, destination.status, destination.reason)
+            return None
+        caller_number = _number_of(request.from_addr.uri, tenant.area_code) or "anonymous"
+        return _Classified(
+            tenant,
+            CallDirection.INBOUND,
+            Party(caller_number),
+            destination.callee(called),
+            destination,
+            trunk_id=trunk_id,
+            outside_number=called,
+        )
+
+    async def _answer_offer(self, incoming: IncomingCall, call_id: str) -> CallLeg | None:
+        """The caller's leg: its endpoint and our answer to its offer (made once per call);
+        None when the offer is unusable (488 sent, nothing kept)."""
+        try:
+            offer = read_sdp(incoming.offer, incoming.request.headers.get("content-type"))
+        except SdpRefused as error:
+            _reject(incoming, 488, reason_phrase(error))
+            return None
+        info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
+        session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
+        leg = CallLeg(
+            call_id, self.media, self.media_events, info, session, media_timeout=self.media_timeout
+        )
+        try:
+            body, negotiated = answer_offer(session, offer)
+        except SdpRefused as error:
+            await leg.close()
+            _reject(incoming, 488, reason_phrase(error))
+            return None
+        try:
+            await self.media.update_endpoint(
+                info.id, endpoint_spec(negotiated, media_timeout=self.media_timeout)
+            )
+        except Exception:
+            await leg.close()
+            raise
+        leg.answer_body = body
+        leg.negotiated = negotiated
+        leg.hangup_handler = self._leg_hangup
+        return leg
+
+    async def _new_call(
+        self, incoming: IncomingCall, call_id: str, origin: _Classified, caller_leg: CallLeg
+    ) -> LiveCall:
+        call = Call(call_id, origin.tenant, origin.direction, self.clock)
+        record = RecordObserver(
             CallLog.new(
                 self.pbx.records,
                 self.clock,
-                call_id=_new_call_id(),
-                tenant_id=tenant.tenant_id,
-                direction=CallDirection.INTERNAL,
-                caller=me,
-                callee=Party(GREETING_FEATURE_CODE, name="voicemail greeting"),
-            ),
+                call_id=call_id,
+                tenant_id=origin.tenant.tenant_id,
+                direction=origin.direction,
+                caller=origin.caller,
+                callee=origin.callee,
+                trunk_id=origin.trunk_id,
+                outside_number=origin.outside_number,
+            )
         )
-        await call.log.open()
-        leg = await self._answer_caller(call, offer)
-        await call.log.answered()
-        with contextlib.suppress(MediaError):
-            await self.pbx.voicemail.record_greeting(leg, tenant.tenant_id, caller.user_id)
-        await self._finish(call, CallStatus.ANSWERED, self._side_of(call))
+        call.observers.append(record)
+        conversation = Conversation(self.media, name=call_id)
+        live = LiveCall(call, incoming, caller_leg, conversation, origin, legs=[caller_leg])
+        self.calls[call_id] = live
+        self._by_incoming[id(incoming)] = live
+        task = asyncio.get_running_loop().create_task(incoming.cancelled.wait())
+        task.add_done_callback(lambda _t: call.gone.set())
+        live.watchers.append(task)
+        await conversation.add(caller_leg)
+        await record.open()
+        return live
 
-    async def _refuse(
-        self, call: LiveCall, offer: SessionDescription, decision: PolicyDecision
-    ) -> None:
+    # --- authorise -----------------------------------------------------------------------
+
+    async def _refuse(self, live: LiveCall, decision: PolicyDecision) -> None:
         """Say why (as early media, so the caller is not billed) and end with 403."""
-        incoming = call.incoming
         if decision.prompt:
-            leg = await self._caller_leg(call, offer)
-            _progress(incoming, leg.answer_body)
-            await _play_unless_gone(leg, [Prompt(decision.prompt)], call.gone, limit=20.0)
-        if not incoming.answered:
-            _reject(incoming, 403, _reason(decision.rule or "Forbidden"))
+            announcement = self.applications.named("refusal_announcement")
+            if announcement is not None:
+                await self._run_application(live, announcement, None, prompt=decision.prompt)
+        _reject(live.incoming, 403, reason_phrase(decision.rule or "Forbidden"))
         await self._finish(
-            call,
+            live,
             CallStatus.REFUSED,
             HangupSide.SYSTEM,
             reason="403 refused by policy",
             rule=decision.rule,
         )
 
-    # --- calls from trunks ---------------------------------------------------------------
+    # --- run -----------------------------------------------------------------------------
 
-    async def _from_trunk(self, incoming: IncomingCall) -> None:
-        request = incoming.request
-        trunk_id = self.pbx.trunk_runtime.inbound_trunk(incoming.source)
-        called = _number_of(request.uri) or _number_of(request.to_addr.uri)
-        if called is None:
-            _reject(incoming, 404)
-            return
-        route = await self.pbx.numbers.route(called)
-        tenant = await self.pbx.view.tenant(route.tenant_id) if route is not None else None
-        if route is None or tenant is None:
-            _reject(incoming, 404, "Unknown Number")
-            return
-        if not tenant.active:
-            _reject(incoming, 480, "Temporarily Unavailable")
-            return
-        try:
-            offer = read_sdp(incoming.offer, request.headers.get("content-type"))
-            answer_offer(_probe_session(), offer)
-        except SdpRefused as error:
-            _reject(incoming, 488, _reason(error))
-            return
-        caller_number = _number_of(request.from_addr.uri, tenant.area_code) or "anonymous"
-        user: Subscriber | None = None
-        if route.kind is RouteKind.DIRECT_LINE and route.user_id is not None:
-            user = await self.pbx.view.subscriber(tenant.tenant_id, route.user_id)
-            if user is None:
-                _reject(incoming, 404, "Unknown Number")
-                return
-        callee_party = (
-            Party(user.extension or called, user.user_id, user.name)
-            if user is not None
-            else Party(called)
-        )
-        caller_party = Party(caller_number)
-        call = self._new_call(
-            incoming,
-            CallLog.new(
-                self.pbx.records,
-                self.clock,
-                call_id=_new_call_id(),
-                tenant_id=tenant.tenant_id,
-                direction=CallDirection.INBOUND,
-                caller=caller_party,
-                callee=callee_party,
-                trunk_id=trunk_id,
-                outside_number=called,
-            ),
-        )
-        call.outside_caller = True
-        await call.log.open()
-        if user is not None:
-            await self._ring_users(call, tenant, offer, [user], caller_party, voicemail_for=user)
-            return
-        await self._main_number(call, tenant, offer, caller_party)
-
-    async def _main_number(
-        self, call: LiveCall, tenant: TenantLine, offer: SessionDescription, caller: Party
-    ) -> None:
-        """The main number: answer, let the IVR find out whom to ring, ring them."""
-        # The record's answer is the person's, not the IVR's: answered_at and answered_by are
-        # set when a user picks up (the records service keeps only the first answer).
-        leg = await self._answer_caller(call, offer)
-        choice = await main_number_ivr(leg, tenant, self.pbx.view)
-        subscriber: Subscriber | None = choice.subscriber
-        abandoned = subscriber is None and not choice.receptionists
-        if abandoned or leg.hung_up.is_set() or call.gone.is_set():
-            await self._finish(call, CallStatus.CANCELLED, self._side_of(call))
-            return
-        if subscriber is not None:
-            await call.log.routed(
-                Party(subscriber.extension or "", subscriber.user_id, subscriber.name)
-            )
-            users: Sequence[Subscriber] = [subscriber]
+    async def _run(self, live: LiveCall, destination: Destination, *, routed: bool = False) -> None:
+        """Take the call to `destination`. `routed`: an application chose it after the record
+        was opened, so the record learns its callee."""
+        kind = destination.kind
+        if kind in (DestinationKind.USER, DestinationKind.RECEPTIONISTS):
+            await self._ring_users(live, destination, routed=routed)
+        elif kind is DestinationKind.EXTERNAL_NUMBER:
+            await self._dial_out(live, destination)
+        elif kind is DestinationKind.HANG_UP:
+            _reject(live.incoming, destination.status, destination.reason)
+            reason = f"{destination.status} {(destination.reason or '').lower()}".strip()
+            await self._finish(live, CallStatus.FAILED, None, reason=reason)
         else:
-            users = await self.pbx.view.receptionists(tenant.tenant_id)
-        await self._ring_users(call, tenant, offer, list(users), caller, voicemail_for=subscriber)
+            app = (
+                self.applications.named(destination.application)
+                if destination.application
+                else self.applications.serving(kind)
+            )
+            if app is None:  # a kind nothing runs yet (ring group, conference bridge)
+                status, phrase = NOT_AVAILABLE
+                _reject(live.incoming, status, phrase)
+                await self._finish(live, CallStatus.FAILED, None, reason=f"{status} {kind}")
+                return
+            await self._run_application(live, app, destination)
+
+    async def _run_application(
+        self,
+        live: LiveCall,
+        app: Application,
+        destination: Destination | None,
+        *,
+        prompt: str | None = None,
+    ) -> None:
+        leg, call = live.caller_leg, live.call
+        if app.answers:
+            dialog = await self._answer_caller(live)
+            await call.transition(CallState.IN_APPLICATION, dialogs=[dialog] if dialog else ())
+            if app.is_the_answer:
+                await call.transition(CallState.CONNECTED)
+            await leg.stop_playing()  # the ringback a caller the PBX answered was hearing
+        else:
+            progress(live.incoming, leg.answer_body)  # early media
+        participant = ApplicationParticipant(app.name)
+        await live.conversation.add(participant)
+        try:
+            outcome = await app.run(
+                AppContext(
+                    leg=leg,
+                    call_id=live.call_id,
+                    tenant=live.origin.tenant,
+                    caller=live.origin.caller,
+                    caller_user=live.origin.caller_user,
+                    destination=destination,
+                    services=self.pbx,
+                    router=self.router,
+                    clock=self.clock,
+                    gone=call.gone,
+                    prompt=prompt,
+                )
+            )
+        finally:
+            participant.done()
+            await live.conversation.remove(participant)
+        if not app.answers:
+            return  # the engine ends the call as the announcement's cause says
+        if outcome.next is not None:
+            if leg.hung_up.is_set() or call.gone.is_set():
+                await self._finish(live, CallStatus.CANCELLED, self._side_of(live))
+                return
+            await self._run(live, outcome.next, routed=True)
+            return
+        await self._finish(live, outcome.status, self._side_of(live), reason=outcome.reason)
 
     # --- ringing users -------------------------------------------------------------------
 
-    async def _ring_users(
-        self,
-        call: LiveCall,
-        tenant: TenantLine,
-        offer: SessionDescription,
-        users: Sequence[Subscriber],
-        caller: Party,
-        *,
-        voicemail_for: Subscriber | None,
-    ) -> None:
+    async def _ring_users(self, live: LiveCall, destination: Destination, *, routed: bool) -> None:
+        tenant = live.origin.tenant
         # Users out of service (suspended, outside validity) are not put through, and their
         # voicemail takes no message: they could not collect it. The caller hears "unreachable".
         today = local_today(self.clock.now(), tenant.timezone)
-        users = [user for user in users if user.in_service(today)]
+        users = [user for user in destination.users if user.in_service(today)]
+        voicemail_for = destination.voicemail_for
         if voicemail_for is not None and not voicemail_for.in_service(today):
             voicemail_for = None
-        targets: list[ForkTarget] = []
-        owners: dict[str, Subscriber] = {}
-        from_ = NameAddress(
-            parse_uri(f"sip:{_user_part(caller.number)}@{tenant.sip_domain}"),
-            display_name=caller.name,
+        callee = destination.callee() if routed and destination.user is not None else None
+        await live.call.transition(CallState.RINGING, callee=callee)
+        targets, owners = await user_targets(
+            self.pbx.location, self.pbx.flows, tenant, users, live.origin.caller
         )
-        for user in users:
-            to = NameAddress(
-                parse_uri(
-                    f"sip:{_user_part(user.extension or str(user.user_id))}@{tenant.sip_domain}"
-                ),
-                display_name=user.name,
-            )
-            for binding in await self.pbx.location.bindings(tenant.tenant_id, user.user_id):
-                label = f"{binding.device.credential_id}:{binding.uri}"
-                flow = self.pbx.flows.flow_for(binding)
-                target = device_target(binding, flow, to=to, from_=from_, label=label)
-                if target is not None:
-                    owners[label] = user
-                    targets.append(target)
-        caller_leg = await self._caller_leg(call, offer)
         if not targets:
-            await self._not_reached(call, tenant, caller, voicemail_for, ForkOutcome.UNAVAILABLE)
+            await self._not_reached(live, voicemail_for, ForkOutcome.UNAVAILABLE)
             return
-        callee_leg, callee_offer = await self._offering_leg(call)
-        ringing = _Ringing(self, call, caller_leg)
+        callee_leg, callee_offer = await self._offering_leg(live)
+        ringback = self._ringback(live)
         result = await ring(
             self.ua,
             targets,
             callee_offer,
             ring_timeout=self.ring_timeout,
-            caller_gone=call.gone,
-            on_provisional=ringing.provisional,
+            caller_gone=live.call.gone,
+            on_provisional=ringback.provisional,
         )
-        await ringing.stop()
+        await ringback.stop()
         if result.outcome is ForkOutcome.ANSWERED:
             answered_by = owners.get(result.target.label) if result.target else None
             party = (
@@ -527,24 +570,18 @@ class CallEngine:
                 if answered_by is not None
                 else None
             )
-            await self._connect(call, caller_leg, callee_leg, result, party, None)
+            await self._connect(live, callee_leg, result, party, None)
             return
         await callee_leg.close()
-        call.legs.remove(callee_leg)
-        await self._not_reached(call, tenant, caller, voicemail_for, result.outcome, result)
+        live.legs.remove(callee_leg)
+        await self._not_reached(live, voicemail_for, result.outcome)
 
     async def _not_reached(
-        self,
-        call: LiveCall,
-        tenant: TenantLine,
-        caller: Party,
-        voicemail_for: Subscriber | None,
-        outcome: ForkOutcome,
-        result: ForkResult | None = None,
+        self, live: LiveCall, voicemail_for: Subscriber | None, outcome: ForkOutcome
     ) -> None:
         """Nobody answered: voicemail if the user's box takes it, else the right failure."""
-        if outcome is ForkOutcome.CANCELLED or call.gone.is_set():
-            await self._finish(call, CallStatus.CANCELLED, self._side_of(call))
+        if outcome is ForkOutcome.CANCELLED or live.call.gone.is_set():
+            await self._finish(live, CallStatus.CANCELLED, self._side_of(live))
             return
         status = {
             ForkOutcome.BUSY: CallStatus.BUSY,
@@ -555,137 +592,92 @@ class CallEngine:
             ForkOutcome.NO_ANSWER: (480, "no_answer"),
         }.get(outcome, (480, "unreachable"))
         reason = f"{sip_status} {outcome.value}"
-        if voicemail_for is not None and await self._voicemail_accepts(tenant, voicemail_for):
-            await self._voicemail(call, tenant, voicemail_for, caller)
-            return
-        if call.caller_answered and call.caller_leg is not None:
+        if voicemail_for is not None:
+            box = await self.router.missed_call_box(live.origin.tenant, voicemail_for)
+            if box is not None:
+                await self._run(live, box)
+                return
+        if live.caller_leg.answered:
             # an outside caller already talking to the IVR: say so, then hang up
-            await call.caller_leg.play([Prompt(prompt)])
-            await self._finish(call, status, HangupSide.SYSTEM, reason=reason)
+            await live.caller_leg.play([Prompt(prompt)])
+            await self._finish(live, status, HangupSide.SYSTEM, reason=reason)
             return
-        if not call.incoming.answered:
-            _reject(call.incoming, sip_status)
-        await self._finish(call, status, None, reason=reason)
-
-    async def _voicemail_accepts(self, tenant: TenantLine, user: Subscriber) -> bool:
-        try:
-            return await self.pbx.voicemail.accepts(tenant.tenant_id, user.user_id)
-        except Exception:
-            log.exception("voicemail check failed")
-            return False
-
-    async def _voicemail(
-        self, call: LiveCall, tenant: TenantLine, user: Subscriber, caller: Party
-    ) -> None:
-        leg = call.caller_leg
-        assert leg is not None
-        if not call.caller_answered:
-            leg = await self._answer_caller(call, None)
-        await leg.stop_playing()
-        offer = VoicemailOffer(
-            tenant.tenant_id, user.user_id, call.call_id, caller, self.clock.now()
-        )
-        with contextlib.suppress(MediaError):
-            await self.pbx.voicemail.take_message(leg, offer)
-        await self._finish(call, CallStatus.VOICEMAIL, self._side_of(call), reason="voicemail")
+        _reject(live.incoming, sip_status)
+        await self._finish(live, status, None, reason=reason)
 
     # --- calls out through trunks --------------------------------------------------------
 
-    async def _outbound(
-        self,
-        call: LiveCall,
-        tenant: TenantLine,
-        offer: SessionDescription,
-        caller_id: str | None,
-        dialled: Dialled,
-    ) -> None:
-        dials = list(self.pbx.trunk_runtime.dials(tenant, dialled.number, caller_id or ""))
-        caller_leg = await self._caller_leg(call, offer)
+    async def _dial_out(self, live: LiveCall, destination: Destination) -> None:
+        tenant = live.origin.tenant
+        caller_id = live.origin.outside_number or ""
+        dials = list(self.pbx.trunk_runtime.dials(tenant, destination.number, caller_id))
         if not dials:
-            _reject(call.incoming, 503, "No Trunk Available")
-            await self._finish(call, CallStatus.FAILED, None, reason="503 no trunk")
+            _reject(live.incoming, 503, "No Trunk Available")
+            await self._finish(live, CallStatus.FAILED, None, reason="503 no trunk")
             return
-        last: ForkResult | None = None
-        for dial in dials:
-            if call.gone.is_set():
-                break
-            callee_leg, callee_offer = await self._offering_leg(call)
-            target = ForkTarget(
-                request_uri=dial.request_uri,
-                to=NameAddress(parse_uri(dial.request_uri)),
-                from_=parse_address(dial.from_uri),
-                destination=dial.destination,
-                credentials=dial.credentials,
-                headers=tuple(dial.headers),
-                label=str(dial.trunk_id),
-            )
-            ringing = _Ringing(self, call, caller_leg, early_leg=callee_leg)
+        await live.call.transition(CallState.RINGING)
+
+        async def attempt(dial: TrunkDial) -> _TrunkAttempt:
+            callee_leg, callee_offer = await self._offering_leg(live)
+            target = trunk_target(dial)
+            ringback = self._ringback(live, early_leg=callee_leg)
             setup = asyncio.get_running_loop().call_later(
-                self.trunk_setup_timeout, ringing.setup_timed_out
+                self.trunk_setup_timeout, ringback.setup_timed_out
             )
             result = await ring(
                 self.ua,
                 [target],
                 callee_offer,
                 ring_timeout=self.ring_timeout,
-                caller_gone=ringing.gone_or_silent,
-                on_provisional=ringing.provisional,
+                caller_gone=ringback.gone_or_silent,
+                on_provisional=ringback.provisional,
             )
             setup.cancel()
-            await ringing.stop()
+            await ringback.stop()
             if result.outcome is ForkOutcome.ANSWERED:
-                await self._connect(
-                    call,
-                    caller_leg,
-                    callee_leg,
-                    result,
-                    Party(dialled.number),
-                    dial.trunk_id,
-                )
-                return
+                party = Party(destination.number)
+                await self._connect(live, callee_leg, result, party, dial.trunk_id)
+                return _TrunkAttempt(result, 200, silent=False)
             await callee_leg.close()
-            call.legs.remove(callee_leg)
+            live.legs.remove(callee_leg)
             status = result.statuses.get(target.label, 0)
-            trunk_fault = ringing.silent or status in (0, 408) or 500 <= status < 600
-            if result.outcome is ForkOutcome.CANCELLED and not ringing.silent:
-                break
-            last = result
-            if not trunk_fault:
-                break
-            log.info(
-                "trunk %s failed for %s (%s); trying the next",
-                dial.trunk_name,
-                call.call_id,
-                status,
-            )
-            self.pbx.trunk_runtime.failed(dial.trunk_id)
-        if call.gone.is_set():
-            await self._finish(call, CallStatus.CANCELLED, self._side_of(call))
+            return _TrunkAttempt(result, status, silent=ringback.silent)
+
+        tried = await dial_out(
+            self.pbx.trunk_runtime, dials, attempt, gone=live.call.gone, call_id=live.call_id
+        )
+        if tried.answered is not None:
             return
+        if live.call.gone.is_set():
+            await self._finish(live, CallStatus.CANCELLED, self._side_of(live))
+            return
+        last = tried.last.result if tried.last is not None else None
         outcome = last.outcome if last is not None else ForkOutcome.UNAVAILABLE
         if outcome is ForkOutcome.BUSY:
-            _reject(call.incoming, 486)
-            await self._finish(call, CallStatus.BUSY, None, reason="486 busy")
+            _reject(live.incoming, 486)
+            await self._finish(live, CallStatus.BUSY, None, reason="486 busy")
         elif outcome is ForkOutcome.NO_ANSWER:
-            _reject(call.incoming, 480)
-            await self._finish(call, CallStatus.NO_ANSWER, None, reason="480 no answer")
+            _reject(live.incoming, 480)
+            await self._finish(live, CallStatus.NO_ANSWER, None, reason="480 no answer")
         else:
             status = last.status if last is not None and last.status >= 400 else 503
             if status >= 500 or status == 408:
                 status = 503
-            _reject(call.incoming, status)
-            await self._finish(call, CallStatus.FAILED, None, reason=f"{status} trunk failure")
+            _reject(live.incoming, status)
+            await self._finish(live, CallStatus.FAILED, None, reason=f"{status} trunk failure")
 
     # --- media and answer ----------------------------------------------------------------
 
-    def _new_call(self, incoming: IncomingCall, record: CallLog) -> LiveCall:
-        call = LiveCall(record.call_id, record, incoming)
-        self.calls[call.call_id] = call
-        self._by_incoming[id(incoming)] = call
-        task = asyncio.get_running_loop().create_task(incoming.cancelled.wait())
-        task.add_done_callback(lambda _t: call.gone.set())
-        call.watchers.append(task)
-        return call
+    def _ringback(self, live: LiveCall, *, early_leg: CallLeg | None = None) -> Ringback:
+        return Ringback(
+            self.media,
+            live.incoming,
+            live.caller_leg,
+            live.conversation,
+            live.call.gone,
+            outside_caller=live.call.direction is CallDirection.INBOUND,
+            early_leg=early_leg,
+        )
 
     def _media_host(self, local_host: str) -> str:
         """The address our SDP gives: the public one when the node is behind NAT."""
@@ -695,79 +687,67 @@ class CallEngine:
             return self.settings.host
         return local_host
 
-    async def _caller_leg(self, call: LiveCall, offer: SessionDescription | None) -> _CallerLeg:
-        """The caller's endpoint and our answer to its offer (made once per call)."""
-        if call.caller_leg is not None:
-            assert isinstance(call.caller_leg, _CallerLeg)
-            return call.caller_leg
-        assert offer is not None
-        info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
-        session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
-        leg = _CallerLeg(
-            call.call_id, self.media, self.router, info, session, media_timeout=self.media_timeout
-        )
-        call.legs.append(leg)
-        call.caller_leg = leg
-        body, negotiated = answer_offer(session, offer)
-        await self.media.update_endpoint(
-            info.id, endpoint_spec(negotiated, media_timeout=self.media_timeout)
-        )
-        leg.answer_body = body
-        leg.negotiated = negotiated
-        leg.hangup_handler = self._leg_hangup
-        return leg
-
     async def _leg_hangup(self, leg: CallLeg) -> None:
         await leg.bye()
 
-    async def _answer_caller(self, call: LiveCall, offer: SessionDescription | None) -> _CallerLeg:
-        leg = await self._caller_leg(call, offer)
-        if not call.caller_answered:
-            # the IVR or voicemail will listen for keys: in-band too, if the caller has no
-            # telephone-event
-            leg.inband_dtmf = True
-            if leg.negotiated is not None and leg.negotiated.telephone_event is None:
-                await self.media.update_endpoint(
-                    leg.endpoint_id,
-                    endpoint_spec(
-                        leg.negotiated, media_timeout=self.media_timeout, inband_dtmf=True
-                    ),
-                )
-            if call.incoming.answered:  # the caller's CANCEL came first (487 sent)
-                raise _CallerGone
-            dialog = call.incoming.answer(leg.answer_body)
-            leg.attach(dialog)
-            call.caller_answered = True
-            await call.log.caller_answered(dialog)
-            # an answered caller who hangs up (during the IVR, while we ring) is gone too
-            watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
-            watcher.add_done_callback(lambda _t: call.gone.set())
-            call.watchers.append(watcher)
-        return leg
+    async def _answer_caller(self, live: LiveCall) -> Dialog | None:
+        """Answer the caller for an application (once); returns the new dialog, or None if the
+        caller was answered already."""
+        leg = live.caller_leg
+        if leg.answered:
+            return None
+        # the IVR or voicemail will listen for keys: in-band too, if the caller has no
+        # telephone-event
+        leg.inband_dtmf = True
+        if leg.negotiated is not None and leg.negotiated.telephone_event is None:
+            await self.media.update_endpoint(
+                leg.endpoint_id,
+                endpoint_spec(leg.negotiated, media_timeout=self.media_timeout, inband_dtmf=True),
+            )
+        if live.incoming.answered:  # the caller's CANCEL came first (487 sent)
+            raise _CallerGone
+        dialog = live.incoming.answer(leg.answer_body)
+        leg.attach(dialog)
+        # an answered caller who hangs up (during the IVR, while we ring) is gone too
+        watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
+        watcher.add_done_callback(lambda _t: live.call.gone.set())
+        live.watchers.append(watcher)
+        return dialog
 
-    async def _offering_leg(self, call: LiveCall) -> tuple[CallLeg, bytes]:
+    async def _offering_leg(self, live: LiveCall) -> tuple[CallLeg, bytes]:
         """The callee-side endpoint and our offer to the callee's devices."""
+        leg, offer = await self.offering_leg(live.call_id)
+        live.legs.append(leg)
+        return leg, offer
+
+    async def offering_leg(self, call_id: str) -> tuple[CallLeg, bytes]:
+        """A leg to call someone with: its endpoint, and our offer (its address)."""
         info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
         session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
         leg = CallLeg(
-            call.call_id, self.media, self.router, info, session, media_timeout=self.media_timeout
+            call_id,
+            self.media,
+            self.media_events,
+            info,
+            session,
+            media_timeout=self.media_timeout,
         )
         leg.hangup_handler = self._leg_hangup
-        call.legs.append(leg)
         return leg, make_offer(session)
 
     async def _connect(
         self,
-        call: LiveCall,
-        caller_leg: _CallerLeg,
+        live: LiveCall,
         callee_leg: CallLeg,
         result: ForkResult,
         answered_by: Party | None,
         trunk_id: uuid.UUID | None,
     ) -> None:
-        """The callee answered: point its endpoint at its answer, answer the caller, bridge."""
+        """The callee answered: point its endpoint at its answer, relay it with the caller in
+        the conversation, answer the caller, and run until either side hangs up."""
         assert result.dialog is not None
         assert result.response is not None
+        call, caller_leg, conversation = live.call, live.caller_leg, live.conversation
         callee_leg.attach(result.dialog)
         try:
             negotiated = read_answer(callee_leg.session, result.response.body)
@@ -778,187 +758,96 @@ class CallEngine:
         except (SdpRefused, MediaError) as error:
             log.info("callee's answer on %s unusable: %s", call.call_id, error)
             await callee_leg.bye()
-            if not call.incoming.answered:
-                _reject(call.incoming, 488, _reason(error))
-            await self._finish(call, CallStatus.FAILED, HangupSide.SYSTEM, reason="488 callee SDP")
+            _reject(live.incoming, 488, reason_phrase(error))
+            await self._finish(live, CallStatus.FAILED, HangupSide.SYSTEM, reason="488 callee SDP")
             return
-        if call.gone.is_set() or (call.caller_answered and caller_leg.hung_up.is_set()):
+        if call.gone.is_set() or (caller_leg.answered and caller_leg.hung_up.is_set()):
             await callee_leg.bye()
-            await self._finish(call, CallStatus.CANCELLED, HangupSide.CALLER)
+            await self._finish(live, CallStatus.CANCELLED, HangupSide.CALLER)
             return
         await caller_leg.stop_playing()
-        bridge = Bridge(self.media, caller_leg, callee_leg)
-        call.bridge = bridge
-        await bridge.connect()
-        if not call.caller_answered:
-            dialog = call.incoming.answer(caller_leg.answer_body)
-            caller_leg.attach(dialog)
-            call.caller_answered = True
+        # relay before the caller's 200, so no first word is lost
+        await conversation.add(callee_leg)
+        conversation.start()
+        if not caller_leg.answered:
+            caller_leg.attach(live.incoming.answer(caller_leg.answer_body))
         loop = asyncio.get_running_loop()
         answered = loop.time()
-        await call.log.answered(answered_by, trunk_id, [caller_leg.dialog, callee_leg.dialog])
+        await call.transition(
+            CallState.CONNECTED,
+            answered_by=answered_by,
+            trunk_id=trunk_id,
+            dialogs=[caller_leg.dialog, callee_leg.dialog],
+        )
         limit: TalkLimit | None = None
-        if call.authorised:
-            seconds = await self.pbx.policy.answered(call.call_id)
-            if seconds is not None:
-                # counted from the answer, not from when the policy replied (database time)
-                remaining = seconds - (loop.time() - answered)
-                limit = TalkLimit(caller_leg, remaining, lambda: bridge.end("talk-time limit"))
-                limit.start()
+        if call.allowed_seconds is not None:
+            # counted from the answer, not from when the policy replied (database time)
+            remaining = call.allowed_seconds - (loop.time() - answered)
+            limit = TalkLimit(caller_leg, remaining, lambda: conversation.end("talk-time limit"))
+            limit.start()
         try:
-            side = await bridge.run()
+            ended_by = await conversation.wait_end()
         finally:
             if limit is not None:
                 limit.cancel()
-        reason = bridge.system_reason if side is HangupSide.SYSTEM else None
-        await self._finish(call, CallStatus.ANSWERED, side, reason=reason)
+        await conversation.dissolve()
+        if ended_by is None:
+            await self._finish(
+                live, CallStatus.ANSWERED, HangupSide.SYSTEM, reason=conversation.system_reason
+            )
+            return
+        side = HangupSide.CALLER if ended_by is caller_leg else HangupSide.CALLEE
+        await self._finish(live, CallStatus.ANSWERED, side)
 
-    def _side_of(self, call: LiveCall) -> HangupSide:
-        if call.stopping:
+    def _side_of(self, live: LiveCall) -> HangupSide:
+        if live.call.stopping:
             return HangupSide.SYSTEM
-        leg = call.caller_leg
-        if call.incoming.cancelled.is_set():
+        leg = live.caller_leg
+        if live.incoming.cancelled.is_set():
             return HangupSide.CALLER
-        if (
-            leg is not None
-            and leg.dialog is not None
-            and leg.dialog.termination_reason == "remote BYE"
-        ):
+        if leg.dialog is not None and leg.dialog.termination_reason == "remote BYE":
             return HangupSide.CALLER
         return HangupSide.SYSTEM
 
     async def _finish(
         self,
-        call: LiveCall,
+        live: LiveCall,
         status: CallStatus,
         side: HangupSide | None,
         *,
         reason: str | None = None,
         rule: str | None = None,
     ) -> None:
-        """Close the record, end every leg, free every endpoint."""
-        if call.stopping and side is not None:
-            side = HangupSide.SYSTEM
-        if not call.incoming.answered:
+        """End the call (its observers close the record and the bill), end every leg, free
+        every endpoint."""
+        if not live.incoming.answered:
             with contextlib.suppress(Exception):
-                _reject(call.incoming, 503 if call.stopping else 500)
-        for leg in call.legs:
+                _reject(live.incoming, 503 if live.call.stopping else 500)
+        for leg in live.legs:
             leg.bye_soon()
-        for task in call.watchers:
+        for task in live.watchers:
             task.cancel()
-        await call.log.close(status, side, reason=reason, rule=rule)
-        for leg in call.legs:
+        await live.call.end(status, side, reason=reason, rule=rule)
+        for leg in live.legs:
             await leg.close()
-        call.legs.clear()
+        live.legs.clear()
 
 
-class _CallerLeg(CallLeg):
-    """The caller's leg: it also holds our SDP answer to the caller's offer."""
+@dataclass(frozen=True)
+class _TrunkAttempt:
+    """One try through one trunk (`trunks.dialout.TrunkTry`)."""
 
-    answer_body: bytes = b""
-    negotiated: NegotiatedAudio | None = None
+    result: ForkResult
+    status: int
+    silent: bool
 
+    @property
+    def answered(self) -> bool:
+        return self.result.outcome is ForkOutcome.ANSWERED
 
-class _Ringing:
-    """What the caller hears while the callee rings: the 180 relayed (a phone makes its own
-    ringback); for outside callers and callers the PBX already answered, a ringback tone from the
-    caller's endpoint; for a trunk's 183 with SDP, the carrier's own early media bridged through."""
-
-    def __init__(
-        self,
-        engine: CallEngine,
-        call: LiveCall,
-        caller_leg: _CallerLeg,
-        *,
-        early_leg: CallLeg | None = None,
-    ) -> None:
-        self.engine = engine
-        self.call = call
-        self.caller_leg = caller_leg
-        self.early_leg = early_leg
-        self.rang = False
-        self.silent = False
-        self.responded = False
-        self.gone_or_silent = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._watch = asyncio.get_running_loop().create_task(self._follow_gone())
-
-    async def _follow_gone(self) -> None:
-        await self.call.gone.wait()
-        self.gone_or_silent.set()
-
-    def setup_timed_out(self) -> None:
-        """A trunk gave no response at all in time: give up on it (failover)."""
-        if not self.responded:
-            self.silent = True
-            self.gone_or_silent.set()
-
-    def provisional(self, target: ForkTarget, response: Response, dialog: object) -> None:
-        self.responded = True
-        if response.status == 100:
-            return
-        if self.early_leg is not None and response.status == 183 and response.body:
-            self._spawn(self._early_media(response.body))
-            return
-        if self.rang:
-            return
-        self.rang = True
-        self._spawn(self._ringback())
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
-
-    async def _ringback(self) -> None:
-        call = self.call
-        if call.incoming.answered and not call.caller_answered:
-            return
-        if call.caller_answered:
-            await self.caller_leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
-            return
-        if call.outside_caller:
-            _progress(call.incoming, self.caller_leg.answer_body)
-            await self.caller_leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
-        else:
-            if not call.incoming.answered:
-                call.incoming.ring(180)
-
-    async def _early_media(self, body: bytes) -> None:
-        """The far end's own early media (a carrier's ringback or announcement) to the caller."""
-        leg = self.early_leg
-        assert leg is not None
-        try:
-            negotiated = read_answer(leg.session, body)
-            await self.engine.media.update_endpoint(
-                leg.endpoint_id, endpoint_spec(negotiated, media_timeout=None)
-            )
-            await self.engine.media.connect(self.caller_leg.endpoint_id, leg.endpoint_id)
-        except (SdpRefused, MediaError):
-            return
-        if not self.call.incoming.answered and not self.rang:
-            _progress(self.call.incoming, self.caller_leg.answer_body)
-        self.rang = True
-
-    async def stop(self) -> None:
-        self._watch.cancel()
-        for task in self._tasks:
-            if not task.done():
-                task.cancel()
-        if self.early_leg is not None:
-            with contextlib.suppress(MediaError):
-                await self.engine.media.disconnect(self.caller_leg.endpoint_id)
-
-
-async def _play_unless_gone(
-    leg: CallLeg, items: Sequence[PlayItem], gone: asyncio.Event, *, limit: float
-) -> None:
-    """Play to a caller not yet answered (early media) until done, or until it gives up."""
-    played = asyncio.ensure_future(leg.play(items))
-    cancelled = asyncio.ensure_future(gone.wait())
-    try:
-        await asyncio.wait({played, cancelled}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        played.cancel()
-        cancelled.cancel()
+    @property
+    def cancelled(self) -> bool:
+        return self.result.outcome is ForkOutcome.CANCELLED
 
 
 def _reject(incoming: IncomingCall, status: int, reason: str | None = None) -> None:
@@ -974,28 +863,8 @@ def _refuse_stranger(incoming: IncomingCall, status: int, reason: str | None = N
         incoming.send_statelessly(incoming.create_response(status, reason))
 
 
-def _progress(incoming: IncomingCall, body: bytes) -> None:
-    """183 with our SDP (early media), unless the call has its final answer already."""
-    if not incoming.answered:
-        incoming.progress(body)
-
-
 def _new_call_id() -> str:
     return uuid.uuid4().hex
-
-
-def _probe_session() -> SdpSession:
-    """A throwaway session to check an offer before any media resource is taken for it."""
-    return SdpSession(LocalMedia("127.0.0.1", 9))
-
-
-def _reason(error: object) -> str:
-    text = str(error).replace("\r", " ").replace("\n", " ")
-    return text[:80] or "Not Acceptable Here"
-
-
-def _user_part(number: str) -> str:
-    return number if number else "anonymous"
 
 
 def _number_of(uri: object, area_code: str | None = None) -> str | None:

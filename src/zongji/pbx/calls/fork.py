@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from zongji.pbx.contracts import Binding
+from zongji.pbx.contracts import Binding, Location, Party, Subscriber, TenantLine, TrunkDial
 from zongji.sip import (
     CallFailed,
     Credentials,
@@ -33,6 +34,8 @@ from zongji.sip import (
     TransactionTimeout,
     TransportError,
     UserAgent,
+    parse_address,
+    parse_uri,
 )
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,60 @@ def device_target(
         label=label,
         pin_flow=True,
     )
+
+
+def trunk_target(dial: TrunkDial) -> ForkTarget:
+    """The INVITE for one way out through one trunk."""
+    return ForkTarget(
+        request_uri=dial.request_uri,
+        to=NameAddress(parse_uri(dial.request_uri)),
+        from_=parse_address(dial.from_uri),
+        destination=dial.destination,
+        credentials=dial.credentials,
+        headers=tuple(dial.headers),
+        label=str(dial.trunk_id),
+    )
+
+
+async def user_targets(
+    location: Location,
+    flows: DeviceFlows,
+    tenant: TenantLine,
+    users: Sequence[Subscriber],
+    caller: Party,
+    *,
+    device: uuid.UUID | None = None,
+) -> tuple[list[ForkTarget], dict[str, Subscriber]]:
+    """One INVITE per registered contact of each of `users` (only `device`'s, if given: a
+    credential id), and whose each one is (by label). A binding whose flow this node does not
+    hold is left out (`device_target`).
+
+    The only place call control asks the location service where a user's devices are."""
+    targets: list[ForkTarget] = []
+    owners: dict[str, Subscriber] = {}
+    from_ = NameAddress(
+        parse_uri(f"sip:{_user_part(caller.number)}@{tenant.sip_domain}"),
+        display_name=caller.name,
+    )
+    for user in users:
+        to = NameAddress(
+            parse_uri(f"sip:{_user_part(user.extension or str(user.user_id))}@{tenant.sip_domain}"),
+            display_name=user.name,
+        )
+        for binding in await location.bindings(tenant.tenant_id, user.user_id):
+            if device is not None and binding.device.credential_id != device:
+                continue
+            label = f"{binding.device.credential_id}:{binding.uri}"
+            flow = flows.flow_for(binding)
+            target = device_target(binding, flow, to=to, from_=from_, label=label)
+            if target is not None:
+                owners[label] = user
+                targets.append(target)
+    return targets, owners
+
+
+def _user_part(number: str) -> str:
+    return number if number else "anonymous"
 
 
 @dataclass

@@ -17,6 +17,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -34,8 +35,23 @@ from zongji.media import (
     RecordingFinished,
 )
 from zongji.pbx.calls.events import MediaEventRouter
-from zongji.pbx.calls.sdp import SdpRefused, answer_offer, endpoint_spec, read_sdp
-from zongji.sip import Dialog, Direction, IncomingCall, IncomingRequest, SdpSession
+from zongji.pbx.calls.sdp import (
+    SdpRefused,
+    answer_offer,
+    endpoint_spec,
+    make_offer,
+    read_answer,
+    read_sdp,
+)
+from zongji.sip import (
+    Dialog,
+    DialogTerminated,
+    Direction,
+    IncomingCall,
+    IncomingRequest,
+    NegotiatedAudio,
+    SdpSession,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +60,12 @@ _ACKNOWLEDGED = frozenset({"INFO", "OPTIONS", "NOTIFY", "MESSAGE"})
 
 
 class CallLeg:
-    """One side of a call, implementing `AnsweredLeg` for applications."""
+    """One side of a call, implementing `AnsweredLeg` for applications and `Participant` for
+    conversations (`participants.py`)."""
+
+    #: Our SDP answer to the peer's offer, when the peer offered (the caller's leg): made once.
+    answer_body: bytes = b""
+    negotiated: NegotiatedAudio | None = None
 
     def __init__(
         self,
@@ -136,6 +157,53 @@ class CallLeg:
     @property
     def on_hold(self) -> bool:
         return not self.peer_direction.receives
+
+    @property
+    def media_endpoint(self) -> str | None:
+        """As a conversation participant, the leg's audio is its endpoint's."""
+        return self.endpoint_id
+
+    @property
+    def answered(self) -> bool:
+        """The leg's dialog is confirmed (the caller's: the PBX or a callee answered it)."""
+        return self.dialog is not None
+
+    async def offer_direction(self, direction: Direction) -> None:
+        """Re-INVITE the peer with `direction` (hold or unhold reflected from the other side of
+        a relay), retrying on glare (RFC 3261 §14.1), and point the endpoint at its answer."""
+        dialog = self.dialog
+        if dialog is None:
+            return
+        for attempt in range(3):
+            try:
+                response = await dialog.reinvite(make_offer(self.session, direction))
+            except RuntimeError:  # their own re-INVITE is in progress: try again shortly
+                await asyncio.sleep(0.2 + random.random() * 0.5)
+                continue
+            except (DialogTerminated, TimeoutError, OSError):
+                return
+            if response.status == 491 and attempt < 2:  # glare
+                await asyncio.sleep(
+                    random.uniform(2.1, 4.0) if dialog.is_uac else random.uniform(0, 2.0)
+                )
+                continue
+            if not response.success:
+                log.info("re-INVITE for hold on %s got %s", self.call_id, response.status)
+                return
+            try:
+                negotiated = read_answer(self.session, response.body)
+                await self.media.update_endpoint(
+                    self.endpoint_id,
+                    endpoint_spec(
+                        negotiated,
+                        media_timeout=None
+                        if direction is not Direction.SENDRECV
+                        else self.media_timeout,
+                    ),
+                )
+            except (SdpRefused, MediaError) as error:
+                log.info("answer to hold re-INVITE on %s unusable: %s", self.call_id, error)
+            return
 
     def bye_soon(self) -> None:
         """End the dialog now and let the BYE's transaction finish in the background: the call

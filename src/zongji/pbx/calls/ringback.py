@@ -1,0 +1,116 @@
+"""What the caller hears while the callee rings.
+
+The 180 is relayed (a phone makes its own ringback); an outside caller, or a caller the PBX has
+answered already (the menu), hears a ringback tone from their own endpoint; a trunk's 183 with
+SDP, the carrier's own early media (its ringback or announcement), is joined to the caller through
+the call's conversation until the trunk answers or fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+
+from zongji.media import MediaError, MediaServer, Tone, ToneKind
+from zongji.pbx.calls.conversation import Conversation
+from zongji.pbx.calls.fork import ForkTarget
+from zongji.pbx.calls.legs import CallLeg
+from zongji.pbx.calls.sdp import SdpRefused, endpoint_spec, read_answer
+from zongji.sip import IncomingCall, Response
+
+
+class Ringback:
+    def __init__(
+        self,
+        media: MediaServer,
+        incoming: IncomingCall,
+        caller_leg: CallLeg,
+        conversation: Conversation,
+        gone: asyncio.Event,
+        *,
+        outside_caller: bool,
+        early_leg: CallLeg | None = None,
+    ) -> None:
+        self.media = media
+        self.incoming = incoming
+        self.caller_leg = caller_leg
+        self.conversation = conversation
+        self.gone = gone
+        self.outside_caller = outside_caller
+        self.early_leg = early_leg
+        self.rang = False
+        self.silent = False
+        self.responded = False
+        #: the caller gave up, or the trunk said nothing in time: stop ringing it
+        self.gone_or_silent = asyncio.Event()
+        self._tasks: list[asyncio.Future[None]] = []
+        self._watch = asyncio.get_running_loop().create_task(self._follow_gone())
+
+    async def _follow_gone(self) -> None:
+        await self.gone.wait()
+        self.gone_or_silent.set()
+
+    def setup_timed_out(self) -> None:
+        """A trunk gave no response at all in time: give up on it (failover)."""
+        if not self.responded:
+            self.silent = True
+            self.gone_or_silent.set()
+
+    def provisional(self, target: ForkTarget, response: Response, dialog: object) -> None:
+        self.responded = True
+        if response.status == 100:
+            return
+        if self.early_leg is not None and response.status == 183 and response.body:
+            self._spawn(self._early_media(response.body))
+            return
+        if self.rang:
+            return
+        self.rang = True
+        self._spawn(self._ringback())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def _ringback(self) -> None:
+        incoming, leg = self.incoming, self.caller_leg
+        if incoming.answered and not leg.answered:
+            return
+        if leg.answered:
+            await leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
+            return
+        if self.outside_caller:
+            progress(incoming, leg.answer_body)
+            await leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
+        elif not incoming.answered:
+            incoming.ring(180)
+
+    async def _early_media(self, body: bytes) -> None:
+        leg = self.early_leg
+        assert leg is not None
+        try:
+            negotiated = read_answer(leg.session, body)
+            await self.media.update_endpoint(
+                leg.endpoint_id, endpoint_spec(negotiated, media_timeout=None)
+            )
+            await self.conversation.add(leg)
+        except (SdpRefused, MediaError):
+            return
+        if not self.incoming.answered and not self.rang:
+            progress(self.incoming, self.caller_leg.answer_body)
+        self.rang = True
+
+    async def stop(self) -> None:
+        self._watch.cancel()
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        if self.early_leg is not None:
+            with contextlib.suppress(MediaError):
+                await self.conversation.remove(self.early_leg)
+
+
+def progress(incoming: IncomingCall, body: bytes) -> None:
+    """183 with our SDP (early media), unless the call has its final answer already."""
+    if not incoming.answered:
+        incoming.progress(body)
