@@ -152,3 +152,15 @@ def test_offer_contents_and_answer_check() -> None:
         offerer.accept_answer(parse_sdp(OFFER))  # two m-lines for our one
     with pytest.raises(OfferAnswerError):
         SdpSession(local()).accept_answer(parse_sdp(OFFER))  # no offer made
+
+
+def test_answer_keeps_static_codec_and_renumbers_a_dynamic_one() -> None:
+    offer = (
+        b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+        b"m=audio 4000 RTP/AVP 97 0\r\na=rtpmap:97 PCMA/8000\r\n"
+    )
+    for _ in range(2):  # the second time the rtpmap values come from the parse cache
+        negotiated = SdpSession(local()).answer(parse_sdp(offer))[1]
+        assert negotiated is not None
+        assert [(c.name, c.payload_type) for c in negotiated.codecs] == [("PCMA", 97), ("PCMU", 0)]
+        assert negotiated.codecs[1] == PCMU

@@ -105,12 +105,20 @@ class Headers:
             self.add(name, value)
 
     @classmethod
-    def from_parsed(cls, fields: list[tuple[str, str, str]]) -> Headers:
-        """Adopt fields the parser already resolved and checked (no copy, no validation)."""
+    def from_parsed(
+        cls,
+        fields: list[tuple[str, str, str]],
+        index: dict[str, list[str]] | None = None,
+    ) -> Headers:
+        """Adopt fields the parser already resolved and checked (no copy, no validation).
+
+        `index`, if given, is the key -> values map of exactly these fields, built by the
+        caller in its own pass over them; it is adopted too and dropped on the first change.
+        """
         headers = cls.__new__(cls)
         headers._fields = fields
         headers._cache = None
-        headers._index = None
+        headers._index = index
         return headers
 
     def _values(self, key: str) -> list[str]:
@@ -234,11 +242,17 @@ class Headers:
 
     def replace_first(self, name: str, value: object) -> None:
         """Replace the first field of this name (e.g. the top Via); add it if absent."""
-        entry = self._entry(name, value)
+        index = self._index
+        entry = self._entry(name, value)  # drops the index and this key's parsed view
         key = entry[0]
         for i, (k, _, _) in enumerate(self._fields):
             if k == key:
                 self._fields[i] = entry
+                if index is not None:
+                    # The first value of `key` is this field's: patch the index rather than
+                    # rebuild it (a received request's top Via is rewritten every time).
+                    index[key][0] = entry[2]
+                    self._index = index
                 return
         self._fields.append(entry)
 

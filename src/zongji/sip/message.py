@@ -9,6 +9,7 @@ the body.
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Final
 
 from zongji.sip.address import NameAddress, parse_address, parse_address_list
@@ -92,6 +93,39 @@ def reason_phrase(status: int) -> str:
 # ------------------------------------------------------------------ field parsers (list -> typed)
 
 
+# Parsed values by their text. The same From, To, Via, CSeq, Contact and Content-Type texts
+# recur in every message of a transaction and a dialog (a call's INVITE, 100, 180, 200, ACK,
+# BYE and 200 share most of them), and what these parsers return is immutable, so one parse
+# serves them all. Lists are cached as tuples and copied out, since a message's lists are its
+# own. Bounded: peers choose the texts. A malformed text raises every time (nothing cached).
+_PARSED_TEXT_CACHE_SIZE: Final = 4096
+
+
+@functools.lru_cache(maxsize=_PARSED_TEXT_CACHE_SIZE)
+def _cached_address(text: str) -> NameAddress:
+    return parse_address(text)
+
+
+@functools.lru_cache(maxsize=_PARSED_TEXT_CACHE_SIZE)
+def _cached_vias(text: str) -> tuple[Via, ...]:
+    return tuple(parse_via_list(text))
+
+
+@functools.lru_cache(maxsize=_PARSED_TEXT_CACHE_SIZE)
+def _cached_cseq(text: str) -> CSeq:
+    return parse_cseq(text)
+
+
+@functools.lru_cache(maxsize=_PARSED_TEXT_CACHE_SIZE)
+def _cached_address_list(text: str) -> tuple[NameAddress, ...]:
+    return tuple(parse_address_list(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_media_type(text: str) -> MediaType:
+    return parse_media_type(text)
+
+
 def _one(values: list[str], name: str) -> str:
     if len(values) != 1:
         raise SipParseError(f"{'missing' if not values else 'more than one'} {name} header")
@@ -100,16 +134,16 @@ def _one(values: list[str], name: str) -> str:
 
 def _via_list(values: list[str]) -> list[Via]:
     if len(values) == 1:
-        return parse_via_list(values[0])
-    return [via for value in values for via in parse_via_list(value)]
+        return list(_cached_vias(values[0]))
+    return [via for value in values for via in _cached_vias(value)]
 
 
 def _from(values: list[str]) -> NameAddress:
-    return parse_address(_one(values, "From"))
+    return _cached_address(_one(values, "From"))
 
 
 def _to(values: list[str]) -> NameAddress:
-    return parse_address(_one(values, "To"))
+    return _cached_address(_one(values, "To"))
 
 
 def _call_id(values: list[str]) -> str:
@@ -122,11 +156,11 @@ def _call_id(values: list[str]) -> str:
 
 
 def _cseq(values: list[str]) -> CSeq:
-    return parse_cseq(_one(values, "CSeq"))
+    return _cached_cseq(_one(values, "CSeq"))
 
 
 def _address_list(values: list[str]) -> list[NameAddress]:
-    return [address for value in values for address in parse_address_list(value)]
+    return [address for value in values for address in _cached_address_list(value)]
 
 
 def _contacts(values: list[str]) -> list[NameAddress]:
@@ -159,7 +193,7 @@ def _min_expires(values: list[str]) -> int | None:
 def _content_type(values: list[str]) -> MediaType | None:
     if not values:
         return None
-    return parse_media_type(_one(values, "Content-Type"))
+    return _cached_media_type(_one(values, "Content-Type"))
 
 
 def _token_list(values: list[str]) -> list[str]:

@@ -236,7 +236,12 @@ def _match_audio(
         rtpmap = rtpmaps[int(fmt)]
         for codec in supported:
             if codec.matches(rtpmap):
-                agreed = dataclasses.replace(codec, payload_type=rtpmap.payload_type)
+                # Static payload types usually agree already: the codec itself is the answer.
+                agreed = (
+                    codec
+                    if codec.payload_type == rtpmap.payload_type
+                    else _with_payload_type(codec, rtpmap.payload_type)
+                )
                 if codec.is_telephone_event:
                     if telephone_event is None:
                         theirs = media.fmtp(rtpmap.payload_type)
@@ -247,6 +252,11 @@ def _match_audio(
     if not codecs:
         return None
     return codecs, telephone_event
+
+
+def _with_payload_type(codec: Codec, payload_type: int) -> Codec:
+    """`codec` under the peer's payload type (built directly: cheaper than `replace`)."""
+    return Codec(codec.name, codec.clock_rate, payload_type, codec.channels, codec.fmtp)
 
 
 def _declined(media: MediaDescription) -> MediaDescription:

@@ -83,6 +83,9 @@ def parse_message(
     start_line = lines[0]
     is_request = not start_line[:4].upper().startswith("SIP/")
     fields: list[tuple[str, str, str]] = []
+    # The lookup index (key -> values) is built here, in the pass that splits the fields,
+    # since the stack reads several fields of every message it receives (validation).
+    index: dict[str, list[str]] = {}
     content_lengths: list[str] = []
     try:
         for line in lines[1:]:
@@ -93,13 +96,19 @@ def parse_message(
             if key == "content-length":
                 content_lengths.append(value)
             else:
-                fields.append((key, written, value.strip(" \t")))
+                value = value.strip(" \t")
+                fields.append((key, written, value))
+                values = index.get(key)
+                if values is None:
+                    index[key] = [value]
+                else:
+                    values.append(value)
     except SipParseError as error:
         # The fields read so far may still be enough to answer (Via, From, ... come first).
         if is_request:
             error.request_headers = Headers.from_parsed(fields)
         raise
-    headers = Headers.from_parsed(fields)
+    headers = Headers.from_parsed(fields, index)
 
     try:
         body = _body(data, body_start, content_lengths, datagram)

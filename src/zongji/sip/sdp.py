@@ -9,6 +9,7 @@ skips lines of unknown types, but a description must start with `v=0` and carry 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -220,7 +221,9 @@ STATIC_PAYLOAD_TYPES: Final[dict[int, RtpMap]] = {
 }
 
 
+@functools.lru_cache(maxsize=512)
 def _parse_rtpmap(value: str) -> RtpMap | None:
+    """Cached: RtpMap is immutable and the same few `a=rtpmap` values come with every offer."""
     pt, _, spec = value.partition(" ")
     parts = spec.strip().split("/")
     if not pt.isdigit() or len(parts) < 2 or not parts[1].isdigit():
