@@ -41,6 +41,7 @@ from zongji.pbx.calls.fork import (
     DeviceFlows,
     ForkOutcome,
     ForkResult,
+    TrunkAttempt,
     ring,
     trunk_target,
     user_targets,
@@ -617,7 +618,7 @@ class CallEngine:
             return
         await live.call.transition(CallState.RINGING)
 
-        async def attempt(dial: TrunkDial) -> _TrunkAttempt:
+        async def attempt(dial: TrunkDial) -> TrunkAttempt:
             callee_leg, callee_offer = await self._offering_leg(live)
             target = trunk_target(dial)
             ringback = self._ringback(live, early_leg=callee_leg)
@@ -637,11 +638,11 @@ class CallEngine:
             if result.outcome is ForkOutcome.ANSWERED:
                 party = Party(destination.number)
                 await self._connect(live, callee_leg, result, party, dial.trunk_id)
-                return _TrunkAttempt(result, 200, silent=False)
+                return TrunkAttempt(result, 200, silent=False)
             await callee_leg.close()
             live.legs.remove(callee_leg)
             status = result.statuses.get(target.label, 0)
-            return _TrunkAttempt(result, status, silent=ringback.silent)
+            return TrunkAttempt(result, status, silent=ringback.silent)
 
         tried = await dial_out(
             self.pbx.trunk_runtime, dials, attempt, gone=live.call.gone, call_id=live.call_id
@@ -831,23 +832,6 @@ class CallEngine:
         for leg in live.legs:
             await leg.close()
         live.legs.clear()
-
-
-@dataclass(frozen=True)
-class _TrunkAttempt:
-    """One try through one trunk (`trunks.dialout.TrunkTry`)."""
-
-    result: ForkResult
-    status: int
-    silent: bool
-
-    @property
-    def answered(self) -> bool:
-        return self.result.outcome is ForkOutcome.ANSWERED
-
-    @property
-    def cancelled(self) -> bool:
-        return self.result.outcome is ForkOutcome.CANCELLED
 
 
 def _reject(incoming: IncomingCall, status: int, reason: str | None = None) -> None:

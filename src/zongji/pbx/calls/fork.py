@@ -180,6 +180,24 @@ class ForkResult:
         return self.response.status if self.response is not None else 0
 
 
+@dataclass(frozen=True)
+class TrunkAttempt:
+    """One try through one trunk (`trunks.dialout.TrunkTry`): what the fork came to, the status
+    that decides failover, and whether the trunk stayed silent past its set-up time."""
+
+    result: ForkResult
+    status: int
+    silent: bool
+
+    @property
+    def answered(self) -> bool:
+        return self.result.outcome is ForkOutcome.ANSWERED
+
+    @property
+    def cancelled(self) -> bool:
+        return self.result.outcome is ForkOutcome.CANCELLED
+
+
 ProvisionalHook = Callable[[ForkTarget, Response, Dialog | None], None]
 
 

@@ -29,6 +29,7 @@ from zongji.pbx.calls.fork import (
     ForkOutcome,
     ForkResult,
     ForkTarget,
+    TrunkAttempt,
     ring,
     trunk_target,
     user_targets,
@@ -214,21 +215,10 @@ class Originator:
 
 
 @dataclass(frozen=True)
-class _Attempt:
-    """One try through one trunk (`trunks.dialout.TrunkTry`)."""
+class _Attempt(TrunkAttempt):
+    """A try through one trunk, and the leg it joined to the conversation if it was answered."""
 
-    result: ForkResult
-    status: int
-    silent: bool
     joined: Originated | None = None
-
-    @property
-    def answered(self) -> bool:
-        return self.result.outcome is ForkOutcome.ANSWERED
-
-    @property
-    def cancelled(self) -> bool:
-        return self.result.outcome is ForkOutcome.CANCELLED
 
 
 class _SetupWatch:
