@@ -137,7 +137,7 @@ def test_kinds_are_open_interned_names() -> None:
     assert WAKE_UP_CALL == "wake_up_call"
     assert f"{DestinationKind.RING_GROUP}" == "ring_group"
     for text in ("", "User", "wake up", "1st", "x" * 41):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a destination kind name"):
             DestinationKind(text)
 
 

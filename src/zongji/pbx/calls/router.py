@@ -127,7 +127,6 @@ class Router:
             return None
         return Destination(DestinationKind.VOICEMAIL_BOX, tenant, users=(user,))
 
-
     async def configured(self, tenant: TenantLine, target: Target) -> Destination:
         """What a stored destination points at, resolved now (the user may have gone since).
 
