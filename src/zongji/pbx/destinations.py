@@ -124,6 +124,12 @@ class Destination:
     status: int = 0
     reason: str | None = None
 
+    def __post_init__(self) -> None:
+        # a kind given as text (from configuration) becomes the interned kind, so that `is`
+        # comparisons hold for every Destination (a name that is no kind raises ValueError)
+        if type(self.kind) is not DestinationKind:
+            object.__setattr__(self, "kind", DestinationKind(self.kind))
+
     @property
     def user(self) -> Subscriber | None:
         return self.users[0] if self.kind is DestinationKind.USER and self.users else None

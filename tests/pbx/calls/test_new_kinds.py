@@ -14,7 +14,7 @@ from tests.pbx.calls.new_kind import WAKE_UP_CALL, KeyMenu, WakeUpCall
 from tests.pbx.calls.rig import CallRig
 from zongji.pbx.apps.registry import APPLICATIONS, Applications
 from zongji.pbx.calls.router import Router
-from zongji.pbx.destinations import DestinationKind, Target
+from zongji.pbx.destinations import Destination, DestinationKind, Target
 from zongji.platform.errors import FieldError
 
 
@@ -136,6 +136,7 @@ def test_kinds_are_open_interned_names() -> None:
     assert DestinationKind("wake_up_call") is WAKE_UP_CALL
     assert WAKE_UP_CALL == "wake_up_call"
     assert f"{DestinationKind.RING_GROUP}" == "ring_group"
+    assert Destination("wake_up_call", None).kind is WAKE_UP_CALL  # type: ignore[arg-type]
     for text in ("", "User", "wake up", "1st", "x" * 41):
         with pytest.raises(ValueError, match="not a destination kind name"):
             DestinationKind(text)
