@@ -19,6 +19,8 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import clear_tables, make_settings
+from zongji.cli import _settings as cli_settings
+from zongji.cli import build_parser
 from zongji.directory.events import DirectoryChanged
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserCreate
@@ -155,3 +157,5 @@ def test_the_bus_is_in_process_unless_redis_url_is_set(
     monkeypatch.setenv("ZONGJI_REDIS_CHANNEL", "zongji-test:env")
     settings = Settings.load(database_url="sqlite+aiosqlite:///:memory:")
     assert (settings.redis_url, settings.redis_channel) == (URL, "zongji-test:env")
+    args = build_parser().parse_args(["serve", "--redis-url", "redis://10.0.0.9:6379/1"])
+    assert cli_settings(args).redis_url == "redis://10.0.0.9:6379/1"  # the flag wins
