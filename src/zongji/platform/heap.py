@@ -16,6 +16,11 @@ the thresholds so that young collections happen per several thousand net allocat
 per 700, and full collections rarely. Calls themselves leave no cycles (their objects are freed by
 reference counting when the call ends, which tests pin), so the collector has little to find: the
 higher thresholds cost a little memory, not correctness.
+
+Measured on the bench at 100 calls/s (GC time from `gc.callbacks`, 30 s of calls): before, 6 full
+collections of 0.7-1.3 s each and 4-6 s of collecting in all; after, no full collection and
+0.5-1.4 s in all. A gen0 threshold of 1000, 2000, 5000, 10000 or 20000 made no difference beyond
+the machine's noise; 5000 keeps young collections under ~1 per 100 calls.
 """
 
 from __future__ import annotations
