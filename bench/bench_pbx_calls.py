@@ -89,6 +89,7 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
     from zongji.platform.actor import SYSTEM
     from zongji.platform.clock import SystemClock
     from zongji.platform.config import Settings
+    from zongji.platform.heap import settle_after_start
     from zongji.platform.migrate import upgrade
     from zongji.services import build_services
 
@@ -123,6 +124,7 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
             users[ext] = {"username": issued.username, "password": issued.password}
         component = PbxComponent(PbxComponentDeps(services.settings, services.clock, services.pbx))
         ports = await component.start()
+        settle_after_start()  # as `Node.start` does at its end
         (workdir / "ready.json").write_text(
             json.dumps({"port": ports["udp"], "domain": ent.sip_domain, "users": users})
         )

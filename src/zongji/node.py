@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from zongji.api.app import create_app
-from zongji.platform import migrate
+from zongji.platform import heap, migrate
 from zongji.platform.config import Settings
 from zongji.platform.nodes import NodeState
 from zongji.platform.sms import SmppGateway
@@ -88,6 +88,8 @@ class Node:
         self.services.metrics.started.set_to_current_time()
         await self.services.nodes.announce(self.ports, NodeState.RUNNING)
         self.app.state.ready = True
+        # Everything start-up made lives as long as the node: keep the collector off it.
+        heap.settle_after_start()
         log.info("node started", extra={"node": settings.node_name, "ports": self.ports})
 
     async def _start_http(self) -> int:

@@ -8,7 +8,9 @@ and that a burst of traffic leaves no transaction, dialog or timer behind.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from dataclasses import dataclass
 
 import pytest
@@ -352,3 +354,67 @@ async def test_a_dialog_written_down_can_still_be_ended_from_its_snapshot(world:
 def test_a_snapshot_that_is_not_one_is_refused() -> None:
     with pytest.raises(ValueError, match="not a dialog snapshot"):
         DialogSnapshot.from_json({"call_id": "c"})
+
+
+class _Leg:
+    """What an application keeps per dialog: it holds the dialog, the dialog calls it back."""
+
+    def __init__(self, dialog: Dialog) -> None:
+        self.dialog = dialog
+        dialog.on_request = self.in_dialog
+        dialog.on_terminated = self.ended
+        self.ended_with = ""
+
+    def in_dialog(self, incoming: IncomingRequest) -> None:
+        incoming.respond(200)
+
+    def ended(self, dialog: Dialog) -> None:
+        self.ended_with = dialog.termination_reason
+
+
+async def test_an_ended_dialog_lets_go_of_its_handlers(world: World) -> None:
+    dialog, (bob_dialog,) = await answered_call(world)
+    leg, bob_leg = _Leg(dialog), _Leg(bob_dialog)
+    bye = asyncio.ensure_future(dialog.bye())
+    await world.run(0.1)
+    assert bye.done()
+    assert (leg.ended_with, bob_leg.ended_with) == ("local BYE", "remote BYE")
+    for ended in (dialog, bob_dialog):
+        assert ended.on_request is None
+        assert ended.on_terminated is None
+
+
+async def test_an_ended_call_is_freed_by_reference_counting(world: World) -> None:
+    """No cycle is left between a call's objects and its handlers: once the call has ended and
+    the transaction timers have run, reference counting alone frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        world.bob.on_request = lambda call: _Leg(call.answer())  # type: ignore[attr-defined]
+        call = await world.alice.invite("sip:bob@10.0.0.2")
+        await world.run(0.1)
+        dialog = await asyncio.wait_for(call.answered(), 1)
+        leg = _Leg(dialog)
+        refs = [weakref.ref(obj) for obj in (call, dialog, leg)]
+        bye = asyncio.ensure_future(dialog.bye())
+        await world.run(0.1)
+        assert bye.done()
+        del call, dialog, leg, bye
+        assert [ref() for ref in refs if ref() is not None]  # the INVITE's Timer M holds on
+        await world.run(33)
+        assert world.alice.transactions.active == world.bob.transactions.active == 0
+        assert [ref() for ref in refs] == [None, None, None]
+
+        world.bob.on_request = lambda call: call.reject(486)  # type: ignore[attr-defined]
+        refused = await world.alice.invite("sip:bob2@10.0.0.2")
+        await world.run(0.1)
+        with pytest.raises(CallFailed):
+            await asyncio.wait_for(refused.answered(), 1)
+        ref = weakref.ref(refused)
+        del refused
+        # Timer D (32 s) still absorbs retransmitted 486s, without the call
+        assert world.alice.transactions.active == 1
+        assert ref() is None
+    finally:
+        if enabled:
+            gc.enable()

@@ -450,3 +450,43 @@ def test_ack_for_2xx_goes_to_the_tu() -> None:
     net.network.flush()
     assert len(net.b.server_user.acks) == 1
     assert net.b.server_user.transactions == []
+
+
+def test_a_transaction_lets_go_of_its_user_when_it_has_nothing_more_to_report() -> None:
+    """Completed (non-2xx INVITE: Timer D, 32 s; non-INVITE: Timer K) only absorbs retransmitted
+    finals, so the transaction stops holding its user (an outgoing call and all it refers to);
+    Accepted still passes 2xx retransmissions up, so it holds the user until it ends."""
+    net = make_net()
+    net.lost = ["ACK"]  # the server's Timer G re-sends the 486
+    refused, refused_user = start(net, "INVITE")
+    net.network.flush()
+    respond(net, 486)
+    assert refused.state is S.COMPLETED
+    assert refused.user is not refused_user
+    net.advance(T1 + 0.05)  # Timer G: the 486 again, absorbed and ACKed by the transaction
+    assert len(net.sent(net.a, "ACK")) == 2
+    assert len(refused_user.responses) == 1
+
+    options, options_user = start(net, "OPTIONS")
+    net.network.flush()
+    respond(net, 200)
+    assert options.state is S.COMPLETED
+    assert options.user is not options_user
+
+    accepted, accepted_user = start(net, "INVITE")
+    net.network.flush()
+    respond(net, 200)
+    assert accepted.state is S.ACCEPTED
+    assert accepted.user is accepted_user
+    net.advance(32.1)  # Timer M
+    assert accepted.state is S.TERMINATED
+    assert accepted.user is not accepted_user
+
+
+def test_a_timed_out_transaction_tells_its_user_before_letting_go() -> None:
+    net = make_net()
+    net.lost = ["INVITE"] * 100
+    transaction, user = start(net, "INVITE")
+    net.advance(32.1)  # Timer B
+    assert user.timeouts == 1
+    assert transaction.user is not user

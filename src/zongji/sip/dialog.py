@@ -528,9 +528,18 @@ class Dialog:
         if self._terminated is not None:
             self._terminated.set()
         self._set_confirmed(True)  # nobody waits for an ACK on an ended dialog
-        if self.on_terminated is not None:
+        on_terminated = self.on_terminated
+        # An ended dialog gets no more requests (the user agent has forgotten it), so it lets go
+        # of its handlers: they are bound to whoever holds the dialog (a PBX call leg holds it
+        # and its `_in_dialog` is `on_request`), and the dialog itself lives on for up to 64*T1
+        # in its INVITE transaction's retransmission absorption. Kept, the handlers would keep
+        # the whole call alive that long, and the cycle leg -> dialog -> leg would leave it to
+        # the cyclic garbage collector instead of reference counting.
+        self.on_request = None
+        self.on_terminated = None
+        if on_terminated is not None:
             try:
-                self.on_terminated(self)
+                on_terminated(self)
             except Exception:
                 log.exception("on_terminated handler failed")
 

@@ -33,6 +33,7 @@ from zongji.sip.dialog import Dialog
 from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.offer_answer import LocalMedia, SdpSession
 from zongji.sip.sdp import Direction, parse_sdp
+from zongji.sip.timers import TimerSettings
 from zongji.sip.transport.base import Destination
 from zongji.sip.ua.core import UserAgent
 from zongji.sip.ua.outgoing import OutgoingCall
@@ -57,8 +58,10 @@ class Credential:
 
 
 class CallRig:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, timers: TimerSettings | None = None) -> None:
         self.services = services
+        #: SIP timers of the engine and the phones (short ones let transactions end quickly)
+        self.timers = timers
         self.ua: UserAgent | None = None
         self.media: LocalMediaServer | None = None
         self.engine: CallEngine | None = None
@@ -67,7 +70,7 @@ class CallRig:
 
     async def start(self) -> None:
         pbx = self.services.pbx
-        self.ua = UserAgent(local_user="zongji", symmetric_dialogs=True)
+        self.ua = UserAgent(local_user="zongji", symmetric_dialogs=True, settings=self.timers)
         udp = await self.ua.listen("udp", HOST, 0)
         self.port = udp.local_address.port
         await self.ua.listen("tcp", HOST, self.port)
@@ -231,7 +234,7 @@ class Phone:
     def __init__(self, rig: CallRig, credential: Credential) -> None:
         self.rig = rig
         self.credential = credential
-        self.ua = UserAgent(local_user=credential.username)
+        self.ua = UserAgent(local_user=credential.username, settings=rig.timers)
         #: what to do with an incoming call: "ring" (180 and wait for the test), "answer",
         #: "busy" (486), "decline" (603)
         self.mode = "ring"

@@ -4,6 +4,10 @@
 waiting for its own digits, playback ends, recordings and media timeouts; the router reads the
 stream in one task and delivers every event to whatever registered for that endpoint id. Events
 for endpoints nobody listens to (a leg already gone) are dropped.
+
+The router holds its listeners weakly: a leg is kept by its call (and by an application waiting
+on it), never by the router, so a finished call's legs are freed by reference counting the moment
+the call lets go of them; a leg nobody holds has nobody waiting for its events either.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import Protocol
 
 from zongji.media import (
@@ -41,7 +46,9 @@ def endpoint_of(event: MediaEvent) -> str | None:
 class MediaEventRouter:
     def __init__(self, media: MediaServer) -> None:
         self._media = media
-        self._listeners: dict[str, EventListener] = {}
+        self._listeners: weakref.WeakValueDictionary[str, EventListener] = (
+            weakref.WeakValueDictionary()
+        )
         self._task: asyncio.Task[None] | None = None
 
     def listen(self, endpoint_id: str, listener: EventListener) -> None:

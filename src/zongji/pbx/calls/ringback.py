@@ -45,11 +45,9 @@ class Ringback:
         #: the caller gave up, or the trunk said nothing in time: stop ringing it
         self.gone_or_silent = asyncio.Event()
         self._tasks: list[asyncio.Future[None]] = []
-        self._watch = asyncio.get_running_loop().create_task(self._follow_gone())
-
-    async def _follow_gone(self) -> None:
-        await self.gone.wait()
-        self.gone_or_silent.set()
+        self._watch = asyncio.get_running_loop().create_task(
+            _follow(self.gone, self.gone_or_silent)
+        )
 
     def setup_timed_out(self) -> None:
         """A trunk gave no response at all in time: give up on it (failover)."""
@@ -102,12 +100,22 @@ class Ringback:
 
     async def stop(self) -> None:
         self._watch.cancel()
-        for task in self._tasks:
+        # A cancelled task keeps its CancelledError, whose traceback holds the task's frame and
+        # so `self`: forgetting the tasks keeps that from being a cycle for the garbage collector.
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             if not task.done():
                 task.cancel()
         if self.early_leg is not None:
             with contextlib.suppress(MediaError):
                 await self.conversation.remove(self.early_leg)
+
+
+async def _follow(gone: asyncio.Event, gone_or_silent: asyncio.Event) -> None:
+    """Set `gone_or_silent` when the caller has gone. A function of the two events alone, not a
+    method: the task ends cancelled, and its frame must not hold the `Ringback` that holds it."""
+    await gone.wait()
+    gone_or_silent.set()
 
 
 def progress(incoming: IncomingCall, body: bytes) -> None:

@@ -28,8 +28,33 @@ class ClientTransactionUser(Protocol):
     def transport_failed(self, transaction: ClientTransaction, error: Exception) -> None: ...
 
 
+class _NobodyListening:
+    """The user of a transaction that has nothing more to report (see `ClientTransaction`)."""
+
+    __slots__ = ()
+
+    def response_received(self, transaction: ClientTransaction, response: Response) -> None:
+        pass
+
+    def timed_out(self, transaction: ClientTransaction) -> None:
+        pass
+
+    def transport_failed(self, transaction: ClientTransaction, error: Exception) -> None:
+        pass
+
+
+_NOBODY: ClientTransactionUser = _NobodyListening()
+
+
 class ClientTransaction(Transaction):
-    """Sends one request and delivers its responses; retransmits on unreliable transports."""
+    """Sends one request and delivers its responses; retransmits on unreliable transports.
+
+    Once it has nothing more to tell its user (terminated, or Completed: only absorbing
+    retransmitted finals), the transaction lets go of the user. The user (an outgoing call, a
+    pending request) holds the transaction too, and the transaction lives on in its timers
+    (D: 32 s, K: T4) after the caller is done with both: holding on would keep the caller's
+    whole object graph alive that long and make a cycle only the garbage collector could free.
+    """
 
     __slots__ = ("_data", "_interval", "_original_flow", "branch", "user")
 
@@ -77,11 +102,16 @@ class ClientTransaction(Transaction):
             self._original_flow = self.flow
             self._restart_after_fallback()
             return
+        user = self.user
         self._terminate()
-        self.user.transport_failed(self, error)
+        user.transport_failed(self, error)
 
     def _restart_after_fallback(self) -> None:
         raise NotImplementedError
+
+    def _terminate(self) -> None:
+        super()._terminate()
+        self.user = _NOBODY
 
     def start(self) -> None:
         raise NotImplementedError
@@ -122,8 +152,9 @@ class NonInviteClientTransaction(ClientTransaction):
 
     def _timer_f(self) -> None:
         if self.state in (S.TRYING, S.PROCEEDING):
+            user = self.user
             self._terminate()
-            self.user.timed_out(self)
+            user.timed_out(self)
 
     def receive(self, response: Response) -> None:
         if self.state not in (S.TRYING, S.PROCEEDING):
@@ -136,6 +167,7 @@ class NonInviteClientTransaction(ClientTransaction):
         self._cancel_timer("E", "F")
         self.user.response_received(self, response)
         if self.state is S.COMPLETED:
+            self.user = _NOBODY  # Completed only absorbs retransmitted finals
             self._start_timer("K", 0 if self.reliable else self.settings.t4, self._terminate)
 
 
@@ -185,8 +217,9 @@ class InviteClientTransaction(ClientTransaction):
 
     def _timer_b(self) -> None:
         if self.state is S.CALLING:
+            user = self.user
             self._terminate()
-            self.user.timed_out(self)
+            user.timed_out(self)
 
     def receive(self, response: Response) -> None:
         state = self.state
@@ -208,6 +241,7 @@ class InviteClientTransaction(ClientTransaction):
                 self._send_ack(response)
                 self.user.response_received(self, response)
                 if self.state is S.COMPLETED:
+                    self.user = _NOBODY  # Completed only answers retransmitted finals with the ACK
                     self._start_timer("D", 0 if self.reliable else 32.0, self._terminate)
         elif state is S.ACCEPTED:
             if 200 <= status < 300:

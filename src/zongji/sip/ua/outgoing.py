@@ -111,10 +111,14 @@ class OutgoingCall:
         self.transaction = transaction
         self.flow = transaction.flow
 
-    async def answered(self) -> Dialog:
-        """The dialog of the answered call; raises `CallFailed`, `TransactionTimeout` or
-        `TransportError` otherwise."""
-        return await asyncio.shield(self._answered)
+    def answered(self) -> asyncio.Future[Dialog]:
+        """Await it for the dialog of the answered call; raises `CallFailed`,
+        `TransactionTimeout` or `TransportError` otherwise. Cancelling the wait leaves the call.
+
+        A future, not a coroutine of ours: an exception raised through a coroutine of this
+        object records its frame, and so the object, in its traceback, and the exception is kept
+        in `_answered`: every failed call would be a cycle only the garbage collector frees."""
+        return asyncio.shield(self._answered)
 
     @property
     def done(self) -> bool:
@@ -203,6 +207,7 @@ class OutgoingCall:
             self.dialog = dialog
             self.final_response = response
             self._stop_cancel_timer()
+            self.on_provisional = None  # no provisional follows a 2xx
             for other in self.early_dialogs.values():
                 if other is not dialog and other.state is DialogState.EARLY:
                     other._terminate("another fork answered")
@@ -239,6 +244,10 @@ class OutgoingCall:
 
     def _fail(self, error: Exception) -> None:
         self._stop_cancel_timer()
+        # The call is over: let go of the caller's handler (it is bound to the caller's call
+        # state, which must not live on in the INVITE transaction's Timer D).
+        self.on_provisional = None
+        self.on_fork = None
         for dialog in self.early_dialogs.values():
             if dialog is not self.dialog and dialog.state is DialogState.EARLY:
                 dialog._terminate("call failed")
