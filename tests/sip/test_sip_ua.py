@@ -564,3 +564,28 @@ async def test_a_pinned_call_keeps_to_its_flow_whatever_contact_the_callee_gives
     await wait(callee.wait_confirmed())  # the ACK came on the flow, not to the Contact
     await wait(caller.bye())
     assert await wait(callee.wait_terminated()) == "remote BYE"
+
+
+async def test_answered_future_gives_the_dialog_and_cancelling_it_leaves_the_call(
+    peers: tuple[Peer, Peer],
+) -> None:
+    """A fork waits on `answered_future()` of each call: the same dialog as `answered()`, and
+    dropping a wait (cancelling the future) neither cancels nor fails the call."""
+    alice, bob = peers
+    incoming: list[IncomingCall] = []
+    bob.ua.on_request = lambda call: (incoming.append(call), call.ring())  # type: ignore[arg-type, func-returns-value, return-value]
+    rang = asyncio.Event()
+    call = await alice.ua.invite(bob.uri(), on_provisional=lambda r, d: rang.set())
+    await wait(rang.wait())
+    dropped = call.answered_future()
+    dropped.cancel()
+    await asyncio.sleep(0)
+    assert not call.done
+    waiting = call.answered_future()
+    incoming[0].answer()
+    dialog = await wait(waiting)
+    assert dialog is await wait(call.answered())
+    assert dropped.cancelled()
+    response = await wait(dialog.bye())
+    assert response is not None
+    assert response.status == 200

@@ -13,10 +13,10 @@ port 0, as RFC 3264 §6 requires, keeping the m-line count and order of the offe
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from zongji.sip.ids import random_bits
 from zongji.sip.sdp import (
     Attribute,
     Connection,
@@ -103,7 +103,7 @@ class SdpSession:
 
     def __init__(self, local: LocalMedia, *, username: str = "zongji") -> None:
         self.local = local
-        session_id = str(secrets.randbelow(2**62) + 1)
+        session_id = str((random_bits(64) >> 2) + 1)  # 1 .. 2**62
         self.origin = Origin(username, session_id, 1, local.address, "IN", local.address_type)
         self._last_body: bytes | None = None
         self._last_offer: SessionDescription | None = None

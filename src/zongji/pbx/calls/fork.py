@@ -232,7 +232,7 @@ async def ring(
             log.info("fork to %s not sent: %s", target.request_uri, error)
             statuses[target.label] = 0
             continue
-        calls[asyncio.ensure_future(call.answered())] = (target, call)
+        calls[call.answered_future()] = (target, call)
     if not calls:
         return ForkResult(ForkOutcome.UNAVAILABLE, statuses=statuses)
 

@@ -42,10 +42,20 @@ class Ringback:
         self.rang = False
         self.silent = False
         self.responded = False
-        #: the caller gave up, or the trunk said nothing in time: stop ringing it
-        self.gone_or_silent = asyncio.Event()
+        self._gone_or_silent: asyncio.Event | None = None
         self._tasks: list[asyncio.Future[None]] = []
-        self._watch = asyncio.get_running_loop().create_task(self._follow_gone())
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def gone_or_silent(self) -> asyncio.Event:
+        """Set when the caller gave up, or the trunk said nothing in time: stop ringing it.
+
+        Made (with the task that follows `gone`) on first use: only a trunk's ringing waits on
+        it, and a call to a user's devices should not pay a task for it."""
+        if self._gone_or_silent is None:
+            self._gone_or_silent = asyncio.Event()
+            self._watch = asyncio.get_running_loop().create_task(self._follow_gone())
+        return self._gone_or_silent
 
     async def _follow_gone(self) -> None:
         await self.gone.wait()
@@ -67,22 +77,23 @@ class Ringback:
         if self.rang:
             return
         self.rang = True
-        self._spawn(self._ringback())
+        self._ringback()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
 
-    async def _ringback(self) -> None:
+    def _ringback(self) -> None:
+        """Relay the ringing, or play a ringback tone. Relaying (a phone calling) is done here
+        and now; only a tone, which waits on the media engine, takes a task."""
         incoming, leg = self.incoming, self.caller_leg
-        if incoming.answered and not leg.answered:
-            return
         if leg.answered:
-            await leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
+            self._spawn(leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True))
+        elif incoming.answered:
             return
-        if self.outside_caller:
+        elif self.outside_caller:
             progress(incoming, leg.answer_body)
-            await leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
-        elif not incoming.answered:
+            self._spawn(leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True))
+        else:
             incoming.ring(180)
 
     async def _early_media(self, body: bytes) -> None:
@@ -101,7 +112,8 @@ class Ringback:
         self.rang = True
 
     async def stop(self) -> None:
-        self._watch.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
         for task in self._tasks:
             if not task.done():
                 task.cancel()

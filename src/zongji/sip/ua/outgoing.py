@@ -116,6 +116,12 @@ class OutgoingCall:
         `TransportError` otherwise."""
         return await asyncio.shield(self._answered)
 
+    def answered_future(self) -> asyncio.Future[Dialog]:
+        """`answered()` as a future made without a task, for waiting on several calls at once
+        (a fork); cancelling it leaves the call's own outcome alone, as cancelling a wait on
+        `answered()` does."""
+        return asyncio.shield(self._answered)
+
     @property
     def done(self) -> bool:
         return self._answered.done()
