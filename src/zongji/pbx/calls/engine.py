@@ -37,6 +37,7 @@ from zongji.pbx.apps.registry import Applications
 from zongji.pbx.calls.call import Call, CallState
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.events import MediaEventRouter
+from zongji.pbx.calls.flags import watch
 from zongji.pbx.calls.fork import (
     DeviceFlows,
     ForkOutcome,
@@ -151,7 +152,7 @@ class LiveCall:
     conversation: Conversation
     origin: _Classified
     legs: list[CallLeg] = field(default_factory=list)
-    watchers: list[asyncio.Task[Any]] = field(default_factory=list)
+    watchers: list[asyncio.Future[Any]] = field(default_factory=list)
 
     @property
     def call_id(self) -> str:
@@ -710,7 +711,7 @@ class CallEngine:
         dialog = live.incoming.answer(leg.answer_body)
         leg.attach(dialog)
         # an answered caller who hangs up (during the IVR, while we ring) is gone too
-        watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
+        watcher = watch(leg.hung_up)
         watcher.add_done_callback(lambda _t: live.call.gone.set())
         live.watchers.append(watcher)
         return dialog

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from zongji.pbx.calls.flags import watch
 from zongji.pbx.contracts import Binding, Location, Party, Subscriber, TenantLine, TrunkDial
 from zongji.sip import (
     CallFailed,
@@ -238,7 +239,7 @@ async def ring(
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ring_timeout
-    gone: asyncio.Future[Any] = asyncio.ensure_future(caller_gone.wait())
+    gone = watch(caller_gone)
     pending = set(calls)
     try:
         while pending:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from typing import Any
 
 from zongji.media import MediaError, MediaServer, Tone, ToneKind
 from zongji.pbx.calls.conversation import Conversation
+from zongji.pbx.calls.flags import Flag, watch
 from zongji.pbx.calls.fork import ForkTarget
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.sdp import SdpRefused, endpoint_spec, read_answer
@@ -44,22 +46,24 @@ class Ringback:
         self.responded = False
         self._gone_or_silent: asyncio.Event | None = None
         self._tasks: list[asyncio.Future[None]] = []
-        self._watch: asyncio.Task[None] | None = None
+        self._watch: asyncio.Future[Any] | None = None
 
     @property
     def gone_or_silent(self) -> asyncio.Event:
         """Set when the caller gave up, or the trunk said nothing in time: stop ringing it.
 
-        Made (with the task that follows `gone`) on first use: only a trunk's ringing waits on
-        it, and a call to a user's devices should not pay a task for it."""
+        Made (with the watch that follows `gone`) on first use: only a trunk's ringing waits
+        on it."""
         if self._gone_or_silent is None:
-            self._gone_or_silent = asyncio.Event()
-            self._watch = asyncio.get_running_loop().create_task(self._follow_gone())
-        return self._gone_or_silent
+            flag = self._gone_or_silent = Flag()
+            self._watch = watch(self.gone)
 
-    async def _follow_gone(self) -> None:
-        await self.gone.wait()
-        self.gone_or_silent.set()
+            def follow(watched: asyncio.Future[Any]) -> None:
+                if not watched.cancelled():
+                    flag.set()
+
+            self._watch.add_done_callback(follow)
+        return self._gone_or_silent
 
     def setup_timed_out(self) -> None:
         """A trunk gave no response at all in time: give up on it (failover)."""
