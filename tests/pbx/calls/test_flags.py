@@ -34,6 +34,7 @@ async def test_given_up_waits_do_not_pile_up() -> None:
     flag = Flag()
     for _ in range(100):
         flag.future().cancel()
+    assert flag._futures is not None
     assert len(flag._futures) <= 8
 
 

@@ -23,14 +23,15 @@ class Flag(asyncio.Event):
 
     def __init__(self) -> None:
         super().__init__()
-        self._futures: list[asyncio.Future[None]] = []
+        #: made on the first `future()`: most flags of a call are never waited on this way
+        self._futures: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
         if self.is_set():
             return
         super().set()
-        futures, self._futures = self._futures, []
-        for future in futures:
+        futures, self._futures = self._futures, None
+        for future in futures or ():
             if not future.done():
                 future.set_result(None)
 
@@ -40,9 +41,12 @@ class Flag(asyncio.Event):
         if self.is_set():
             future.set_result(None)
             return future
-        if len(self._futures) >= 8:  # drop the futures of waits given up (cancelled)
-            self._futures = [f for f in self._futures if not f.done()]
-        self._futures.append(future)
+        futures = self._futures
+        if futures is None:
+            futures = self._futures = []
+        elif len(futures) >= 8:  # drop the futures of waits given up (cancelled)
+            futures = self._futures = [f for f in futures if not f.done()]
+        futures.append(future)
         return future
 
 
