@@ -122,5 +122,7 @@ def test_goodbye_is_the_compound_of_an_empty_report_and_a_bye(ssrc: int) -> None
     packet = build_goodbye(ssrc)
     assert packet == build_compound([ReceiverReport(ssrc, []), Goodbye([ssrc])])
     report, bye = parse_rtcp(packet)
-    assert isinstance(report, ReceiverReport) and report.ssrc == ssrc
-    assert isinstance(bye, Goodbye) and bye.ssrcs == [ssrc]
+    assert isinstance(report, ReceiverReport)
+    assert report.ssrc == ssrc
+    assert isinstance(bye, Goodbye)
+    assert bye.ssrcs == [ssrc]

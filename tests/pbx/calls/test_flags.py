@@ -18,7 +18,8 @@ async def test_a_flags_future_resolves_when_it_is_set() -> None:
     given_up.cancel()
     assert not first.done()
     flag.set()
-    assert first.done() and second.done()
+    assert first.done()
+    assert second.done()
     assert given_up.cancelled()
     assert flag.is_set()
     assert flag.future().done()  # set already: done at once
