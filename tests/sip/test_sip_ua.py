@@ -589,3 +589,21 @@ async def test_answered_future_gives_the_dialog_and_cancelling_it_leaves_the_cal
     response = await wait(dialog.bye())
     assert response is not None
     assert response.status == 200
+
+
+async def test_on_cancel_is_called_once_the_caller_cancels(peers: tuple[Peer, Peer]) -> None:
+    alice, bob = peers
+    seen: list[bool] = []
+
+    def on_call(call: IncomingCall) -> None:
+        call.on_cancel = lambda: seen.append(call.cancelled.is_set())
+        call.ring()
+
+    bob.ua.on_request = on_call
+    rang = asyncio.Event()
+    call = await alice.ua.invite(bob.uri(), on_provisional=lambda r, d: rang.set())
+    await wait(rang.wait())
+    call.cancel()
+    with pytest.raises(CallFailed):
+        await wait(call.answered())
+    assert seen == [True]  # called once, after `cancelled` was set
