@@ -65,7 +65,7 @@ HERE = ROOT / "bench" / "pbx"
 # ACK, and both layouts use it; the plain caller (no Digest) places the Kamailio layout's calls
 CALLEE = ROOT / "bench" / "sip" / "callee.xml"
 PLAIN_CALLER = ROOT / "bench" / "sip" / "caller.xml"
-AIM = 150  # calls/s the issue asks for
+AIM = 500  # calls/s the issue asks for
 KEEP = "--keep" in sys.argv  # keep each run's directory (SIPp stats and errors, the node's log)
 
 

@@ -16,6 +16,7 @@ from zongji.media.rtcp import (
     SenderReport,
     SourceDescription,
     build_compound,
+    build_goodbye,
     ntp_middle,
     ntp_now,
     parse_rtcp,
@@ -114,3 +115,14 @@ def test_reception_stats_restart_after_two_sequential_jumps() -> None:
     assert s.update(30000, 0, 0) == BAD  # one wild packet is ignored …
     assert s.update(30001, 0, 0) == RESTARTED  # … the second in sequence restarts the count
     assert s.base_seq == 30001
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_goodbye_is_the_compound_of_an_empty_report_and_a_bye(ssrc: int) -> None:
+    packet = build_goodbye(ssrc)
+    assert packet == build_compound([ReceiverReport(ssrc, []), Goodbye([ssrc])])
+    report, bye = parse_rtcp(packet)
+    assert isinstance(report, ReceiverReport)
+    assert report.ssrc == ssrc
+    assert isinstance(bye, Goodbye)
+    assert bye.ssrcs == [ssrc]

@@ -564,3 +564,46 @@ async def test_a_pinned_call_keeps_to_its_flow_whatever_contact_the_callee_gives
     await wait(callee.wait_confirmed())  # the ACK came on the flow, not to the Contact
     await wait(caller.bye())
     assert await wait(callee.wait_terminated()) == "remote BYE"
+
+
+async def test_answered_gives_the_dialog_and_cancelling_a_wait_leaves_the_call(
+    peers: tuple[Peer, Peer],
+) -> None:
+    """A fork waits on `answered()` of each call: every wait gets the same dialog, and dropping
+    a wait (cancelling the future) neither cancels nor fails the call."""
+    alice, bob = peers
+    incoming: list[IncomingCall] = []
+    bob.ua.on_request = lambda call: (incoming.append(call), call.ring())  # type: ignore[arg-type, func-returns-value, return-value]
+    rang = asyncio.Event()
+    call = await alice.ua.invite(bob.uri(), on_provisional=lambda r, d: rang.set())
+    await wait(rang.wait())
+    dropped = call.answered()
+    dropped.cancel()
+    await asyncio.sleep(0)
+    assert not call.done
+    waiting = call.answered()
+    incoming[0].answer()
+    dialog = await wait(waiting)
+    assert dialog is await wait(call.answered())
+    assert dropped.cancelled()
+    response = await wait(dialog.bye())
+    assert response is not None
+    assert response.status == 200
+
+
+async def test_on_cancel_is_called_once_the_caller_cancels(peers: tuple[Peer, Peer]) -> None:
+    alice, bob = peers
+    seen: list[bool] = []
+
+    def on_call(call: IncomingCall) -> None:
+        call.on_cancel = lambda: seen.append(call.cancelled.is_set())
+        call.ring()
+
+    bob.ua.on_request = on_call
+    rang = asyncio.Event()
+    call = await alice.ua.invite(bob.uri(), on_provisional=lambda r, d: rang.set())
+    await wait(rang.wait())
+    call.cancel()
+    with pytest.raises(CallFailed):
+        await wait(call.answered())
+    assert seen == [True]  # called once, after `cancelled` was set

@@ -37,13 +37,13 @@ from .player import Player
 from .recorder import Recorder
 from .red import parse_red
 from .rtcp import (
-    Goodbye,
     ReceiverReport,
     ReportBlock,
     RtcpError,
     SenderReport,
     SourceDescription,
     build_compound,
+    build_goodbye,
     ntp_middle,
     ntp_now,
     parse_rtcp,
@@ -604,5 +604,4 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         transport = self.transport if self.spec.rtcp_mux else self.rtcp_transport
         if target is None or transport is None:
             return
-        rr = ReceiverReport(self.ssrc, [])
-        transport.sendto(build_compound([rr, Goodbye([self.ssrc])]), target)
+        transport.sendto(build_goodbye(self.ssrc), target)

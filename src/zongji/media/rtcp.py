@@ -228,3 +228,13 @@ def build_rtcp(packet: RtcpPacket) -> bytes:
 
 def build_compound(packets: list[RtcpPacket]) -> bytes:
     return b"".join(build_rtcp(p) for p in packets)
+
+
+_GOODBYE = struct.Struct("!BBHIBBHI")
+
+
+def build_goodbye(ssrc: int) -> bytes:
+    """An empty receiver report and a BYE for `ssrc`: what an ending endpoint sends (the same
+    bytes as `build_compound([ReceiverReport(ssrc), Goodbye([ssrc])])`, packed in one go, since
+    every call's endpoints send one)."""
+    return _GOODBYE.pack(0x80, RR, 1, ssrc, 0x81, BYE, 1, ssrc)

@@ -12,11 +12,18 @@ Each clock tick does the engine's periodic work in one pass, batched where numpy
    its frame; frames are G.711-encoded per codec in one table lookup, then sent;
 5. RTCP reports and media-timeout checks, spread out over ticks.
 Relayed calls are not on the tick at all: their packets are forwarded as they arrive.
+
+Only endpoints with clock work are visited per tick: those listening (a jitter buffer) or
+generating. The server puts an endpoint on that list whenever it gives it such work (a player,
+DTMF, a conference, a recorder, in-band detection), and the tick drops the ones whose work has
+ended; RTCP reports are due from a heap by tick. So a node full of relayed calls, or calls with no
+RTP at all, costs the clock nothing per endpoint on most ticks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import random
 import socket
@@ -127,6 +134,11 @@ class LocalMediaServer:
         self.prompts = prompts if prompts is not None else PromptStore()
         self._cname = (cname or f"zongji@{socket.gethostname()}").encode()
         self._endpoints: dict[str, RtpEndpoint] = {}
+        #: endpoints that may have work on the tick (listening or generating): see `_wake`
+        self._on_clock: dict[str, RtpEndpoint] = {}
+        #: (tick, endpoint id) of each endpoint's next RTCP report; ended endpoints' entries
+        #: are dropped when they come due
+        self._rtcp_due: list[tuple[int, str]] = []
         self._conferences: dict[str, _Conference] = {}
         self._events: asyncio.Queue[MediaEvent] = asyncio.Queue()
         self._ids = itertools.count(1)
@@ -219,8 +231,16 @@ class LocalMediaServer:
                 self.ports.release(endpoint.local[1])
                 raise MediaError(f"cannot open RTP socket: {e}") from e
         endpoint.next_rtcp_tick = self.clock.tick + random.randint(RTCP_TICKS // 2, RTCP_TICKS)
+        heapq.heappush(self._rtcp_due, (endpoint.next_rtcp_tick, endpoint.id))
         self._endpoints[endpoint.id] = endpoint
+        self._wake(endpoint)
         return self._info(endpoint)
+
+    def _wake(self, ep: RtpEndpoint) -> None:
+        """Put `ep` on the clock if it listens or generates; called wherever the server gives
+        an endpoint clock work. The tick takes it off again once it has none."""
+        if ep.jitter is not None or ep.generating:
+            self._on_clock[ep.id] = ep
 
     async def _allocate(self, *, rtcp: bool) -> tuple[socket.socket, socket.socket | None]:
         """New sockets; when the range is used up, the parked ports are given back first."""
@@ -247,6 +267,7 @@ class LocalMediaServer:
         if spec.rtcp_mux != ep.spec.rtcp_mux:
             raise MediaError("rtcp-mux cannot change on an existing endpoint")
         ep.apply(spec)
+        self._wake(ep)
         return self._info(ep)
 
     async def destroy_endpoint(self, endpoint_id: str) -> EndpointStats:
@@ -259,6 +280,7 @@ class LocalMediaServer:
         self._finish_recording(ep, RecordingEnd.ENDPOINT_GONE)
         ep.send_bye()
         del self._endpoints[endpoint_id]
+        self._on_clock.pop(endpoint_id, None)
         port = ep.local[1]
         transport, rtcp_transport = ep.detach()
         if not self.spares.park(port, ep.sock, ep.rtcp_sock, transport, rtcp_transport):
@@ -354,6 +376,7 @@ class LocalMediaServer:
             ep = self._endpoint(target)
             self._finish_playback(ep, PlaybackEnd.REPLACED)
             ep.player, ep.playback_id = player, playback_id
+            self._wake(ep)
         return playback_id
 
     async def stop_playback(self, target: str) -> None:
@@ -400,6 +423,7 @@ class LocalMediaServer:
         )
         ep.recording_id = self._new_id("rec")
         ep.update_listening()
+        self._wake(ep)
         return ep.recording_id
 
     async def stop_recording(self, endpoint_id: str) -> None:
@@ -447,6 +471,7 @@ class LocalMediaServer:
                 ep.dtmf_tones = Player(tones)
         except ValueError as e:
             raise MediaError(str(e)) from e
+        self._wake(ep)
 
     def _on_digit(self, ep: RtpEndpoint, digit: str, method: DtmfMethod) -> None:
         self._emit(DtmfReceived(ep.id, digit, method))
@@ -487,6 +512,7 @@ class LocalMediaServer:
         conf.members[endpoint_id] = ep
         ep.conference = conference_id
         ep.update_listening()
+        self._wake(ep)
 
     async def remove_member(self, conference_id: str, endpoint_id: str) -> None:
         conf = self._conference(conference_id)
@@ -517,7 +543,7 @@ class LocalMediaServer:
 
     def _on_tick(self, tick: int) -> None:
         now = time.monotonic()
-        endpoints = self._endpoints
+        endpoints = self._on_clock
         frames: dict[str, Pcm | None] = {}
         for ep in endpoints.values():
             if ep.jitter is None:
@@ -574,6 +600,9 @@ class LocalMediaServer:
                 payload = encoded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
                 ep.send_payload(payload, tick, now, csrcs=csrcs[i])
 
+        idle = [k for k, ep in endpoints.items() if ep.jitter is None and not ep.generating]
+        for endpoint_id in idle:
+            del endpoints[endpoint_id]
         self._housekeeping(tick, now)
 
     def _mix(
@@ -622,10 +651,17 @@ class LocalMediaServer:
         return True
 
     def _housekeeping(self, tick: int, now: float) -> None:
-        for ep in self._endpoints.values():
-            if tick >= ep.next_rtcp_tick:
-                ep.next_rtcp_tick = tick + random.randint(RTCP_TICKS // 2, RTCP_TICKS * 3 // 2)
-                ep.send_rtcp()
+        due = self._rtcp_due
+        sent: list[RtpEndpoint] = []
+        while due and due[0][0] <= tick:
+            endpoint_id = heapq.heappop(due)[1]
+            ep = self._endpoints.get(endpoint_id)
+            if ep is not None:
+                sent.append(ep)
+        for ep in sent:
+            ep.next_rtcp_tick = tick + random.randint(RTCP_TICKS // 2, RTCP_TICKS * 3 // 2)
+            heapq.heappush(due, (ep.next_rtcp_tick, ep.id))
+            ep.send_rtcp()
         if tick % 50 == 0:
             for ep in self._endpoints.values():
                 timeout = ep.spec.media_timeout

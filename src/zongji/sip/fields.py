@@ -9,7 +9,6 @@ with `str()`; each parser raises `SipParseError` and nothing else.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Final
@@ -104,7 +103,7 @@ class Via:
         merged = self.params
         for name, value in params.items():
             merged = merged.with_param(name, value)
-        return dataclasses.replace(self, params=merged)
+        return Via(self.transport, self.host, self.port, merged, self.protocol)
 
     def __str__(self) -> str:
         text = self._text

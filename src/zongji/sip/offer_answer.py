@@ -13,10 +13,11 @@ port 0, as RFC 3264 §6 requires, keeping the m-line count and order of the offe
 from __future__ import annotations
 
 import dataclasses
-import secrets
+import functools
 from dataclasses import dataclass
 from typing import Final
 
+from zongji.sip.ids import random_bits
 from zongji.sip.sdp import (
     Attribute,
     Connection,
@@ -103,7 +104,7 @@ class SdpSession:
 
     def __init__(self, local: LocalMedia, *, username: str = "zongji") -> None:
         self.local = local
-        session_id = str(secrets.randbelow(2**62) + 1)
+        session_id = str((random_bits(64) >> 2) + 1)  # 1 .. 2**62
         self.origin = Origin(username, session_id, 1, local.address, "IN", local.address_type)
         self._last_body: bytes | None = None
         self._last_offer: SessionDescription | None = None
@@ -115,14 +116,14 @@ class SdpSession:
         body = description.encode()
         if self._last_body is not None and body != self._last_body:
             self.origin.session_version += 1
-            description.origin = dataclasses.replace(self.origin)
+            description.origin = _copy_origin(self.origin)
             body = description.encode()
         self._last_body = body
         return description
 
     def _skeleton(self, local: LocalMedia) -> SessionDescription:
         return SessionDescription(
-            origin=dataclasses.replace(self.origin),
+            origin=_copy_origin(self.origin),
             session_name="-",
             connection=Connection(local.address, "IN", local.address_type),
         )
@@ -130,15 +131,8 @@ class SdpSession:
     def _audio_line(
         self, local: LocalMedia, proto: str, codecs: list[Codec], direction: Direction
     ) -> MediaDescription:
-        media = MediaDescription("audio", local.port, proto, [str(c.payload_type) for c in codecs])
-        for codec in codecs:
-            media.attributes.append(Attribute("rtpmap", str(codec.rtpmap())))
-            if codec.fmtp:
-                media.attributes.append(Attribute("fmtp", f"{codec.payload_type} {codec.fmtp}"))
-        if local.ptime:
-            media.attributes.append(Attribute("ptime", str(local.ptime)))
-        media.set_direction(direction)
-        return media
+        formats, attributes = _audio_template(tuple(codecs), local.ptime, direction)
+        return MediaDescription("audio", local.port, proto, list(formats), attributes=[*attributes])
 
     def offer(self, local: LocalMedia | None = None) -> SessionDescription:
         """An offer with one audio stream (a new offer for re-INVITE or hold as well)."""
@@ -252,6 +246,39 @@ def _match_audio(
     if not codecs:
         return None
     return codecs, telephone_event
+
+
+@functools.lru_cache(maxsize=256)
+def _audio_template(
+    codecs: tuple[Codec, ...], ptime: int | None, direction: Direction
+) -> tuple[tuple[str, ...], tuple[Attribute, ...]]:
+    """The formats and attributes of an audio m-line for these codecs, ptime and direction.
+
+    Cached: every call offers the same codecs, and most answers agree on the same few sets, so
+    the lines are built once. The `Attribute`s are shared between descriptions; nothing changes
+    an attribute in place (`set_direction` replaces the list), and callers get their own lists.
+    """
+    attributes: list[Attribute] = []
+    for codec in codecs:
+        attributes.append(Attribute("rtpmap", str(codec.rtpmap())))
+        if codec.fmtp:
+            attributes.append(Attribute("fmtp", f"{codec.payload_type} {codec.fmtp}"))
+    if ptime:
+        attributes.append(Attribute("ptime", str(ptime)))
+    attributes.append(Attribute(direction.value))
+    return tuple(str(c.payload_type) for c in codecs), tuple(attributes)
+
+
+def _copy_origin(origin: Origin) -> Origin:
+    """A copy of `origin` (built directly: cheaper than `dataclasses.replace`)."""
+    return Origin(
+        origin.username,
+        origin.session_id,
+        origin.session_version,
+        origin.address,
+        origin.network_type,
+        origin.address_type,
+    )
 
 
 def _with_payload_type(codec: Codec, payload_type: int) -> Codec:

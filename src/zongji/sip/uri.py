@@ -8,7 +8,6 @@ Components are stored unescaped; `str()` escapes what the grammar requires.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -94,13 +93,18 @@ class SipUri:
         merged = self.params
         for name, value in params.items():
             merged = merged.with_param(name, value)
-        return dataclasses.replace(self, params=merged)
+        return self._with(merged, self.headers)
 
     def without_params(self, *names: str) -> SipUri:
-        return dataclasses.replace(self, params=self.params.without(*names))
+        return self._with(self.params.without(*names), self.headers)
 
     def without_headers(self) -> SipUri:
-        return dataclasses.replace(self, headers=())
+        return self._with(self.params, ())
+
+    def _with(self, params: Params, headers: tuple[tuple[str, str], ...]) -> SipUri:
+        """A copy with other params and headers (built directly: `dataclasses.replace` costs
+        several times more, and requests copy URIs all the time)."""
+        return SipUri(self.host, self.user, self.password, self.port, params, headers, self.scheme)
 
     def equivalent(self, other: object) -> bool:
         """URI equality by the rules of RFC 3261 §19.1.4 (not field-by-field equality)."""

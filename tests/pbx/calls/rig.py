@@ -234,7 +234,9 @@ class Phone:
     def __init__(self, rig: CallRig, credential: Credential) -> None:
         self.rig = rig
         self.credential = credential
-        self.ua = UserAgent(local_user=credential.username, settings=rig.timers)
+        # the rig's timers; a phone of another harness (no rig) keeps the defaults
+        timers = rig.timers if rig is not None else None
+        self.ua = UserAgent(local_user=credential.username, settings=timers)
         #: what to do with an incoming call: "ring" (180 and wait for the test), "answer",
         #: "busy" (486), "decline" (603)
         self.mode = "ring"

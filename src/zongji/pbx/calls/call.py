@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from zongji.pbx.calls.flags import Flag
 from zongji.pbx.contracts import CallDirection, CallStatus, HangupSide, Party, TenantLine
 from zongji.platform.clock import Clock
 from zongji.sip import Dialog
@@ -100,7 +101,7 @@ class Call:
     state: CallState = CallState.ROUTING
     observers: list[CallObserver] = field(default_factory=list)
     #: the caller gave up (CANCEL, BYE while the PBX talks to them) or the node is stopping
-    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    gone: asyncio.Event = field(default_factory=Flag)
     stopping: bool = False
     #: seconds the call may last from its answer (the policy's quota), once CONNECTED
     allowed_seconds: int | None = None

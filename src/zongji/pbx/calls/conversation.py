@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zongji.media import MediaError, MediaServer
+from zongji.pbx.calls.flags import Flag, watch
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.participants import ApplicationParticipant, Participant
 from zongji.sip import Direction
@@ -53,8 +54,8 @@ class Conversation:
         self._relayed: tuple[str, str] | None = None
         self._conference: str | None = None
         self._members: set[str] = set()
-        self._changed = asyncio.Event()
-        self._system_end = asyncio.Event()
+        self._changed = Flag()
+        self._system_end = Flag()
         self._system_reason = ""
         self._running = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -138,11 +139,9 @@ class Conversation:
                 if self._system_end.is_set():
                     return None
                 self._changed.clear()
-                waits: list[asyncio.Future[Any]] = [
-                    asyncio.ensure_future(p.hung_up.wait()) for p in self._participants
-                ]
-                waits.append(asyncio.ensure_future(self._system_end.wait()))
-                waits.append(asyncio.ensure_future(self._changed.wait()))
+                waits: list[asyncio.Future[Any]] = [watch(p.hung_up) for p in self._participants]
+                waits.append(watch(self._system_end))
+                waits.append(watch(self._changed))
                 try:
                     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 finally:

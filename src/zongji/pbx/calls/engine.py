@@ -28,6 +28,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from zongji.directory.service_period import local_today
@@ -37,6 +38,7 @@ from zongji.pbx.apps.registry import Applications
 from zongji.pbx.calls.call import Call, CallState
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.events import MediaEventRouter
+from zongji.pbx.calls.flags import watch
 from zongji.pbx.calls.fork import (
     DeviceFlows,
     ForkOutcome,
@@ -151,7 +153,7 @@ class LiveCall:
     conversation: Conversation
     origin: _Classified
     legs: list[CallLeg] = field(default_factory=list)
-    watchers: list[asyncio.Task[Any]] = field(default_factory=list)
+    watchers: list[asyncio.Future[Any]] = field(default_factory=list)
 
     @property
     def call_id(self) -> str:
@@ -435,9 +437,13 @@ class CallEngine:
         live = LiveCall(call, incoming, caller_leg, conversation, origin, legs=[caller_leg])
         self.calls[call_id] = live
         self._by_incoming[id(incoming)] = live
-        task = asyncio.get_running_loop().create_task(incoming.cancelled.wait())
-        task.add_done_callback(lambda _t: call.gone.set())
-        live.watchers.append(task)
+        # the caller's CANCEL (or the call's release, which cancels its watchers): gone
+        cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        cancelled.add_done_callback(lambda _f: call.gone.set())
+        incoming.on_cancel = partial(_resolve, cancelled)
+        if incoming.cancelled.is_set():
+            _resolve(cancelled)
+        live.watchers.append(cancelled)
         await conversation.add(caller_leg)
         await record.open()
         return live
@@ -711,7 +717,7 @@ class CallEngine:
         dialog = live.incoming.answer(leg.answer_body)
         leg.attach(dialog)
         # an answered caller who hangs up (during the IVR, while we ring) is gone too
-        watcher = asyncio.get_running_loop().create_task(leg.hung_up.wait())
+        watcher = watch(leg.hung_up)
         watcher.add_done_callback(lambda _t: live.call.gone.set())
         live.watchers.append(watcher)
         return dialog
@@ -865,3 +871,8 @@ def _number_of(uri: object, area_code: str | None = None) -> str | None:
         return to_e164(raw, area_code=("0" + area_code) if area_code else None)
     except ValueError:
         return raw if raw.startswith("+") else None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

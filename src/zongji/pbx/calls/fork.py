@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from zongji.pbx.calls.flags import watch
 from zongji.pbx.contracts import Binding, Location, Party, Subscriber, TenantLine, TrunkDial
 from zongji.sip import (
     CallFailed,
@@ -232,13 +233,13 @@ async def ring(
             log.info("fork to %s not sent: %s", target.request_uri, error)
             statuses[target.label] = 0
             continue
-        calls[asyncio.ensure_future(call.answered())] = (target, call)
+        calls[call.answered()] = (target, call)
     if not calls:
         return ForkResult(ForkOutcome.UNAVAILABLE, statuses=statuses)
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ring_timeout
-    gone: asyncio.Future[Any] = asyncio.ensure_future(caller_gone.wait())
+    gone = watch(caller_gone)
     pending = set(calls)
     try:
         while pending:

@@ -35,6 +35,7 @@ from zongji.media import (
     RecordingFinished,
 )
 from zongji.pbx.calls.events import MediaEventRouter
+from zongji.pbx.calls.flags import Flag, watch
 from zongji.pbx.calls.sdp import (
     SdpRefused,
     answer_offer,
@@ -83,7 +84,7 @@ class CallLeg:
         self.endpoint_id = endpoint.id
         self.session = session
         self.media_timeout = media_timeout
-        self.hung_up = asyncio.Event()
+        self.hung_up: asyncio.Event = Flag()
         self.dialog: Dialog | None = None
         #: What the peer last asked for (its own direction): SENDONLY/INACTIVE mean hold.
         self.peer_direction = Direction.SENDRECV
@@ -94,7 +95,7 @@ class CallLeg:
         self.inband_dtmf = False
         self._router = router
         self._digits: collections.deque[str] = collections.deque()
-        self._digit_arrived = asyncio.Event()
+        self._digit_arrived = Flag()
         self._waits: dict[str, asyncio.Future[MediaEvent]] = {}
         self._unclaimed: dict[str, MediaEvent] = {}
         self._closed = False
@@ -255,7 +256,7 @@ class CallLeg:
             return None
         waiter: asyncio.Future[MediaEvent] = asyncio.get_running_loop().create_future()
         self._waits[key] = waiter
-        hung_up: asyncio.Future[Any] = asyncio.ensure_future(self.hung_up.wait())
+        hung_up = watch(self.hung_up)
         waiting: set[asyncio.Future[Any]] = {waiter, hung_up}
         try:
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -307,8 +308,8 @@ class CallLeg:
             if not self._digits:
                 self._digit_arrived.clear()
                 deadline = loop.time() + timeout
-                hung_up = asyncio.ensure_future(self.hung_up.wait())
-                arrived = asyncio.ensure_future(self._digit_arrived.wait())
+                hung_up = watch(self.hung_up)
+                arrived = self._digit_arrived.future()
                 try:
                     await asyncio.wait(
                         {hung_up, arrived},

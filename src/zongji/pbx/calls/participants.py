@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol, runtime_checkable
 
+from zongji.pbx.calls.flags import Flag
+
 
 @runtime_checkable
 class Participant(Protocol):
@@ -39,7 +41,7 @@ class ApplicationParticipant:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.hung_up = asyncio.Event()
+        self.hung_up: asyncio.Event = Flag()
 
     @property
     def media_endpoint(self) -> str | None:

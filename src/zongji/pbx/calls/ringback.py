@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from typing import Any
 
 from zongji.media import MediaError, MediaServer, Tone, ToneKind
 from zongji.pbx.calls.conversation import Conversation
+from zongji.pbx.calls.flags import Flag, watch
 from zongji.pbx.calls.fork import ForkTarget
 from zongji.pbx.calls.legs import CallLeg
 from zongji.pbx.calls.sdp import SdpRefused, endpoint_spec, read_answer
@@ -42,12 +44,26 @@ class Ringback:
         self.rang = False
         self.silent = False
         self.responded = False
-        #: the caller gave up, or the trunk said nothing in time: stop ringing it
-        self.gone_or_silent = asyncio.Event()
+        self._gone_or_silent: asyncio.Event | None = None
         self._tasks: list[asyncio.Future[None]] = []
-        self._watch = asyncio.get_running_loop().create_task(
-            _follow(self.gone, self.gone_or_silent)
-        )
+        self._watch: asyncio.Future[Any] | None = None
+
+    @property
+    def gone_or_silent(self) -> asyncio.Event:
+        """Set when the caller gave up, or the trunk said nothing in time: stop ringing it.
+
+        Made (with the watch that follows `gone`) on first use: only a trunk's ringing waits
+        on it."""
+        if self._gone_or_silent is None:
+            flag = self._gone_or_silent = Flag()
+            self._watch = watch(self.gone)
+
+            def follow(watched: asyncio.Future[Any]) -> None:
+                if not watched.cancelled():
+                    flag.set()
+
+            self._watch.add_done_callback(follow)
+        return self._gone_or_silent
 
     def setup_timed_out(self) -> None:
         """A trunk gave no response at all in time: give up on it (failover)."""
@@ -65,22 +81,23 @@ class Ringback:
         if self.rang:
             return
         self.rang = True
-        self._spawn(self._ringback())
+        self._ringback()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
 
-    async def _ringback(self) -> None:
+    def _ringback(self) -> None:
+        """Relay the ringing, or play a ringback tone. Relaying (a phone calling) is done here
+        and now; only a tone, which waits on the media engine, takes a task."""
         incoming, leg = self.incoming, self.caller_leg
-        if incoming.answered and not leg.answered:
-            return
         if leg.answered:
-            await leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
+            self._spawn(leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True))
+        elif incoming.answered:
             return
-        if self.outside_caller:
+        elif self.outside_caller:
             progress(incoming, leg.answer_body)
-            await leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True)
-        elif not incoming.answered:
+            self._spawn(leg.start_playing([Tone(ToneKind.RINGBACK)], loop=True))
+        else:
             incoming.ring(180)
 
     async def _early_media(self, body: bytes) -> None:
@@ -99,7 +116,8 @@ class Ringback:
         self.rang = True
 
     async def stop(self) -> None:
-        self._watch.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
         # A cancelled task keeps its CancelledError, whose traceback holds the task's frame and
         # so `self`: forgetting the tasks keeps that from being a cycle for the garbage collector.
         tasks, self._tasks = self._tasks, []
@@ -109,13 +127,6 @@ class Ringback:
         if self.early_leg is not None:
             with contextlib.suppress(MediaError):
                 await self.conversation.remove(self.early_leg)
-
-
-async def _follow(gone: asyncio.Event, gone_or_silent: asyncio.Event) -> None:
-    """Set `gone_or_silent` when the caller has gone. A function of the two events alone, not a
-    method: the task ends cancelled, and its frame must not hold the `Ringback` that holds it."""
-    await gone.wait()
-    gone_or_silent.set()
 
 
 def progress(incoming: IncomingCall, body: bytes) -> None:

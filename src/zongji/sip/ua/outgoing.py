@@ -115,9 +115,10 @@ class OutgoingCall:
         """Await it for the dialog of the answered call; raises `CallFailed`,
         `TransactionTimeout` or `TransportError` otherwise. Cancelling the wait leaves the call.
 
-        A future, not a coroutine of ours: an exception raised through a coroutine of this
+        A future, not a coroutine of ours, so that a fork waits on several calls without a task
+        each, and so that a failure is no cycle: an exception raised through a coroutine of this
         object records its frame, and so the object, in its traceback, and the exception is kept
-        in `_answered`: every failed call would be a cycle only the garbage collector frees."""
+        in `_answered`, which only the garbage collector would free."""
         return asyncio.shield(self._answered)
 
     @property

@@ -8,7 +8,7 @@ read it, look at where it came from (`source`, for NAT handling), answer it once
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from zongji.sip.dialog import Dialog, DialogState
@@ -130,6 +130,9 @@ class IncomingCall(IncomingRequest):
         super().__init__(ua, transaction, dialog)
         self.is_reinvite = dialog is not None
         self.cancelled = asyncio.Event()
+        #: called when the caller cancels (after `cancelled` is set): a hook for an application
+        #: that would otherwise keep a task waiting on `cancelled` for every call
+        self.on_cancel: Callable[[], None] | None = None
         self._no_answer: TimerHandle | None = None
         if not self.is_reinvite and ua.max_ring_time > 0:
             self._no_answer = ua.scheduler.call_later(ua.max_ring_time, self._ring_timeout)
@@ -240,6 +243,8 @@ class IncomingCall(IncomingRequest):
         if self.answered:
             return
         self.cancelled.set()
+        if self.on_cancel is not None:
+            self.on_cancel()
         self.reject(487)
 
     def _finished(self) -> None:
