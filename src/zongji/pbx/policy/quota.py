@@ -36,13 +36,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zongji.pbx.policy.models import MinuteReservation, MinuteUsage
+from zongji.pbx.policy.usage import new_month, open_months
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database, TenantScope
-from zongji.platform.ids import uuid7
 
 GRACE = timedelta(minutes=5)
 """How long past its limit a reservation still counts: the engine hangs up at the limit and
@@ -217,19 +216,8 @@ class MinuteQuota:
         usage = await session.scalar(query)
         if usage is not None:
             return usage
-        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
         await session.execute(
-            insert(MinuteUsage)
-            .values(
-                id=uuid7(),
-                tenant_id=tenant_id,
-                user_id=user_id,
-                month=month,
-                billed_minutes=0,
-                calls=0,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
+            open_months(self._db.dialect), [new_month(tenant_id, user_id, month, now)]
         )
         usage = await session.scalar(query)
         assert usage is not None
