@@ -59,10 +59,6 @@ AfterCommit = Callable[[dict[K, V]], Awaitable[None]]
 Lost = Callable[[dict[K, V], Exception], None]
 
 
-def _lost(batch: dict[object, object], error: Exception) -> None:
-    log.error("%d queued changes not written: %s", len(batch), error)
-
-
 class WriteBehind(Generic[K, V]):
     """The queue of one kind of change and the worker that writes it (one per service)."""
 
@@ -74,7 +70,7 @@ class WriteBehind(Generic[K, V]):
         pace: float,
         transient: Callable[[Exception], bool],
         after_commit: AfterCommit[K, V] | None = None,
-        lost: Lost[K, V] = _lost,
+        lost: Lost[K, V] | None = None,
         retry_seconds: float = RETRY_SECONDS,
         max_batch: int = MAX_BATCH,
     ) -> None:
@@ -83,7 +79,7 @@ class WriteBehind(Generic[K, V]):
         self._pace = pace
         self._transient = transient
         self._after_commit = after_commit
-        self._lost = lost
+        self._on_lost = lost
         self._retry_seconds = retry_seconds
         self._max_batch = max_batch
         self._pending: dict[K, V] = {}
@@ -204,6 +200,12 @@ class WriteBehind(Generic[K, V]):
             self._connection = await self._db.connection(PLATFORM, write=True)
         async with self._connection.begin():
             await self._write(self._connection, batch)
+
+    def _lost(self, batch: dict[K, V], error: Exception) -> None:
+        if self._on_lost is not None:
+            self._on_lost(batch, error)
+        else:
+            log.error("%d queued changes not written: %s", len(batch), error)
 
     async def _release(self) -> None:
         connection, self._connection = self._connection, None

@@ -16,7 +16,7 @@ The scheme, and why:
 - Every change to a user's month happens under one lock: the usage row of (user, month), taken
   with SELECT … FOR UPDATE on PostgreSQL; SQLite's write transactions start with BEGIN IMMEDIATE
   and are serialised anyway. The row is created with INSERT … ON CONFLICT DO NOTHING so two first
-  calls of a month can't both create it.
+  calls of a month can't both create it (`usage.py`, the statement billing uses too).
 - A reservation whose call never ended (its node died) stops counting when it expires: the call
   can't have lasted longer than its reservation plus a grace period. Expired rows are swept when
   the user's month is next locked.

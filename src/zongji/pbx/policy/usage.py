@@ -30,7 +30,9 @@ def open_months(dialect: str) -> Insert:
     return insert(MinuteUsage).on_conflict_do_nothing()
 
 
-def new_month(tenant_id: uuid.UUID, user_id: uuid.UUID, month: str, now: datetime) -> dict[str, Any]:
+def new_month(
+    tenant_id: uuid.UUID, user_id: uuid.UUID, month: str, now: datetime
+) -> dict[str, Any]:
     """A usage row of nothing billed yet."""
     return {
         "id": uuid7(),
