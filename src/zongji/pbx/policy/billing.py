@@ -110,6 +110,11 @@ class UnlimitedBilling:
         """Wait until every bill queued or being written now is in the database."""
         await self._bills.written()
 
+    async def drain(self) -> None:
+        """Wait until every bill is written and the writer has given its connection back
+        (the node stopping)."""
+        await self._bills.drain()
+
     async def _write(self, connection: AsyncConnection, bills: dict[_Key, _Bill]) -> None:
         now = self._clock.now()
         await connection.execute(
