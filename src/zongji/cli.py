@@ -52,6 +52,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
         args.config,
         data_dir=args.data_dir,
         database_url=args.database_url,
+        redis_url=args.redis_url,
         **extra,
     )
 
@@ -376,6 +377,9 @@ def _storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration file (or ZONGJI_CONFIG)")
     parser.add_argument("--data-dir", type=Path, help="state directory (default ./var)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default SQLite in the data dir)")
+    parser.add_argument(
+        "--redis-url", help="Redis for the event bus between nodes (default: none, one node)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,6 +75,7 @@ class Node:
         settings = self.settings
         if settings.migrate_on_start:
             await migrate.upgrade(settings.effective_database_url)
+        await self.services.start()  # the bus hears other nodes before this node serves
         await self.services.nodes.announce({}, NodeState.STARTING)
         self.ports["http"] = await self._start_http()
         for component in self.components:

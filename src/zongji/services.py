@@ -34,6 +34,7 @@ from zongji.platform.jobs import JobRunner
 from zongji.platform.metrics import Metrics
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.ratelimit import RateLimiter
+from zongji.platform.redis_bus import RedisBus
 from zongji.platform.sms import (
     BodySeal,
     HttpSmsGateway,
@@ -73,6 +74,12 @@ class Services:
     jobs: JobRunner
     pbx: PbxServices
 
+    async def start(self) -> None:
+        """What must be running before the node serves: the bus's subscription to the other
+        nodes' events (a Redis bus; the in-process bus has nothing to start)."""
+        if isinstance(self.bus, RedisBus):
+            await self.bus.start()
+
     async def close(self) -> None:
         await self.jobs.stop()
         await self.pbx.registrar.close()
@@ -84,7 +91,17 @@ class Services:
             await self.sms.close()
         if isinstance(self.sms, SmppGateway):
             await self.sms.stop()
+        if isinstance(self.bus, RedisBus):  # last: whatever closed above may still publish
+            await self.bus.close()
         await self.db.dispose()
+
+
+def build_bus(settings: Settings) -> EventBus:
+    """The Redis bus when `redis_url` is set (several nodes), else the in-process bus. Nothing
+    connects here: `Services.start` subscribes, `Services.close` disconnects."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, channel=settings.redis_channel)
+    return InProcessBus()
 
 
 def build_services(
@@ -92,7 +109,7 @@ def build_services(
 ) -> Services:
     clock = clock or SystemClock()
     db = Database(settings.effective_database_url)
-    bus = InProcessBus()
+    bus = build_bus(settings)
     metrics = Metrics()
     limiter = RateLimiter(clock)
     audit = AuditLog(db, clock)

@@ -13,28 +13,90 @@ at and what a caller keyed in a menu into a `Destination`; the engine runs it. T
 - RING_GROUP: ring a group's members (no product data yet: refused, never faked);
 - HANG_UP: refuse with a SIP status (an unknown number, a dial string that is not a number).
 
-A kind with no behaviour registered is refused with 480 by the engine (`NOT_AVAILABLE`), so a new
-kind is added by its application registering for it, without editing the engine.
+The kinds are open: a kind is a short name (`DestinationKind("wake_up_call")`), and the nine above
+are named constants of it. A new kind is declared by the application that serves it (its `serves`)
+and exists once that application is registered (`apps/registry.py`): the router resolves a
+configured destination (`Target`: its kind as text) generically, the engine runs whatever
+application serves the kind, and a kind nothing serves is refused with 480 (`NOT_AVAILABLE`) —
+no edit to this module, the router or the engine.
 """
 
 from __future__ import annotations
 
-import enum
+import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from zongji.pbx.contracts import Dialled, Party, Subscriber, TenantLine
 
+_KIND_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
-class DestinationKind(enum.StrEnum):
-    USER = "user"
-    RING_GROUP = "ring_group"
-    IVR_MENU = "ivr_menu"
-    VOICEMAIL_BOX = "voicemail_box"
-    CONFERENCE_BRIDGE = "conference_bridge"
-    RECEPTIONISTS = "receptionists"
-    EXTERNAL_NUMBER = "external_number"
-    HANG_UP = "hang_up"
-    FEATURE_CODE = "feature_code"
+
+class DestinationKind(str):
+    """A destination kind: a short lower-case name, open to new kinds (see the module docstring).
+
+    Kinds are interned: `DestinationKind("user") is DestinationKind.USER`, so a kind read from
+    configuration compares by identity like the constants do (and `==` with plain text works
+    too). The name is checked, so text that cannot be a kind never becomes one."""
+
+    __slots__ = ()
+    _interned: ClassVar[dict[str, DestinationKind]] = {}
+
+    USER: ClassVar[DestinationKind]
+    RING_GROUP: ClassVar[DestinationKind]
+    IVR_MENU: ClassVar[DestinationKind]
+    VOICEMAIL_BOX: ClassVar[DestinationKind]
+    CONFERENCE_BRIDGE: ClassVar[DestinationKind]
+    RECEPTIONISTS: ClassVar[DestinationKind]
+    EXTERNAL_NUMBER: ClassVar[DestinationKind]
+    HANG_UP: ClassVar[DestinationKind]
+    FEATURE_CODE: ClassVar[DestinationKind]
+
+    def __new__(cls, name: str) -> DestinationKind:
+        known = cls._interned.get(name)
+        if known is not None:
+            return known
+        if not isinstance(name, str) or not _KIND_NAME.fullmatch(name):
+            raise ValueError(f"not a destination kind name: {name!r}")
+        kind = super().__new__(cls, name)
+        cls._interned[str(name)] = kind
+        return kind
+
+    def __repr__(self) -> str:
+        return f"DestinationKind({str(self)!r})"
+
+
+DestinationKind.USER = DestinationKind("user")
+DestinationKind.RING_GROUP = DestinationKind("ring_group")
+DestinationKind.IVR_MENU = DestinationKind("ivr_menu")
+DestinationKind.VOICEMAIL_BOX = DestinationKind("voicemail_box")
+DestinationKind.CONFERENCE_BRIDGE = DestinationKind("conference_bridge")
+DestinationKind.RECEPTIONISTS = DestinationKind("receptionists")
+DestinationKind.EXTERNAL_NUMBER = DestinationKind("external_number")
+DestinationKind.HANG_UP = DestinationKind("hang_up")
+DestinationKind.FEATURE_CODE = DestinationKind("feature_code")
+
+#: The kinds whose behaviour is call control's own (ringing, dialling out, refusing): every
+#: other kind is run by the application that serves it.
+CALL_CONTROL_KINDS = frozenset(
+    {
+        DestinationKind.USER,
+        DestinationKind.RECEPTIONISTS,
+        DestinationKind.EXTERNAL_NUMBER,
+        DestinationKind.HANG_UP,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A destination as configuration stores it (what a menu key or a called number points at):
+    its kind as text and a reference its kind reads — a user's id (USER, VOICEMAIL_BOX), a
+    number (EXTERNAL_NUMBER), a SIP status (HANG_UP), or whatever the serving application
+    understands. `Router.configured` resolves it into a `Destination`."""
+
+    kind: str
+    ref: str = ""
 
 
 #: What a caller gets for a destination kind nothing can run yet.
@@ -49,17 +111,24 @@ class Destination:
     tenant: TenantLine | None
     #: USER (one), RECEPTIONISTS (each), VOICEMAIL_BOX (the box's owner), RING_GROUP (members)
     users: tuple[Subscriber, ...] = ()
-    #: what was dialled, for the record: an extension, an E.164 number, a code, a DID
+    #: what was dialled, for the record: an extension, an E.164 number, a code, a DID (for a
+    #: configured destination of an application's kind: its `Target.ref`)
     number: str = ""
     #: the dial plan's reading, for EXTERNAL_NUMBER and for a number the policy must authorise
     dialled: Dialled | None = None
-    #: FEATURE_CODE / IVR_MENU / CONFERENCE_BRIDGE: the registered application that runs it
+    #: a kind an application serves: the registered application that runs it
     application: str | None = None
     #: USER: whose voicemail box takes a call nobody answered (None: no voicemail)
     voicemail_for: Subscriber | None = None
     #: HANG_UP: the SIP status and reason phrase
     status: int = 0
     reason: str | None = None
+
+    def __post_init__(self) -> None:
+        # a kind given as text (from configuration) becomes the interned kind, so that `is`
+        # comparisons hold for every Destination (a name that is no kind raises ValueError)
+        if type(self.kind) is not DestinationKind:
+            object.__setattr__(self, "kind", DestinationKind(self.kind))
 
     @property
     def user(self) -> Subscriber | None:

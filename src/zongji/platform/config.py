@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     rtp_port_max: int = Field(20999, ge=1024, le=65535)
     data_dir: Path = Path("var")
     database_url: str = ""
+    # The event bus between nodes (platform/redis_bus.py): a Redis URL such as
+    # `redis://127.0.0.1:6379/0` makes every node with the same URL and channel hear the others'
+    # events; empty (the default) keeps events inside this process (one node).
+    redis_url: str = ""
+    redis_channel: str = Field("zongji:events", min_length=1)
     secret_key: SecretStr = SecretStr("")
     migrate_on_start: bool = True
     demo: bool = False

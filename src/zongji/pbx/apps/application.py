@@ -22,7 +22,7 @@ from zongji.pbx.contracts import (
     TenantLine,
     Voicemail,
 )
-from zongji.pbx.destinations import Destination, DestinationKind
+from zongji.pbx.destinations import Destination, DestinationKind, Target
 from zongji.platform.clock import Clock
 
 
@@ -36,9 +36,12 @@ class AppServices(Protocol):
 
 
 class MenuRouter(Protocol):
-    """How an application turns what a caller chose into a destination."""
+    """How an application turns what a caller chose into a destination: a user or the front
+    desk, or a destination its configuration stores (a menu key's `Target`)."""
 
     async def menu_choice(self, tenant: TenantLine, user: Subscriber | None) -> Destination: ...
+
+    async def configured(self, tenant: TenantLine, target: Target) -> Destination: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ class AppOutcome:
 class Application(abc.ABC):
     #: unique, for the registry and logs
     name: ClassVar[str]
-    #: the destination kind it runs (None: used by the engine directly, e.g. an announcement)
+    #: the destination kind it runs (None: used by the engine directly, e.g. an announcement);
+    #: a kind of its own (`DestinationKind("wake_up_call")`) exists once the app is registered
     serves: ClassVar[DestinationKind | None] = None
     #: dialled from a device, this code reaches the application (`*97`)
     feature_code: ClassVar[str | None] = None

@@ -343,8 +343,8 @@ class CallEngine:
             return None
         destination = await self.router.dialled(tenant, uri.user)
         me = Party(caller.extension or device.username, caller.user_id, caller.name)
-        if destination.kind is DestinationKind.FEATURE_CODE:
-            app = self.applications.named(destination.application or "")
+        if destination.application is not None:  # a feature code: its application's kind
+            app = self.applications.named(destination.application)
             callee = Party(destination.number, name=app.title if app is not None else None)
             return _Classified(tenant, CallDirection.INTERNAL, me, callee, destination, caller)
         dialled = destination.dialled
@@ -497,7 +497,8 @@ class CallEngine:
         leg, call = live.caller_leg, live.call
         if app.answers:
             dialog = await self._answer_caller(live)
-            await call.transition(CallState.IN_APPLICATION, dialogs=[dialog] if dialog else ())
+            if call.state is not CallState.IN_APPLICATION:  # not handed on by another app
+                await call.transition(CallState.IN_APPLICATION, dialogs=[dialog] if dialog else ())
             if app.is_the_answer:
                 await call.transition(CallState.CONNECTED)
             await leg.stop_playing()  # the ringback a caller the PBX answered was hearing

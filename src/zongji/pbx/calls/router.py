@@ -9,15 +9,21 @@ runs what it returns.
   its USER, the main number (and the pool's other numbers) the main-number IVR_MENU; an unknown
   number 404, an enterprise out of service 480;
 - from a menu, a user or (no user) the RECEPTIONISTS;
-- a missed call, the user's VOICEMAIL_BOX when it takes messages.
+- a missed call, the user's VOICEMAIL_BOX when it takes messages;
+- a destination configuration stores (`Target`: its kind as text, and a reference), generically
+  (`configured`): call control's own kinds read their reference, and any other kind goes to the
+  application that serves it — so a new kind needs no line here.
 
-RING_GROUP and CONFERENCE_BRIDGE have no data behind them yet: nothing resolves to them, and the
-engine refuses them (480) until an application registers for them.
+A feature code resolves to the kind its application serves (FEATURE_CODE for one that serves
+none in particular). RING_GROUP and CONFERENCE_BRIDGE have no data behind them yet: nothing
+resolves to them, and the engine refuses them (480) until an application registers for them, as
+it refuses any kind nothing serves.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Protocol
 
 from zongji.directory.numbers import NumberRoute, RouteKind
@@ -30,7 +36,7 @@ from zongji.pbx.contracts import (
     TenantLine,
     Voicemail,
 )
-from zongji.pbx.destinations import Destination, DestinationKind
+from zongji.pbx.destinations import Destination, DestinationKind, Target
 from zongji.pbx.dialling import parse_dialled
 
 log = logging.getLogger(__name__)
@@ -57,9 +63,8 @@ class Router:
         """What a device of `tenant` dialled."""
         app = self.applications.for_feature_code(user_part)
         if app is not None:
-            return Destination(
-                DestinationKind.FEATURE_CODE, tenant, number=user_part, application=app.name
-            )
+            kind = app.serves or DestinationKind.FEATURE_CODE
+            return Destination(kind, tenant, number=user_part, application=app.name)
         try:
             dialled = parse_dialled(user_part, tenant)
         except DialError as error:
@@ -121,6 +126,44 @@ class Router:
         if not accepts:
             return None
         return Destination(DestinationKind.VOICEMAIL_BOX, tenant, users=(user,))
+
+    async def configured(self, tenant: TenantLine, target: Target) -> Destination:
+        """What a stored destination points at, resolved now (the user may have gone since).
+
+        USER and VOICEMAIL_BOX read a user's id, EXTERNAL_NUMBER a number as dialled,
+        RECEPTIONISTS nothing, HANG_UP a SIP status; every other kind is run by the application
+        serving it, which reads `ref` (as `Destination.number`) — or, if nothing serves it, the
+        engine refuses it with 480 and records the call failed."""
+        try:
+            kind = DestinationKind(target.kind)
+        except ValueError:
+            log.warning("configured destination of no kind: %r", target.kind)
+            return Destination.hang_up(404, "Unknown Destination", tenant=tenant)
+        if kind is DestinationKind.RECEPTIONISTS:
+            return await self.menu_choice(tenant, None)
+        if kind in (DestinationKind.USER, DestinationKind.VOICEMAIL_BOX):
+            user = await self._user(tenant, target.ref)
+            if user is None:
+                return Destination.hang_up(404, "Unknown User", tenant=tenant)
+            if kind is DestinationKind.USER:
+                return Destination.to_user(tenant, user, number=user.extension or "")
+            return Destination(kind, tenant, users=(user,))
+        if kind is DestinationKind.EXTERNAL_NUMBER:
+            return await self.dialled(tenant, target.ref)
+        if kind is DestinationKind.HANG_UP:
+            status = int(target.ref) if target.ref.isdigit() else 0
+            return Destination.hang_up(status if 400 <= status < 700 else 480, tenant=tenant)
+        app = self.applications.serving(kind)
+        return Destination(
+            kind, tenant, number=target.ref, application=app.name if app is not None else None
+        )
+
+    async def _user(self, tenant: TenantLine, ref: str) -> Subscriber | None:
+        try:
+            user_id = uuid.UUID(ref)
+        except ValueError:
+            return None
+        return await self.view.subscriber(tenant.tenant_id, user_id)
 
 
 def reason_phrase(error: object) -> str:
