@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := $(wildcard src tests bench scripts)
 
-.PHONY: run test lint fmt bench bench-smoke fuzz fuzz-smoke system-deps install clean
+.PHONY: run test lint fmt bench bench-smoke soak fuzz fuzz-smoke system-deps install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,13 @@ bench: install system-deps
 	@set -e; for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b; done
 
 bench-smoke: install system-deps
-	@set -e; for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b (smoke)"; $(BIN)/python $$b --smoke; done
+	@set -e; for b in bench/bench_*.py bench/soak_pbx.py; do [ -e "$$b" ] || continue; echo "== $$b (smoke)"; $(BIN)/python $$b --smoke; done
+
+# The soak: one rate held for minutes through the PBX, per-minute figures and a verdict (held or
+# not); `--ladder R1 R2 ...` finds the sustained rating. 10 minutes a rate: not part of `make bench`.
+#   make soak ARGS="--rate 150"    make soak ARGS="--ladder 100 150 200 --postgres ADMIN_URL"
+soak: install system-deps
+	$(BIN)/python bench/soak_pbx.py $(ARGS)
 
 # Every tests/fuzz/fuzz_*.py is an atheris target; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60

@@ -84,7 +84,7 @@ async def ours(
     services, tenant, crowd = await enterprise(users)
     try:
         started = time.perf_counter()
-        index = await services.search.index_of(tenant)
+        index = await services.directory.search.index_of(tenant)
         print(
             f"  ours: index build {time.perf_counter() - started:.2f} s, "
             f"{len(index.base):,} people, {index.base.key_count:,} keys"
@@ -93,7 +93,7 @@ async def ours(
         for kind, texts in workload.items():
             for text in texts:
                 t0 = time.perf_counter()
-                await services.search.search(tenant, text, limit=20)
+                await services.directory.search.search(tenant, text, limit=20)
                 timings.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
         return timings, crowd
     finally:

@@ -64,7 +64,7 @@ async def imports(rows: int) -> None:
     try:
         for dry_run in (True, False):
             started = time.perf_counter()
-            report = await services.importer.run(
+            report = await services.directory.importer.run(
                 SYSTEM, tenant, data, "bench.xlsx", dry_run=dry_run
             )
             elapsed = time.perf_counter() - started
@@ -82,11 +82,11 @@ async def exports(users: int) -> None:
         for fmt in (ExportFormat.CSV, ExportFormat.XLSX):
             started = time.perf_counter()
             size = 0
-            async for chunk in await services.exporter.stream(tenant, fmt):
+            async for chunk in await services.directory.exporter.stream(tenant, fmt):
                 size += len(chunk)
             elapsed = time.perf_counter() - started
             tracemalloc.start()  # a second pass, traced (tracing slows Python down severalfold)
-            async for _ in await services.exporter.stream(tenant, fmt):
+            async for _ in await services.directory.exporter.stream(tenant, fmt):
                 pass
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()

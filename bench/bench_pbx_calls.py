@@ -25,6 +25,8 @@ The PBX node is this file itself, started as `python bench/bench_pbx_calls.py --
 Everything binds free ports on 127.0.0.1; the node's database is a temporary SQLite file, or a
 fresh database on a PostgreSQL server (`--postgres ADMIN_URL`), dropped after each run.
 `BENCH_PBX_PROFILE=path` runs the node under cProfile.
+`soak_pbx.py` drives the same node and phones (`pbx_node`, `kamailio_proxy`, `drive`) for
+minutes at one rate: the sustained rating.
 """
 
 from __future__ import annotations
@@ -35,17 +37,27 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sip_load import children_of, counter, cpu_seconds, sipp_statistics
+from sip_load import (
+    children_of,
+    counter,
+    cpu_seconds,
+    free_udp_port,
+    machine,
+    resident_bytes,
+    sipp_statistics,
+    stop,
+    udp_bound,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench" / "pbx"
@@ -97,13 +109,13 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
             log_level="ERROR",
         )
         services = build_services(settings, clock=SystemClock())
-        ent = await services.enterprises.create(
+        ent = await services.directory.enterprises.create(
             SYSTEM,
             EnterpriseCreate(code="bench", name="bench 公司", area_code="025", city="南京"),
         )
         users = {}
         for ext, mobile in (("8001", "13800000001"), ("8002", "13800000002")):
-            user = await services.users.create(
+            user = await services.directory.users.create(
                 SYSTEM, ent.id, UserCreate(name=f"用户{ext}", mobile=mobile, extension=ext)
             )
             await services.pbx.voicemail.mailbox.set_enabled(ent.id, user.id, False)
@@ -139,34 +151,12 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
 # --------------------------------------------------------------------------- processes
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def udp_bound(port: int) -> bool:
-    suffix = f":{port:04X}"
-    with open("/proc/net/udp") as table:
-        return any(line.split()[1].endswith(suffix) for line in table.readlines()[1:])
-
-
 def wait_until(check: Any, timeout: float, what: str) -> None:
     end = time.time() + timeout
     while not check():
         if time.time() > end:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def sipp(cpu: int, workdir: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -186,6 +176,18 @@ def sipp(cpu: int, workdir: Path, name: str, *args: str) -> subprocess.Popen[byt
 # --------------------------------------------------------------------------- one run
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The system under test at `offset` seconds after the first call (`mark` is when it was
+    due; the loop polls every 50 ms): its CPU time so far (utime + stime, s) and its resident
+    memory (bytes; `sip_load.resident_bytes`)."""
+
+    mark: float
+    offset: float
+    cpu: float
+    memory: int
+
+
 @dataclass
 class Run:
     system: str
@@ -200,6 +202,7 @@ class Run:
     load: float = float("nan")
     wall: float = 0.0
     note: str = ""
+    samples: list[Sample] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -222,36 +225,57 @@ class Run:
         )
 
 
+@dataclass
+class System:
+    """A started system under test, ready for `drive`: SIPp's caller sends to `port` with
+    `uac_args` (scenario and its fields), the callee listens on `uas_port` (for the PBX it is
+    registered there), `pids` are metered. `records` is the PBX node's records by status, known
+    once the node has stopped (the end of `pbx_node`'s block)."""
+
+    name: str
+    workdir: Path
+    port: int
+    uas_port: int
+    pids: list[int]
+    uac_args: list[str]
+    records: dict[str, int] = field(default_factory=dict)
+
+
 def drive(
     run: Run,
-    workdir: Path,
-    target: int,
-    uas_port: int,
-    sut_pids: list[int],
-    uac_args: list[str],
+    system: System,
     duration: float,
     warmup: float,
     hold: int,
+    *,
+    every: float = 0.0,
+    caller_extra: Sequence[str] = (),
 ) -> None:
-    """The callee (SIPp uas, CPU 0) and the caller (CPU 0) at `run.rate`; meters the SUT."""
+    """The callee (SIPp uas, CPU 0) and the caller (CPU 0) at `run.rate`; meters the SUT at
+    `warmup` and `duration` (the steady window) and, when `every` > 0, at every multiple of it
+    (`run.samples`: the soak's per-minute figures). SIPp's files stay in `system.workdir`."""
+    workdir = system.workdir
     limit = duration + hold / 1000 + 40
     uas = sipp(
-        0, workdir, "uas", "-sf", str(CALLEE), "-p", str(uas_port), "-mp", str(free_udp_port()),
-        "-m", str(run.calls), "-timeout", f"{limit:.0f}s",
+        0, workdir, "uas", "-sf", str(CALLEE), "-p", str(system.uas_port),
+        "-mp", str(free_udp_port()), "-m", str(run.calls), "-timeout", f"{limit:.0f}s",
     )  # fmt: skip
+    offsets = {warmup, duration}
+    if every > 0:
+        offsets |= {every * k for k in range(int(duration // every) + 1)}
     try:
-        wait_until(lambda: udp_bound(uas_port), 10, "the callee's port")
+        wait_until(lambda: udp_bound(system.uas_port), 10, "the callee's port")
         t0 = time.time()
         uac = sipp(
-            0, workdir, "uac", *uac_args, f"127.0.0.1:{target}", "-p", str(free_udp_port()),
-            "-mp", str(free_udp_port()), "-m", str(run.calls), "-r", str(run.rate),
-            "-d", str(hold), "-timeout", f"{limit:.0f}s",
+            0, workdir, "uac", *system.uac_args, *caller_extra, f"127.0.0.1:{system.port}",
+            "-p", str(free_udp_port()), "-mp", str(free_udp_port()), "-m", str(run.calls),
+            "-r", str(run.rate), "-d", str(hold), "-timeout", f"{limit:.0f}s",
         )  # fmt: skip
-        marks = [t0 + warmup, t0 + duration]
-        window: list[tuple[float, float]] = []
+        marks = sorted(offsets)
         while uac.poll() is None and time.time() < t0 + limit + 5:
-            if marks and time.time() >= marks[0]:
-                window.append((time.time(), cpu_seconds(sut_pids)))
+            if marks and time.time() >= t0 + marks[0]:
+                cpu, memory = cpu_seconds(system.pids), resident_bytes(system.pids)
+                run.samples.append(Sample(marks[0], time.time() - t0, cpu, memory))
                 marks.pop(0)
             time.sleep(0.05)
         if uac.poll() is None:
@@ -262,9 +286,10 @@ def drive(
             uas.wait(timeout=10)  # it exits by itself after its calls
     finally:
         stop(uas)
-    if len(window) == 2 and window[1][0] > window[0][0]:
-        seconds = window[1][0] - window[0][0]
-        cpu = window[1][1] - window[0][1]
+    window = [s for s in run.samples if s.mark in (warmup, duration)]
+    if len(window) == 2 and window[1].offset > window[0].offset:
+        seconds = window[1].offset - window[0].offset
+        cpu = window[1].cpu - window[0].cpu
         run.us_per_call = cpu / (seconds * run.rate) * 1e6
         run.load = 100 * cpu / seconds
     caller, callee = sipp_statistics(workdir / "uac.csv"), sipp_statistics(workdir / "uas.csv")
@@ -289,15 +314,16 @@ def _postgres(admin_url: str, statement: str) -> None:
     asyncio.run(run())
 
 
-def run_pbx(rate: int, duration: float, warmup: float, hold: int, postgres: str | None) -> Run:
-    """One run at `rate`; the node's database is a fresh SQLite file, or a fresh database made
-    on the PostgreSQL server of `postgres` (an admin URL) and dropped after the run."""
+@contextlib.contextmanager
+def pbx_node(postgres: str | None, tag: str) -> Iterator[System]:
+    """A PBX node with its callee registered; the node's database is a fresh SQLite file, or a
+    fresh database (named after `tag`) made on the PostgreSQL server of `postgres` (an admin
+    URL) and dropped afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-pbx."))
-    run = Run("pbx", rate, int(rate * duration))
     port = free_udp_port()
     url = f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
     if postgres:
-        name = f"bench_pbx_calls_{os.getpid()}_{rate}"
+        name = f"bench_pbx_calls_{os.getpid()}_{tag}"
         _postgres(postgres, f'CREATE DATABASE "{name}"')
         url = f"{postgres.rpartition('/')[0]}/{name}"
     profile = os.environ.get("BENCH_PBX_PROFILE")  # a path: cProfile the node into it
@@ -307,6 +333,7 @@ def run_pbx(rate: int, duration: float, warmup: float, hold: int, postgres: str 
          "--serve", str(workdir), str(port), "--database-url", url],
         stdout=subprocess.DEVNULL, stderr=open(workdir / "node.err", "w"),  # noqa: SIM115
     )  # fmt: skip
+    system = System("pbx", workdir, port, free_udp_port(), [node.pid], [])
     try:
         ready = workdir / "ready.json"
         wait_until(lambda: ready.exists() or node.poll() is not None, 120, "the PBX node")
@@ -321,35 +348,34 @@ def run_pbx(rate: int, duration: float, warmup: float, hold: int, postgres: str 
         (workdir / "caller.csv").write_text(
             f"SEQUENTIAL\n{caller['username']};8002;{domain};{auth.format(**caller)}\n"
         )
-        uas_port = free_udp_port()
         register = sipp(
             0, workdir, "register", "-sf", str(HERE / "register.xml"),
             "-inf", str(workdir / "register.csv"), "-auth_uri", domain,
-            f"127.0.0.1:{port}", "-p", str(uas_port),
+            f"127.0.0.1:{port}", "-p", str(system.uas_port),
             "-m", "1", "-timeout", "20s",
         )  # fmt: skip
         if register.wait(30) != 0:
             raise RuntimeError(f"the callee did not register: {workdir / 'register.err'}")
-        uac_args = [
+        system.uac_args = [
             "-sf", str(HERE / "caller.xml"), "-inf", str(workdir / "caller.csv"),
             "-auth_uri", f"8002@{domain}",
         ]  # fmt: skip
-        drive(run, workdir, port, uas_port, [node.pid], uac_args, duration, warmup, hold)
+        yield system
     finally:
         stop(node, grace=90.0)  # it waits for the last records first
         records = workdir / "records.json"
         if records.exists():
-            run.records = json.loads(records.read_text())
+            system.records = json.loads(records.read_text())
         if postgres:
             _postgres(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not KEEP:
             shutil.rmtree(workdir, ignore_errors=True)
-    return run
 
 
-def run_kamailio(rate: int, duration: float, warmup: float, hold: int) -> Run:
+@contextlib.contextmanager
+def kamailio_proxy() -> Iterator[System]:
+    """Kamailio as a stateful proxy (record-routing) to the callee's port."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-kamailio."))
-    run = Run("kamailio", rate, int(rate * duration))
     port, uas_port = free_udp_port(), free_udp_port()
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
     log = open(workdir / "kamailio.log", "w")  # noqa: SIM115 (closed in finally)
@@ -364,25 +390,31 @@ def run_kamailio(rate: int, duration: float, warmup: float, hold: int) -> Run:
         wait_until(lambda: udp_bound(port), 60, "Kamailio")
         time.sleep(1.0)  # children started, shm pre-faulted
         pids = [process.pid, *children_of(process.pid)]
-        caller = ["-sf", str(PLAIN_CALLER)]
-        drive(run, workdir, port, uas_port, pids, caller, duration, warmup, hold)
+        yield System("kamailio", workdir, port, uas_port, pids, ["-sf", str(PLAIN_CALLER)])
     finally:
         stop(process)
         log.close()
         if not KEEP:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_pbx(rate: int, duration: float, warmup: float, hold: int, postgres: str | None) -> Run:
+    """One run at `rate` on a fresh node (see `pbx_node`)."""
+    run = Run("pbx", rate, int(rate * duration))
+    with pbx_node(postgres, str(rate)) as system:
+        drive(run, system, duration, warmup, hold)
+    run.records = system.records
+    return run
+
+
+def run_kamailio(rate: int, duration: float, warmup: float, hold: int) -> Run:
+    run = Run("kamailio", rate, int(rate * duration))
+    with kamailio_proxy() as system:
+        drive(run, system, duration, warmup, hold)
     return run
 
 
 # --------------------------------------------------------------------------- main
-
-
-def machine() -> str:
-    with open("/proc/cpuinfo") as cpuinfo:
-        model = next(
-            (x.split(":", 1)[1].strip() for x in cpuinfo if x.startswith("model name")), "?"
-        )
-    return f"{model}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
 
 
 def main() -> int:

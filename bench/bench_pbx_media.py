@@ -101,12 +101,12 @@ def serve(workdir: Path, database_url: str) -> None:
             log_level="ERROR",
         )
         services = build_services(settings, clock=SystemClock())
-        ent = await services.enterprises.create(
+        ent = await services.directory.enterprises.create(
             SYSTEM, EnterpriseCreate(code="bench", name="bench 公司", area_code="025", city="南京")
         )
         users = {}
         for ext, mobile in (("8001", "13800000001"), ("8002", "13800000002")):
-            user = await services.users.create(
+            user = await services.directory.users.create(
                 SYSTEM, ent.id, UserCreate(name=f"用户{ext}", mobile=mobile, extension=ext)
             )
             await services.pbx.voicemail.mailbox.set_enabled(ent.id, user.id, False)

@@ -85,7 +85,7 @@ def rss_kib() -> int:
 
 async def provision(services: Services, devices: int) -> tuple[uuid.UUID, str, list[str]]:
     """One enterprise with `devices` users, one credential each (bulk inserts)."""
-    ent = await services.enterprises.create(
+    ent = await services.directory.enterprises.create(
         SYSTEM, EnterpriseCreate(code="bench", name="Bench 公司", area_code="025", city="南京")
     )
     now = services.clock.now()
@@ -228,7 +228,10 @@ async def cache_bytes(services: Services, tenant_id: uuid.UUID, count: int) -> d
 
     def fresh_view() -> TelephonyDirectory:
         return TelephonyDirectory(
-            services.enterprises, services.users, InProcessBus(), monotonic=time.monotonic
+            services.directory.enterprises,
+            services.directory.users,
+            InProcessBus(),
+            monotonic=time.monotonic,
         )
 
     def fresh_credentials() -> DeviceCredentials:
@@ -238,7 +241,7 @@ async def cache_bytes(services: Services, tenant_id: uuid.UUID, count: int) -> d
             services.clock,
             services.audit,
             fresh_view(),
-            services.users,
+            services.directory.users,
         )
 
     out = {}

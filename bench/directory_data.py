@@ -59,7 +59,7 @@ async def enterprise(
     settings = Settings(data_dir=data_dir, secret_key="bench-" + "x" * 40, node_name="bench")
     await upgrade(settings.effective_database_url)
     services = build_services(settings)
-    ent = await services.enterprises.create(
+    ent = await services.directory.enterprises.create(
         SYSTEM,
         EnterpriseCreate(
             code="bench", name="基准测试", area_code="025", city="南京", max_users=1_000_000

@@ -55,6 +55,28 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return ticks / TICKS
 
 
+def resident_bytes(pids: Sequence[int]) -> int:
+    """The memory the processes hold, in bytes; 0 for one that is gone. One process: its
+    resident set (VmRSS, /proc/PID/status). Several (Kamailio's main process and workers, which
+    share one shared-memory pool): the sum of their proportional set sizes (Pss,
+    /proc/PID/smaps_rollup), so a page every worker maps counts once, not once per worker."""
+    if len(pids) == 1:
+        return _proc_field(f"/proc/{pids[0]}/status", "VmRSS:")
+    return sum(_proc_field(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
+
+
+def _proc_field(path: str, name: str) -> int:
+    """A `name: N kB` line of a /proc file, in bytes; 0 when the file or the line is missing."""
+    try:
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(name):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
 def children_of(pid: int) -> list[int]:
     """The direct children of `pid` (Kamailio's workers are children of its main process)."""
     found = []

@@ -195,7 +195,7 @@ class World:
         from zongji.platform.actor import SYSTEM
 
         data = UserCreate(name=name, mobile=mobile, **kw)
-        return (await self.services.users.create(SYSTEM, tenant.id, data)).id
+        return (await self.services.directory.users.create(SYSTEM, tenant.id, data)).id
 
     async def last_code(self, mobile: str) -> str:
         from zongji.platform.phone import to_e164

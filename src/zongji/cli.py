@@ -192,7 +192,7 @@ async def _resolve(services: Services, ref: str) -> uuid.UUID:
     try:
         return uuid.UUID(ref)
     except ValueError:
-        found = await services.enterprises.find_by_code(ref)
+        found = await services.directory.enterprises.find_by_code(ref)
         if found is None:
             raise Problem(404, "not_found", "Enterprise not found.", "企业不存在。") from None
         return found.id
@@ -225,7 +225,9 @@ def cmd_enterprise_create(args: argparse.Namespace) -> int:
         if args.admin_login:
             data["admin"] = {"login": args.admin_login, "password": admin_password}
         body = EnterpriseCreate.model_validate({k: v for k, v in data.items() if v is not None})
-        out = await services.enterprises.create(_actor(), body, request_id=args.request_id)
+        out = await services.directory.enterprises.create(
+            _actor(), body, request_id=args.request_id
+        )
         result = out.model_dump(mode="json")
         if args.admin_login and not args.admin_password_stdin:
             result["admin"] = {"login": args.admin_login, "password": admin_password}
@@ -241,7 +243,9 @@ def cmd_enterprise_list(args: argparse.Namespace) -> int:
         status = EnterpriseStatus(args.status) if args.status else None
         items, cursor = [], None
         while True:
-            page = await services.enterprises.list(status=status, limit=200, cursor=cursor)
+            page = await services.directory.enterprises.list(
+                status=status, limit=200, cursor=cursor
+            )
             items += [e.model_dump(mode="json") for e in page.items]
             if not (cursor := page.next_cursor):
                 return items
@@ -251,7 +255,7 @@ def cmd_enterprise_list(args: argparse.Namespace) -> int:
 
 def cmd_enterprise_show(args: argparse.Namespace) -> int:
     async def work(services: Services) -> Any:
-        return await services.enterprises.get(await _resolve(services, args.enterprise))
+        return await services.directory.enterprises.get(await _resolve(services, args.enterprise))
 
     return _run(_with_services(args, work))
 
@@ -278,7 +282,9 @@ def cmd_enterprise_change(args: argparse.Namespace) -> int:
             data["features"] = _features(args.feature)
         body = EnterpriseChange.model_validate(data)
         ref = await _resolve(services, args.enterprise)
-        return await services.enterprises.change(_actor(), ref, body, request_id=args.request_id)
+        return await services.directory.enterprises.change(
+            _actor(), ref, body, request_id=args.request_id
+        )
 
     return _run(_with_services(args, work))
 
@@ -286,7 +292,7 @@ def cmd_enterprise_change(args: argparse.Namespace) -> int:
 def cmd_enterprise_status(args: argparse.Namespace) -> int:
     async def work(services: Services) -> Any:
         ref = await _resolve(services, args.enterprise)
-        return await services.enterprises.set_status(
+        return await services.directory.enterprises.set_status(
             _actor(), ref, args.verb, reason=args.reason, request_id=args.request_id
         )
 

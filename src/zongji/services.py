@@ -9,19 +9,7 @@ from dataclasses import dataclass
 
 from zongji import __version__
 from zongji.audit.service import AuditLog
-from zongji.directory.changes import ChangeFeed
-from zongji.directory.contacts import PersonalContacts
-from zongji.directory.departments import DepartmentService
-from zongji.directory.enterprises import EnterpriseService
-from zongji.directory.extensions import ExtensionService
-from zongji.directory.favourites import Favourites
-from zongji.directory.invitations import Invitations
-from zongji.directory.journal import Journal
-from zongji.directory.numbers import NumberPool
-from zongji.directory.search.service import DirectorySearch
-from zongji.directory.spreadsheet.exporter import DirectoryExport
-from zongji.directory.spreadsheet.importer import DirectoryImport
-from zongji.directory.users import DirectoryUsers
+from zongji.directory.services import DirectoryDependencies, DirectoryServices, build_directory
 from zongji.identity.service import IdentityService
 from zongji.identity.tokens import TokenSigner
 from zongji.pbx.services import PbxDependencies, PbxServices, build_pbx
@@ -57,18 +45,7 @@ class Services:
     outbox: OutboxGateway
     sms: SmsGateway
     files: FileStorage
-    enterprises: EnterpriseService
-    departments: DepartmentService
-    users: DirectoryUsers
-    extensions: ExtensionService
-    numbers: NumberPool
-    changes: ChangeFeed
-    search: DirectorySearch
-    importer: DirectoryImport
-    exporter: DirectoryExport
-    contacts: PersonalContacts
-    favourites: Favourites
-    invitations: Invitations
+    directory: DirectoryServices
     identity: IdentityService
     nodes: NodeRegistry
     jobs: JobRunner
@@ -86,7 +63,7 @@ class Services:
         await self.pbx.records.drain()
         await self.pbx.policy.billing.drain()
         await self.bus.drain()
-        await self.search.drain()
+        await self.directory.search.drain()
         if isinstance(self.sms, HttpSmsGateway):
             await self.sms.close()
         if isinstance(self.sms, SmppGateway):
@@ -118,18 +95,28 @@ def build_services(
     outbox = OutboxGateway(db, clock, echo=settings.demo, reveal_secrets=settings.demo)
     if sms is None:
         sms = _sms_gateway(settings, db, clock, secret, outbox)
-    enterprises = EnterpriseService(db, bus, clock, audit, settings.sip_domain_suffix)
     files = LocalFileStorage(settings.data_dir / "files")
-    journal = Journal(audit)
-    users = DirectoryUsers(db, bus, clock, journal, files)
-    changes = ChangeFeed(db)
+    directory = build_directory(
+        DirectoryDependencies(
+            db,
+            bus,
+            clock,
+            audit,
+            files,
+            sms,
+            limiter,
+            settings.sip_domain_suffix,
+            settings.client_url,
+            settings.sms.signature,
+        )
+    )
     identity = IdentityService(
         db,
         bus,
         clock,
         audit,
-        enterprises,
-        users,
+        directory.enterprises,
+        directory.users,
         sms,
         limiter,
         TokenSigner(secret, settings.access_token_ttl),
@@ -137,15 +124,23 @@ def build_services(
         settings.refresh_token_ttl,
         settings.sms.signature,
     )
-    enterprises.admins = identity
+    directory.enterprises.admins = identity
     nodes = NodeRegistry(db, clock, settings.node_name, __version__)
     jobs = JobRunner(metrics)
     jobs.every("node-heartbeat", 10, nodes.heartbeat)
     jobs.every("identity-purge", 3600, identity.purge_expired)
-    numbers = NumberPool(db, bus, clock, journal)
     pbx = build_pbx(
         PbxDependencies(
-            settings, clock, db, bus, audit, files, enterprises, users, numbers, nodes=nodes
+            settings,
+            clock,
+            db,
+            bus,
+            audit,
+            files,
+            directory.enterprises,
+            directory.users,
+            directory.numbers,
+            nodes=nodes,
         )
     )
     jobs.every("pbx-registrar", 15, pbx.registrar.housekeeping)
@@ -160,20 +155,7 @@ def build_services(
         outbox=outbox,
         sms=sms,
         files=files,
-        enterprises=enterprises,
-        departments=DepartmentService(db, bus, clock, journal),
-        users=users,
-        extensions=ExtensionService(db, bus, clock, journal),
-        numbers=numbers,
-        changes=changes,
-        search=DirectorySearch(db, bus, changes),
-        importer=DirectoryImport(db, bus, clock, journal),
-        exporter=DirectoryExport(db),
-        contacts=PersonalContacts(db, bus, clock, journal),
-        favourites=Favourites(db, bus, clock, journal),
-        invitations=Invitations(
-            db, bus, clock, journal, sms, limiter, settings.client_url, settings.sms.signature
-        ),
+        directory=directory,
         identity=identity,
         nodes=nodes,
         jobs=jobs,

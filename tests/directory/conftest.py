@@ -53,7 +53,7 @@ async def enterprise(world: World, code: str, **fields: Any) -> Tenant:
     an operator account: two password hashes fewer per test than `World.enterprise`)."""
     data = {"code": code, "name": f"{code} 公司", "area_code": "025", "city": "南京", **fields}
     data["admin"] = AdminAccountCreate(login=f"{code}-admin", password=PASSWORD)
-    ent = await world.services.enterprises.create(SYSTEM, EnterpriseCreate(**data))
+    ent = await world.services.directory.enterprises.create(SYSTEM, EnterpriseCreate(**data))
     token = await world.password_login(f"{code}-admin")
     return Tenant(ent.id, code, f"{code}-admin", token)
 

@@ -20,14 +20,14 @@ async def test_demo_directory(services: Services) -> None:
     assert sum(u["receptionist"] for u in users) == 2
     assert sum(u["contact_manager"] for u in users) == 1
     assert sum(1 for u in users if u["direct_line"]) == 3
-    tenant = services.enterprises
+    tenant = services.directory.enterprises
     ent = await tenant.find_by_code("demo")
     assert ent is not None
-    listing = (await services.users.page(ent.id)).items
+    listing = (await services.directory.users.page(ent.id)).items
     assert [u.name for u in listing[:2]] == ["单田芳", "张三"]  # pinned, by their order
     assert {u.outbound_restriction for u in listing} >= {"internal", "local", "domestic"}
     owner = next(u for u in listing if u.name == "张三")
-    assert len(await services.contacts.all(ent.id, owner.id)) == 3
-    assert len(await services.favourites.all(ent.id, owner.id)) == 2
-    found = await services.search.search(ent.id, "wls", user_id=owner.id)
+    assert len(await services.directory.contacts.all(ent.id, owner.id)) == 3
+    assert len(await services.directory.favourites.all(ent.id, owner.id)) == 2
+    found = await services.directory.search.search(ent.id, "wls", user_id=owner.id)
     assert [i.name for i in found.items] == ["王老师"]

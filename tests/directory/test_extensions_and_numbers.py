@@ -138,20 +138,20 @@ async def test_number_pool_is_unique_across_the_platform(acme: Console, world: W
     assert r.json() == []
 
     # The PBX's lookup: a called number finds the enterprise and the user.
-    route = await world.services.numbers.route("+862584001111")
+    route = await world.services.directory.numbers.route("+862584001111")
     assert route is not None
     assert (route.tenant_id, route.kind, str(route.user_id)) == (
         acme.tenant.id,
         RouteKind.DIRECT_LINE,
         a["id"],
     )
-    route = await world.services.numbers.route("+862584001112")
+    route = await world.services.directory.numbers.route("+862584001112")
     assert route is not None
     assert (route.kind, route.user_id) == (RouteKind.POOL, None)
-    route = await world.services.numbers.route("+862584000000")
+    route = await world.services.directory.numbers.route("+862584000000")
     assert route is not None
     assert (route.tenant_id, route.kind) == (acme.tenant.id, RouteKind.MAIN)
-    assert await world.services.numbers.route("+862584007777") is None
+    assert await world.services.directory.numbers.route("+862584007777") is None
 
     r = await world.client.delete(f"{pool}/+862584001111", headers=op)
     assert (r.status_code, r.json()["code"]) == (409, "number_assigned")

@@ -130,10 +130,10 @@ async def test_a_second_node_sees_changes_without_events(
         make_settings(world.services.db.url, tmp_path / "node-b"), clock=world.services.clock
     )
     try:
-        first = await other_node.search.search(acme.tenant.id, "zhaosi")
+        first = await other_node.directory.search.search(acme.tenant.id, "zhaosi")
         assert [i.name for i in first.items] == ["赵四"]
         await acme.user("赵思", "13800000012")  # made on node A; node B hears nothing
-        again = await other_node.search.search(acme.tenant.id, "zhaosi")
+        again = await other_node.directory.search.search(acme.tenant.id, "zhaosi")
         assert [i.name for i in again.items] == ["赵四", "赵思"]
     finally:
         await other_node.close()
@@ -173,7 +173,7 @@ async def test_the_same_data_gives_the_same_results_before_and_after_a_restart(
     try:
         after = {}
         for q in SAME_QUERIES:
-            found = await restarted.search.search(acme.tenant.id, q)
+            found = await restarted.directory.search.search(acme.tenant.id, q)
             after[q] = [(i.name, i.match) for i in found.items]
     finally:
         await restarted.close()

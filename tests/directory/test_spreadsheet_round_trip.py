@@ -51,7 +51,7 @@ async def test_export_then_import_unchanged_skips_everyone_and_writes_nothing(
     acme: Console, world: World, fmt: str
 ) -> None:
     names = await _directory(acme, world)
-    head = await world.services.changes.head(acme.tenant.id)
+    head = await world.services.directory.changes.head(acme.tenant.id)
     entries = await _audit_entries(world)
 
     exported = await acme.call("GET", "/api/v1/directory/export", params={"format": fmt})
@@ -68,7 +68,9 @@ async def test_export_then_import_unchanged_skips_everyone_and_writes_nothing(
         assert {x["action"] for x in report["rows"]} == {"skip"}
         assert sorted(x["name"] for x in report["rows"]) == sorted(names)  # no apostrophes
 
-    assert await world.services.changes.head(acme.tenant.id) == head  # no change in the feed
+    assert (
+        await world.services.directory.changes.head(acme.tenant.id) == head
+    )  # no change in the feed
     assert await _audit_entries(world) == entries  # and nothing in the operation log
     assert await count(world, User) == len(names)
 

@@ -37,7 +37,7 @@ async def test_code_login_marks_the_user_registered(world: World) -> None:
     assert tokens["roles"] == ["employee"]
     me = await world.client.get("/api/v1/auth/me", headers=bearer(tokens["access_token"]))
     assert me.json()["name"] == "张三"
-    login = (await world.services.users.logins_for_mobile("+8613800001111"))[0]
+    login = (await world.services.directory.users.logins_for_mobile("+8613800001111"))[0]
     assert login.registered
 
 

@@ -76,24 +76,24 @@ class RunningPbx:
         data = EnterpriseCreate(
             **{"code": code, "name": f"{code} 公司", "area_code": "025", "city": "南京", **fields}
         )
-        ent = await self.services.enterprises.create(SYSTEM, data)
+        ent = await self.services.directory.enterprises.create(SYSTEM, data)
         return PbxTenant(ent.id, ent.code, ent.sip_domain, ent.main_number)
 
     async def user(self, tenant: PbxTenant, name: str, extension: str, **fields: Any) -> uuid.UUID:
         """A user with an extension; any directory field can be given (direct_line needs the
         number in the pool first: see `numbers`)."""
         fields.setdefault("mobile", str(next(_mobiles)))
-        created = await self.services.users.create(
+        created = await self.services.directory.users.create(
             SYSTEM, tenant.id, UserCreate(name=name, extension=extension, **fields)
         )
         return created.id
 
     async def change_user(self, tenant: PbxTenant, user_id: uuid.UUID, **fields: Any) -> None:
-        await self.services.users.change(SYSTEM, tenant.id, user_id, UserChange(**fields))
+        await self.services.directory.users.change(SYSTEM, tenant.id, user_id, UserChange(**fields))
 
     async def numbers(self, tenant: PbxTenant, *numbers: str) -> None:
         """Give the enterprise numbers from the operator's pool (for direct lines)."""
-        await self.services.numbers.add(SYSTEM, tenant.id, list(numbers))
+        await self.services.directory.numbers.add(SYSTEM, tenant.id, list(numbers))
 
     async def device(
         self, tenant: PbxTenant, user_id: uuid.UUID, kind: str = "softphone"

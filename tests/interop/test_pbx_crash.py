@@ -212,7 +212,7 @@ async def test_a_node_killed_mid_call_hangs_up_both_legs_and_keeps_its_phones(
     provisioning: Services, node: NodeProcess, tmp_path: Path
 ) -> None:
     services = provisioning
-    acme = await services.enterprises.create(
+    acme = await services.directory.enterprises.create(
         SYSTEM, EnterpriseCreate(code="acme", name="acme 公司", area_code="025", city="南京")
     )
     people = {}
@@ -220,7 +220,7 @@ async def test_a_node_killed_mid_call_hangs_up_both_legs_and_keeps_its_phones(
         ("张三", "8001", "13800000001"),
         ("李四", "8002", "13800000002"),
     ):
-        user = await services.users.create(
+        user = await services.directory.users.create(
             SYSTEM, acme.id, UserCreate(name=name, extension=extension, mobile=mobile)
         )
         issued = await services.pbx.credentials.issue(

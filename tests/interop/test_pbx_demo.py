@@ -24,9 +24,11 @@ def accounts_line(sip: dict[str, Any]) -> str:
 
 
 async def registered(pbx: RunningPbx, mobile: str) -> tuple[uuid.UUID, uuid.UUID]:
-    tenant = await pbx.services.enterprises.find_by_code("demo")
+    tenant = await pbx.services.directory.enterprises.find_by_code("demo")
     assert tenant is not None
-    [user] = [u for u in (await pbx.services.users.page(tenant.id)).items if u.mobile == mobile]
+    [user] = [
+        u for u in (await pbx.services.directory.users.page(tenant.id)).items if u.mobile == mobile
+    ]
     await until(lambda: bool(pbx.services.pbx.location.contacts(tenant.id, user.id)), 15)
     return tenant.id, user.id
 

@@ -271,7 +271,7 @@ async def test_a_softphone_calls_out_through_the_demo_trunk_with_its_direct_line
     [call] = carrier.calls
     assert call.number.endswith("13912345678")
     assert call.caller.endswith("2584000101")  # 张三's direct line is the caller ID
-    tenant = await demo_pbx.services.enterprises.find_by_code("demo")
+    tenant = await demo_pbx.services.directory.enterprises.find_by_code("demo")
     assert tenant is not None
     record = await demo_pbx.wait_record(
         tenant, lambda r: r.direction == "outbound" and r.status == "answered"

@@ -92,11 +92,11 @@ async def test_a_directory_change_on_one_node_reaches_a_subscriber_on_the_other(
     b.bus.subscribe(DirectoryChanged, on_b)
     a.bus.subscribe(DirectoryChanged, on_a)
 
-    acme = await a.enterprises.create(
+    acme = await a.directory.enterprises.create(
         SYSTEM,
         EnterpriseCreate(code="acme", name="acme 公司", area_code="025", city="南京"),
     )
-    user = await a.users.create(
+    user = await a.directory.users.create(
         SYSTEM, acme.id, UserCreate(name="张三", extension="8001", mobile="13900000001")
     )
 

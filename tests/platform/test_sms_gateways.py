@@ -48,16 +48,18 @@ async def test_provider_failure_answers_503(database_url: str, tmp_path: Path) -
 
     await clear_tables(services)
     try:
-        ent = await services.enterprises.find_by_code("x")
+        ent = await services.directory.enterprises.find_by_code("x")
         assert ent is None
         from zongji.directory.schemas import EnterpriseCreate
 
-        created = await services.enterprises.create(
+        created = await services.directory.enterprises.create(
             SYSTEM, EnterpriseCreate(code="sms", name="S", area_code="025", city="南京")
         )
         from zongji.directory.user_schemas import UserCreate
 
-        await services.users.create(SYSTEM, created.id, UserCreate(name="甲", mobile="13800000001"))
+        await services.directory.users.create(
+            SYSTEM, created.id, UserCreate(name="甲", mobile="13800000001")
+        )
         app = create_app(services)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

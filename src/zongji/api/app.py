@@ -86,29 +86,18 @@ def provide_context_deps(app: FastAPI, s: Services) -> None:
     so no context's route can reach the others' services through `Services`."""
     authenticator.provide(app, s.identity)
     identity_api.provide(app, IdentityApiDeps(identity=s.identity))
-    audit_api.provide(app, AuditApiDeps(audit=s.audit, enterprises=s.enterprises, clock=s.clock))
+    audit_api.provide(
+        app, AuditApiDeps(audit=s.audit, enterprises=s.directory.enterprises, clock=s.clock)
+    )
     directory_api.provide(
         app,
-        DirectoryApiDeps(
-            clock=s.clock,
-            enterprises=s.enterprises,
-            departments=s.departments,
-            users=s.users,
-            extensions=s.extensions,
-            numbers=s.numbers,
-            changes=s.changes,
-            search=s.search,
-            importer=s.importer,
-            exporter=s.exporter,
-            contacts=s.contacts,
-            favourites=s.favourites,
-            invitations=s.invitations,
-            identity=s.identity,
-        ),
+        DirectoryApiDeps(clock=s.clock, directory=s.directory, identity=s.identity),
     )
     pbx_api.provide(
         app,
-        PbxApiDeps(settings=s.settings, clock=s.clock, enterprises=s.enterprises, pbx=s.pbx),
+        PbxApiDeps(
+            settings=s.settings, clock=s.clock, enterprises=s.directory.enterprises, pbx=s.pbx
+        ),
     )
 
 

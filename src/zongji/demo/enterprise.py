@@ -113,9 +113,9 @@ async def ensure_demo(
             await services.identity.create_operator(
                 SYSTEM, OPERATOR_LOGIN, "演示运营商", passwords[login] or ""
             )
-    enterprise = await services.enterprises.find_by_code(DEMO_CODE)
+    enterprise = await services.directory.enterprises.find_by_code(DEMO_CODE)
     if enterprise is None:
-        enterprise = await services.enterprises.create(
+        enterprise = await services.directory.enterprises.create(
             SYSTEM,
             EnterpriseCreate(
                 code=DEMO_CODE,
@@ -137,7 +137,7 @@ async def ensure_demo(
             ),
         )
     elif not enterprise.features.international_calling:  # a demo made before it was on
-        enterprise = await services.enterprises.change(
+        enterprise = await services.directory.enterprises.change(
             SYSTEM,
             enterprise.id,
             EnterpriseChange(features=EnterpriseFeaturesChange(international_calling=True)),
@@ -185,54 +185,58 @@ async def ensure_demo(
 async def _ensure_directory(services: Services, tenant_id: uuid.UUID) -> list[UserOut]:
     """Departments, a number pool, users showing every directory feature, and one user's
     personal contacts and favourites. Only what is missing is created."""
-    if not await services.numbers.all(tenant_id, NumberState.ALL):
-        await services.numbers.add(SYSTEM, tenant_id, DEMO_POOL)
-    paths = {d.path: d.id for d in _flatten(await services.departments.tree(tenant_id))}
+    if not await services.directory.numbers.all(tenant_id, NumberState.ALL):
+        await services.directory.numbers.add(SYSTEM, tenant_id, DEMO_POOL)
+    paths = {d.path: d.id for d in _flatten(await services.directory.departments.tree(tenant_id))}
     for path in DEMO_DEPARTMENTS:
         parent: uuid.UUID | None = None
         for depth, name in enumerate(path.split("/"), start=1):
             prefix = "/".join(path.split("/")[:depth])
             if prefix not in paths:
-                made = await services.departments.create(
+                made = await services.directory.departments.create(
                     SYSTEM, tenant_id, DepartmentCreate(name=name, parent_id=parent)
                 )
                 paths[prefix] = made.id
             parent = paths[prefix]
-    existing = {u.mobile: u for u in (await services.users.page(tenant_id, limit=500)).items}
+    existing = {
+        u.mobile: u for u in (await services.directory.users.page(tenant_id, limit=500)).items
+    }
     for user in DEMO_USERS:
         profile = dict(DEMO_PROFILES[user["name"]])
         profile["department_id"] = paths[profile.pop("department")]
         found = existing.get(user["mobile"])
         if found is None:
-            existing[user["mobile"]] = await services.users.create(
+            existing[user["mobile"]] = await services.directory.users.create(
                 SYSTEM, tenant_id, UserCreate(**user, **profile)
             )
         elif found.department_id is None:  # made by an older demo: give it its profile
-            existing[user["mobile"]] = await services.users.change(
+            existing[user["mobile"]] = await services.directory.users.change(
                 SYSTEM, tenant_id, found.id, UserChange(**profile)
             )
     for user in MORE_USERS:
         if user["mobile"] not in existing:
             fields = dict(user)
             fields["department_id"] = paths[fields.pop("department")]
-            existing[user["mobile"]] = await services.users.create(
+            existing[user["mobile"]] = await services.directory.users.create(
                 SYSTEM, tenant_id, UserCreate(**fields)
             )
     owner = existing[DEMO_USERS[0]["mobile"]].id
-    if not await services.contacts.all(tenant_id, owner):
+    if not await services.directory.contacts.all(tenant_id, owner):
         for contact in DEMO_CONTACTS:
-            made_contact = await services.contacts.create(SYSTEM, tenant_id, owner, contact)
-        await services.favourites.add(
+            made_contact = await services.directory.contacts.create(
+                SYSTEM, tenant_id, owner, contact
+            )
+        await services.directory.favourites.add(
             SYSTEM,
             tenant_id,
             owner,
             FavouriteIn(kind=TargetKind.USER, id=existing[DEMO_USERS[1]["mobile"]].id),
         )
-        await services.favourites.add(
+        await services.directory.favourites.add(
             SYSTEM, tenant_id, owner, FavouriteIn(kind=TargetKind.CONTACT, id=made_contact.id)
         )
     first = {u["mobile"]: i for i, u in enumerate(DEMO_USERS)}  # demo.json keeps 张三 first
-    users = (await services.users.page(tenant_id, limit=500)).items
+    users = (await services.directory.users.page(tenant_id, limit=500)).items
     return sorted(users, key=lambda u: (first.get(u.mobile, len(first)), u.extension or ""))
 
 

@@ -40,7 +40,9 @@ async def create_enterprise(
     request_id: RequestId = None,
 ) -> EnterpriseOut:
     """开户: open an enterprise, optionally with its first console admin."""
-    return await services.enterprises.create(operator.actor(address), body, request_id=request_id)
+    return await services.directory.enterprises.create(
+        operator.actor(address), body, request_id=request_id
+    )
 
 
 @router.get(PLATFORM, response_model=EnterprisePage)
@@ -53,7 +55,9 @@ async def list_enterprises(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EnterprisePage:
     """Every enterprise, filtered by status or by a code/name fragment (`q`), in pages."""
-    return await services.enterprises.list(status=status_, query=q, limit=limit, cursor=cursor)
+    return await services.directory.enterprises.list(
+        status=status_, query=q, limit=limit, cursor=cursor
+    )
 
 
 @router.get(PLATFORM + "/{enterprise_id}", response_model=EnterpriseOut)
@@ -61,7 +65,7 @@ async def get_enterprise(
     enterprise_id: uuid.UUID, operator: Operator, services: DirectoryDeps
 ) -> EnterpriseOut:
     """One enterprise with its settings, features, limits, user count and status."""
-    return await services.enterprises.get(enterprise_id)
+    return await services.directory.enterprises.get(enterprise_id)
 
 
 @router.patch(PLATFORM + "/{enterprise_id}", response_model=EnterpriseOut)
@@ -74,7 +78,7 @@ async def change_enterprise(
     request_id: RequestId = None,
 ) -> EnterpriseOut:
     """变更: change an enterprise's settings, numbers, features or limits."""
-    return await services.enterprises.change(
+    return await services.directory.enterprises.change(
         operator.actor(address), enterprise_id, body, request_id=request_id
     )
 
@@ -97,14 +101,14 @@ async def add_enterprise_admin(
 @router.get("/api/v1/enterprise", response_model=EnterpriseOut)
 async def my_enterprise(admin: EnterpriseAdmin, services: DirectoryDeps) -> EnterpriseOut:
     """The enterprise admin's own enterprise, as the console shows it."""
-    return await services.enterprises.get(admin.tenant_id)
+    return await services.directory.enterprises.get(admin.tenant_id)
 
 
 @router.get("/api/v1/directory/enterprise", response_model=EnterpriseCard)
 async def enterprise_card(member: Member, services: DirectoryDeps) -> EnterpriseCard:
     """The caller's own enterprise as every member may see it: name, code, SIP domain, main and
     access numbers (employees and contact managers included)."""
-    ent = await services.enterprises.get(member.tenant_id)
+    ent = await services.directory.enterprises.get(member.tenant_id)
     return EnterpriseCard.model_validate(ent.model_dump())
 
 
@@ -125,7 +129,7 @@ async def set_enterprise_status(
     request_id: RequestId = None,
 ) -> EnterpriseOut:
     """停、复、销: suspend, resume or cancel an enterprise."""
-    return await services.enterprises.set_status(
+    return await services.directory.enterprises.set_status(
         operator.actor(address),
         enterprise_id,
         verb.value,

@@ -1,8 +1,9 @@
 """What the directory's routes depend on (`DirectoryApiDeps`), provided by the composition root.
 
-The routes reach the directory's own services and, for the two operations that create or suspend
-console access, identity through the `ConsoleAccounts` protocol declared here, so the directory
-does not import identity's service.
+The routes reach the directory's own services as the one group the root builds
+(`services.py: DirectoryServices`) and, for the two operations that create or suspend console
+access, identity through the `ConsoleAccounts` protocol declared here, so the directory does not
+import identity's service.
 """
 
 from __future__ import annotations
@@ -13,19 +14,8 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends
 
-from zongji.directory.changes import ChangeFeed
-from zongji.directory.contacts import PersonalContacts
-from zongji.directory.departments import DepartmentService
-from zongji.directory.enterprises import EnterpriseService
-from zongji.directory.extensions import ExtensionService
-from zongji.directory.favourites import Favourites
-from zongji.directory.invitations import Invitations
-from zongji.directory.numbers import NumberPool
 from zongji.directory.schemas import AdminAccountCreate
-from zongji.directory.search.service import DirectorySearch
-from zongji.directory.spreadsheet.exporter import DirectoryExport
-from zongji.directory.spreadsheet.importer import DirectoryImport
-from zongji.directory.users import DirectoryUsers
+from zongji.directory.services import DirectoryServices
 from zongji.platform.actor import Actor
 from zongji.platform.clock import Clock
 from zongji.platform.web import Provided
@@ -52,18 +42,7 @@ class ConsoleAccounts(Protocol):
 @dataclass(frozen=True)
 class DirectoryApiDeps:
     clock: Clock
-    enterprises: EnterpriseService
-    departments: DepartmentService
-    users: DirectoryUsers
-    extensions: ExtensionService
-    numbers: NumberPool
-    changes: ChangeFeed
-    search: DirectorySearch
-    importer: DirectoryImport
-    exporter: DirectoryExport
-    contacts: PersonalContacts
-    favourites: Favourites
-    invitations: Invitations
+    directory: DirectoryServices
     identity: ConsoleAccounts
 
 

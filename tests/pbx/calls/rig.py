@@ -106,7 +106,7 @@ class CallRig:
         data = EnterpriseCreate(
             **{"code": code, "name": f"{code} 公司", "area_code": "025", "city": "南京", **fields}
         )
-        ent = await self.services.enterprises.create(SYSTEM, data)
+        ent = await self.services.directory.enterprises.create(SYSTEM, data)
         return Tenant(ent.id, ent.code, ent.sip_domain)
 
     async def user(
@@ -115,7 +115,7 @@ class CallRig:
         """A user with an extension; their voicemail box is off unless asked for, so an
         unanswered call ends as busy / no answer."""
         fields.setdefault("mobile", str(next(_mobiles)))
-        created = await self.services.users.create(
+        created = await self.services.directory.users.create(
             SYSTEM, tenant.id, UserCreate(name=name, extension=extension, **fields)
         )
         await self.services.pbx.voicemail.mailbox.set_enabled(tenant.id, created.id, voicemail)
@@ -157,7 +157,7 @@ class CallRig:
         return trunk.id
 
     async def numbers(self, tenant: Tenant, *numbers: str) -> None:
-        await self.services.numbers.add(SYSTEM, tenant.id, list(numbers))
+        await self.services.directory.numbers.add(SYSTEM, tenant.id, list(numbers))
 
     # --- what the calls left ------------------------------------------------------------
 

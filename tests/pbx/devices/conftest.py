@@ -54,14 +54,14 @@ class SipServer:
         return Destination(kind, HostPort(HOST, port))
 
     async def enterprise(self, code: str) -> Ent:
-        ent = await self.services.enterprises.create(
+        ent = await self.services.directory.enterprises.create(
             SYSTEM,
             EnterpriseCreate(code=code, name=f"{code} 公司", area_code="025", city="南京"),
         )
         return Ent(ent.id, ent.code, ent.sip_domain)
 
     async def user(self, ent: Ent, name: str, extension: str) -> uuid.UUID:
-        created = await self.services.users.create(
+        created = await self.services.directory.users.create(
             SYSTEM,
             ent.id,
             UserCreate(name=name, mobile=str(next(_mobiles)), extension=extension),

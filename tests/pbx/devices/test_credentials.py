@@ -78,7 +78,7 @@ async def test_deleting_the_user_revokes_their_devices(sip: SipServer, phones: l
     phone = await new_phone(sip, phones)
     assert (await phone.register(cred)).status == 200
 
-    await sip.services.users.delete(SYSTEM, acme.id, alice)
+    await sip.services.directory.users.delete(SYSTEM, acme.id, alice)
     await sip.services.bus.drain()
     credentials = sip.services.pbx.credentials
     assert await credentials.list(acme.id, alice) == []
@@ -93,7 +93,7 @@ async def test_a_changed_sip_domain_needs_new_credentials(
     acme = await sip.enterprise("acme")
     alice = await sip.user(acme, "张三", "8001")
     old = await sip.device(acme, alice)
-    await sip.services.enterprises.change(
+    await sip.services.directory.enterprises.change(
         SYSTEM, acme.id, EnterpriseChange(sip_domain="pbx.acme.example")
     )
     await sip.services.bus.drain()
@@ -132,11 +132,11 @@ async def test_first_registration_marks_the_user_registered(
         events.append(event)
 
     sip.services.bus.subscribe(RegistrationChanged, seen)
-    assert not (await sip.services.users.get(acme.id, alice)).registered
+    assert not (await sip.services.directory.users.get(acme.id, alice)).registered
     phone = await new_phone(sip, phones)
     assert (await phone.register(cred)).status == 200
     await _settle(sip)
-    assert (await sip.services.users.get(acme.id, alice)).registered
+    assert (await sip.services.directory.users.get(acme.id, alice)).registered
     assert (await phone.register(cred, expires=0, star=True)).status == 200
     await _settle(sip)
     assert [(e.tenant_id, e.user_id, e.registered) for e in events] == [

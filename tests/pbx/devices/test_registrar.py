@@ -231,11 +231,11 @@ async def test_suspended_enterprise_is_403_and_loses_its_registrations(
     cred = await sip.device(acme, alice)
     phone = await new_phone(sip, phones)
     assert (await phone.register(cred)).status == 200
-    await sip.services.enterprises.set_status(SYSTEM, acme.id, "suspend")
+    await sip.services.directory.enterprises.set_status(SYSTEM, acme.id, "suspend")
     await sip.services.bus.drain()
     assert sip.services.pbx.location.contacts(acme.id, alice) == []
     assert (await phone.register(cred)).status == 403
-    await sip.services.enterprises.set_status(SYSTEM, acme.id, "resume")
+    await sip.services.directory.enterprises.set_status(SYSTEM, acme.id, "resume")
     await sip.services.bus.drain()
     assert (await phone.register(cred)).status == 200
 

@@ -14,12 +14,12 @@ from zongji.platform.actor import SYSTEM
 async def test_enterprise_and_users_as_routing_sees_them(sip: SipServer) -> None:
     services = sip.services
     acme = await sip.enterprise("acme")
-    await services.enterprises.change(
+    await services.directory.enterprises.change(
         SYSTEM, acme.id, EnterpriseChange(main_number="025-8888 0000")
     )
-    await services.numbers.add(SYSTEM, acme.id, ["025-8888 0001"])
+    await services.directory.numbers.add(SYSTEM, acme.id, ["025-8888 0001"])
     alice = await sip.user(acme, "张三", "8001")
-    await services.users.change(
+    await services.directory.users.change(
         SYSTEM, acme.id, alice, UserChange(direct_line="025-8888 0001", is_receptionist=True)
     )
     bob = await sip.user(acme, "李四", "8002")
@@ -57,7 +57,7 @@ async def test_loaded_once_then_reloaded_after_a_change(sip: SipServer) -> None:
         assert await view.by_extension(acme.id, "8001") is not None
     assert view.loads == before + 1
 
-    await services.users.change(SYSTEM, acme.id, alice, UserChange(extension="8005"))
+    await services.directory.users.change(SYSTEM, acme.id, alice, UserChange(extension="8005"))
     await services.bus.drain()
     assert await view.by_extension(acme.id, "8001") is None
     moved = await view.by_extension(acme.id, "8005")
@@ -65,7 +65,7 @@ async def test_loaded_once_then_reloaded_after_a_change(sip: SipServer) -> None:
     assert moved.user_id == alice
     assert view.loads == before + 2
 
-    await services.enterprises.set_status(SYSTEM, acme.id, "suspend")
+    await services.directory.enterprises.set_status(SYSTEM, acme.id, "suspend")
     await services.bus.drain()
     line = await view.tenant(acme.id)
     assert line is not None

@@ -13,10 +13,10 @@ from zongji.services import Services
 
 async def test_demo_policies(services: Services) -> None:
     await ensure_demo(services, http_port=8080)
-    ent = await services.enterprises.find_by_code("demo")
+    ent = await services.directory.enterprises.find_by_code("demo")
     assert ent is not None
     assert ent.features.international_calling
-    users = (await services.users.page(ent.id, limit=500)).items
+    users = (await services.directory.users.page(ent.id, limit=500)).items
     assert {u.outbound_restriction.value for u in users} == {
         "internal",
         "local",

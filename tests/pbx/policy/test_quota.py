@@ -176,7 +176,12 @@ async def test_a_reservation_left_by_a_dead_node_expires(
     from zongji.pbx.policy.service import PolicyService as Fresh
 
     other = Fresh(
-        services.db, services.bus, clock, services.audit, services.enterprises, services.users
+        services.db,
+        services.bus,
+        clock,
+        services.audit,
+        services.directory.enterprises,
+        services.directory.users,
     )
     held = await other.authorise("next", tenant, caller, outside(LOCAL_LANDLINE))
     assert (held.allowed, held.rule) == (False, "quota_exhausted")

@@ -213,11 +213,11 @@ async def test_dials_write_numbers_and_caller_id_in_each_trunks_format(
     services: Services, runtime: TrunkRuntime, pbx_ua: UserAgent, carriers: list[Carrier]
 ) -> None:
     edge = await carrier(carriers)
-    acme = await services.enterprises.create(
+    acme = await services.directory.enterprises.create(
         SYSTEM,
         _enterprise("acme"),
     )
-    beta = await services.enterprises.create(SYSTEM, _enterprise("beta"))
+    beta = await services.directory.enterprises.create(SYSTEM, _enterprise("beta"))
     await ip_trunk(services, "e164", edge.port, priority=1, options_interval=0)
     await ip_trunk(
         services,

@@ -22,4 +22,4 @@ async def directory_changes(
 ) -> ChangesOut:
     """Without a cursor: everything. With one: what changed since, deletions as ids. Ask again
     with the returned `cursor` while `has_more`."""
-    return await services.changes.since(member.tenant_id, cursor, limit)
+    return await services.directory.changes.since(member.tenant_id, cursor, limit)

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/me", tags=["directory: personal"])
 @router.get("/contacts", response_model=list[ContactOut])
 async def my_contacts(user: Employee, services: DirectoryDeps) -> list[ContactOut]:
     """DIR-7: my personal contacts (only I see them), by name."""
-    return await services.contacts.all(user.tenant_id, user.subject_id)
+    return await services.directory.contacts.all(user.tenant_id, user.subject_id)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED)
@@ -27,7 +27,7 @@ async def add_contact(
     body: ContactIn, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> ContactOut:
     """Add a personal contact: a name and up to several phone numbers."""
-    return await services.contacts.create(
+    return await services.directory.contacts.create(
         user.actor(address), user.tenant_id, user.subject_id, body
     )
 
@@ -41,7 +41,7 @@ async def change_contact(
     address: AddressDep,
 ) -> ContactOut:
     """Replace one of my personal contacts (the whole contact is sent)."""
-    return await services.contacts.change(
+    return await services.directory.contacts.change(
         user.actor(address), user.tenant_id, user.subject_id, contact_id, body
     )
 
@@ -51,7 +51,9 @@ async def delete_contact(
     contact_id: uuid.UUID, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> Response:
     """Delete one of my personal contacts."""
-    await services.contacts.delete(user.actor(address), user.tenant_id, user.subject_id, contact_id)
+    await services.directory.contacts.delete(
+        user.actor(address), user.tenant_id, user.subject_id, contact_id
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -61,7 +63,7 @@ async def import_contacts(
 ) -> ContactImportResult:
     """vCard (.vcf) or CSV (姓名, 电话, 邮箱, 公司, 职务, 备注)."""
     data = await file.read(MAX_FILE_BYTES + 1)
-    return await services.contacts.import_file(
+    return await services.directory.contacts.import_file(
         user.actor(address), user.tenant_id, user.subject_id, file.filename or "", data
     )
 
@@ -69,7 +71,7 @@ async def import_contacts(
 @router.get("/favourites", response_model=list[FavouriteOut])
 async def my_favourites(user: Employee, services: DirectoryDeps) -> list[FavouriteOut]:
     """DIR-8: my favourites (colleagues and personal contacts), in my order."""
-    return await services.favourites.all(user.tenant_id, user.subject_id)
+    return await services.directory.favourites.all(user.tenant_id, user.subject_id)
 
 
 @router.post("/favourites", response_model=list[FavouriteOut], status_code=status.HTTP_201_CREATED)
@@ -78,7 +80,9 @@ async def add_favourite(
 ) -> list[FavouriteOut]:
     """Add a colleague (`kind: user`) or a personal contact (`kind: contact`) to my
     favourites, at the end; answers the whole list."""
-    return await services.favourites.add(user.actor(address), user.tenant_id, user.subject_id, body)
+    return await services.directory.favourites.add(
+        user.actor(address), user.tenant_id, user.subject_id, body
+    )
 
 
 @router.put("/favourites/order", response_model=list[FavouriteOut])
@@ -92,7 +96,7 @@ async def reorder_favourites(
     address: AddressDep,
 ) -> list[FavouriteOut]:
     """Put my favourites in a new order: the body lists every favourite's id, each once."""
-    return await services.favourites.reorder(
+    return await services.directory.favourites.reorder(
         user.actor(address), user.tenant_id, user.subject_id, body
     )
 
@@ -102,7 +106,7 @@ async def remove_favourite(
     target_id: uuid.UUID, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> Response:
     """Remove a colleague or personal contact from my favourites."""
-    await services.favourites.remove(
+    await services.directory.favourites.remove(
         user.actor(address), user.tenant_id, user.subject_id, target_id
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

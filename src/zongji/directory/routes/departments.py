@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/directory/departments", tags=["directory: dep
 @router.get("", response_model=list[DepartmentOut])
 async def department_tree(member: Member, services: DirectoryDeps) -> list[DepartmentOut]:
     """The whole tree, siblings in their order, with member counts including sub-departments."""
-    return await services.departments.tree(member.tenant_id)
+    return await services.directory.departments.tree(member.tenant_id)
 
 
 @router.get("/{department_id}", response_model=DepartmentOut)
@@ -30,7 +30,7 @@ async def get_department(
     department_id: uuid.UUID, member: Member, services: DirectoryDeps
 ) -> DepartmentOut:
     """One department with its path and member count."""
-    return await services.departments.get(member.tenant_id, department_id)
+    return await services.directory.departments.get(member.tenant_id, department_id)
 
 
 @router.post("", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED)
@@ -38,7 +38,9 @@ async def create_department(
     body: DepartmentCreate, manager: DirectoryManager, services: DirectoryDeps, address: AddressDep
 ) -> DepartmentOut:
     """Add a department at the top level or under `parent_id` (ADM-4)."""
-    return await services.departments.create(manager.actor(address), manager.tenant_id, body)
+    return await services.directory.departments.create(
+        manager.actor(address), manager.tenant_id, body
+    )
 
 
 @router.patch("/{department_id}", response_model=DepartmentOut)
@@ -50,7 +52,7 @@ async def change_department(
     address: AddressDep,
 ) -> DepartmentOut:
     """Rename, move under another parent (`parent_id`, null: top level), or reorder (`position`)."""
-    return await services.departments.change(
+    return await services.directory.departments.change(
         manager.actor(address), manager.tenant_id, department_id, body
     )
 
@@ -66,6 +68,6 @@ async def delete_department(
     everything under them) move up one level, to its parent (to the top level only if it was
     top level); a sub-department whose name is taken there is renamed `名称（被删部门）`. The
     answer lists who and what moved where; the change feed carries the same moves."""
-    return await services.departments.delete(
+    return await services.directory.departments.delete(
         manager.actor(address), manager.tenant_id, department_id
     )

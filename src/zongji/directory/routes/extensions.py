@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/directory", tags=["directory: extensions"])
 @router.get("/extension-plan", response_model=PlanOut)
 async def get_extension_plan(manager: DirectoryManager, services: DirectoryDeps) -> PlanOut:
     """The enterprise's extension plan: length and allowed ranges."""
-    return await services.extensions.get_plan(manager.tenant_id)
+    return await services.directory.extensions.get_plan(manager.tenant_id)
 
 
 @router.put("/extension-plan", response_model=PlanOut)
@@ -25,7 +25,7 @@ async def set_extension_plan(
     body: PlanIn, admin: EnterpriseAdmin, services: DirectoryDeps, address: AddressDep
 ) -> PlanOut:
     """Extension length (3–6) and allowed ranges; refused while users have extensions outside."""
-    return await services.extensions.set_plan(admin.actor(address), admin.tenant_id, body)
+    return await services.directory.extensions.set_plan(admin.actor(address), admin.tenant_id, body)
 
 
 @router.get("/extensions", response_model=ExtensionPage)
@@ -37,4 +37,6 @@ async def list_extensions(
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
 ) -> ExtensionPage:
     """ADM-5: extensions of the plan, all, used (with their user) or free, in pages."""
-    return await services.extensions.list(manager.tenant_id, state, limit=limit, cursor=cursor)
+    return await services.directory.extensions.list(
+        manager.tenant_id, state, limit=limit, cursor=cursor
+    )

@@ -25,7 +25,9 @@ async def add_pool_numbers(
     address: AddressDep,
 ) -> list[PoolNumberOut]:
     """Give numbers to an enterprise's pool; each number belongs to one enterprise only."""
-    return await services.numbers.add(operator.actor(address), enterprise_id, body.numbers)
+    return await services.directory.numbers.add(
+        operator.actor(address), enterprise_id, body.numbers
+    )
 
 
 @router.get(PLATFORM, response_model=list[PoolNumberOut])
@@ -36,8 +38,8 @@ async def operator_pool(
     state: NumberState = NumberState.ALL,
 ) -> list[PoolNumberOut]:
     """An enterprise's number pool as the operator sees it, with each number's user."""
-    await services.enterprises.get(enterprise_id)  # 404 for an unknown enterprise
-    return await services.numbers.all(enterprise_id, state)
+    await services.directory.enterprises.get(enterprise_id)  # 404 for an unknown enterprise
+    return await services.directory.numbers.all(enterprise_id, state)
 
 
 @router.delete(PLATFORM + "/{number}", status_code=status.HTTP_204_NO_CONTENT)
@@ -49,8 +51,8 @@ async def remove_pool_number(
     address: AddressDep,
 ) -> Response:
     """Take a number back from an enterprise's pool (refused while it is a direct line)."""
-    await services.enterprises.get(enterprise_id)
-    await services.numbers.remove(operator.actor(address), enterprise_id, number)
+    await services.directory.enterprises.get(enterprise_id)
+    await services.directory.numbers.remove(operator.actor(address), enterprise_id, number)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -59,4 +61,4 @@ async def enterprise_pool(
     manager: DirectoryManager, services: DirectoryDeps, state: NumberState = NumberState.ALL
 ) -> list[PoolNumberOut]:
     """The enterprise's number pool: free numbers can become direct lines."""
-    return await services.numbers.all(manager.tenant_id, state)
+    return await services.directory.numbers.all(manager.tenant_id, state)

@@ -24,4 +24,4 @@ async def search(
     """Exact matches before prefix matches before fuzzy ones; within each, the searcher's
     favourites, then pinned users, then pinyin order; the searcher's personal contacts too."""
     user = member.subject_id if member.kind is SubjectKind.USER else None
-    return await services.search.search(member.tenant_id, q, user_id=user, limit=limit)
+    return await services.directory.search.search(member.tenant_id, q, user_id=user, limit=limit)

@@ -42,7 +42,7 @@ async def import_users(
     nothing (unless `valid_only`)."""
     data = await file.read(MAX_FILE_BYTES + 1)
     check_size(len(data))
-    return await services.importer.run(
+    return await services.directory.importer.run(
         admin.actor(address),
         admin.tenant_id,
         data,
@@ -62,7 +62,7 @@ async def export_users(
     import skips everyone)."""
     stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
-        await services.exporter.stream(admin.tenant_id, fmt),
+        await services.directory.exporter.stream(admin.tenant_id, fmt),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="directory-{stamp}.{fmt.value}"'},
     )

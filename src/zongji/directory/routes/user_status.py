@@ -59,7 +59,7 @@ async def operator_suspends_user(
     body: StatusChange | None = None,
 ) -> UserOut:
     """停机 of one user by the operator (OPS-3, the BSS): safe to retry."""
-    await services.enterprises.get(enterprise_id)  # 404 for an unknown enterprise
+    await services.directory.enterprises.get(enterprise_id)  # 404 for an unknown enterprise
     return await _set(services, operator.actor(address), enterprise_id, user_id, True, body)
 
 
@@ -73,7 +73,7 @@ async def operator_resumes_user(
     body: StatusChange | None = None,
 ) -> UserOut:
     """复机 of one user by the operator (OPS-3, the BSS): safe to retry."""
-    await services.enterprises.get(enterprise_id)
+    await services.directory.enterprises.get(enterprise_id)
     return await _set(services, operator.actor(address), enterprise_id, user_id, False, body)
 
 
@@ -88,4 +88,4 @@ async def _set(
     await services.identity.set_user_suspended(
         actor, tenant_id, user_id, suspended, reason=body.reason if body else None
     )
-    return await services.users.get(tenant_id, user_id)
+    return await services.directory.users.get(tenant_id, user_id)

@@ -40,7 +40,7 @@ async def list_users(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> UserPage:
     """Directory order: pinned users by their order, then by pinyin (张三 under Z)."""
-    return await services.users.page(
+    return await services.directory.users.page(
         member.tenant_id,
         department_id=department_id,
         include_sub=include_sub,
@@ -52,7 +52,7 @@ async def list_users(
 @router.get("/users/{user_id}", response_model=UserOut)
 async def get_user(user_id: uuid.UUID, member: Member, services: DirectoryDeps) -> UserOut:
     """One colleague's directory entry (DIR-4)."""
-    return await services.users.get(member.tenant_id, user_id)
+    return await services.directory.users.get(member.tenant_id, user_id)
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -61,7 +61,7 @@ async def create_user(
 ) -> UserOut:
     """Add a user (ADM-6, DIR-5). Contact managers set directory fields only: telephony
     policy and roles given by them are refused with 403 `field_not_permitted`."""
-    return await services.users.create(
+    return await services.directory.users.create(
         manager.actor(address), manager.tenant_id, body, may_set_policy=_console_admin(manager)
     )
 
@@ -77,7 +77,7 @@ async def change_user(
     """Edit, move to another department (`department_id`), pin, change policy … Contact
     managers change directory fields only (their own entry included): a change to telephony
     policy or roles is refused with 403 `field_not_permitted` naming the field."""
-    return await services.users.change(
+    return await services.directory.users.change(
         manager.actor(address),
         manager.tenant_id,
         user_id,
@@ -97,7 +97,7 @@ async def delete_user(
 ) -> Response:
     """Delete a user: their direct line goes back to the pool, their favourites and personal
     contacts go too."""
-    await services.users.delete(manager.actor(address), manager.tenant_id, user_id)
+    await services.directory.users.delete(manager.actor(address), manager.tenant_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,7 +124,7 @@ async def set_user_avatar(
     address: AddressDep,
 ) -> UserOut:
     """The picture as the request body (PNG, JPEG, GIF or WebP, at most 2 MB)."""
-    return await services.users.set_avatar(
+    return await services.directory.users.set_avatar(
         manager.actor(address), manager.tenant_id, user_id, await _image(request)
     )
 
@@ -132,7 +132,7 @@ async def set_user_avatar(
 @router.get("/users/{user_id}/avatar", response_class=Response)
 async def get_user_avatar(user_id: uuid.UUID, member: Member, services: DirectoryDeps) -> Response:
     """A user's picture (404 if none)."""
-    data, media_type = await services.users.avatar(member.tenant_id, user_id)
+    data, media_type = await services.directory.users.avatar(member.tenant_id, user_id)
     return Response(
         data, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"}
     )
@@ -143,7 +143,7 @@ async def invite_user(
     user_id: uuid.UUID, member: Member, services: DirectoryDeps, address: AddressDep
 ) -> InvitationSent:
     """DIR-6: text an unregistered colleague the client's link (rate-limited)."""
-    return await services.invitations.invite(
+    return await services.directory.invitations.invite(
         member.actor(address), member.tenant_id, member.kind is SubjectKind.USER, user_id
     )
 
@@ -151,7 +151,7 @@ async def invite_user(
 @router.get("/me", response_model=UserOut)
 async def my_profile(user: Employee, services: DirectoryDeps) -> UserOut:
     """CL-5: my own directory entry."""
-    return await services.users.get(user.tenant_id, user.subject_id)
+    return await services.directory.users.get(user.tenant_id, user.subject_id)
 
 
 @router.patch("/me", response_model=UserOut)
@@ -159,7 +159,7 @@ async def change_my_profile(
     body: ProfileChange, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> UserOut:
     """CL-5: users change their own name, phone, e-mail and address."""
-    return await services.users.change_profile(
+    return await services.directory.users.change_profile(
         user.actor(address), user.tenant_id, user.subject_id, body
     )
 
@@ -169,6 +169,6 @@ async def set_my_avatar(
     request: Request, user: Employee, services: DirectoryDeps, address: AddressDep
 ) -> UserOut:
     """My picture as the request body (PNG, JPEG, GIF or WebP, at most 2 MB)."""
-    return await services.users.set_avatar(
+    return await services.directory.users.set_avatar(
         user.actor(address), user.tenant_id, user.subject_id, await _image(request)
     )
