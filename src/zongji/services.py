@@ -61,7 +61,7 @@ class Services:
         await self.jobs.stop()
         await self.pbx.registrar.close()
         await self.pbx.records.drain()
-        await self.pbx.policy.billing.written()
+        await self.pbx.policy.billing.drain()
         await self.bus.drain()
         await self.directory.search.drain()
         if isinstance(self.sms, HttpSmsGateway):

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, MetaData, Table, TextClause, TypeDecorator, Uuid, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -279,10 +280,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._readers = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = async_sessionmaker(
-            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
-        )
+        self._writers = async_sessionmaker(self._write_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -293,6 +293,17 @@ class Database:
         session = (self._writers if write else self._readers)()
         session.info["scope"] = scope
         return session
+
+    def connection(self, scope: PlatformScope, *, write: bool = False) -> AsyncConnection:
+        """A bare connection (`await` it, or `async with`) for Core statements, which no tenant
+        criteria reach: so the platform scope only, asked for by name like a platform session.
+        For work that writes many enterprises' rows at once, each row's tenant given by the
+        code, never by a request (`platform/write_behind.py`); without a session it costs less
+        per transaction. `write=True`: transactions begin IMMEDIATE on SQLite, as a writer
+        session's do."""
+        if not isinstance(scope, PlatformScope):
+            raise ScopeViolation("a bare connection is platform scope only; use a session")
+        return (self._write_engine if write else self.engine).connect()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

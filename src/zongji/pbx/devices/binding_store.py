@@ -6,12 +6,17 @@ their callers to voicemail until each phone's next re-REGISTER (up to an hour fo
 granted 3,600 s).
 
 Writing. Every change the location service reports (a binding saved, refreshed, removed or
-expired) is queued here and the REGISTER never waits for the database. One worker writes what is
-queued, one transaction per enterprise per batch; changes to the same binding in one batch are
-coalesced, so a REGISTER refresh costs at most one small UPDATE of one row, and a burst of
-re-registrations after an outage is a few transactions (SQLite has one writer; everything else
-queues behind it). What the worker had not written when the process died is lost: that is at most
-the last moments' refreshes, which only make a binding look older than it is.
+expired) is queued here and the REGISTER never waits for the database. The write-behind
+(`platform/write_behind.py`) writes what is queued in one transaction for every enterprise, at
+once when it was idle, else at most once per `GATHER_SECONDS`; changes to the same binding in one
+batch are coalesced, so a REGISTER refresh costs at most a share of one UPDATE executemany, and a
+burst of re-registrations after an outage is a few transactions (SQLite has one writer;
+everything else queues behind it). The statements are Core on a platform-scope connection (a
+batch spans enterprises): every row's tenant is the authenticated device's, written once at
+INSERT, and refreshes and removals address rows by the primary key the location service made for
+them. A busy or unreachable database is retried; what the worker had not written when the
+process died is lost: that is at most the last moments' refreshes, which only make a binding look
+older than it is.
 
 Reading. `restore()` runs once when the node starts, before it takes requests: it loads this
 node's unexpired rows, deletes the expired ones, and puts the bindings back into the location
@@ -29,7 +34,6 @@ service with a flow built from the stored transport and address:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
@@ -37,21 +41,28 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zongji.pbx.contracts import Device
 from zongji.pbx.devices.location import LocationService, Registration, StoredBinding
 from zongji.pbx.devices.models import RegistrationBinding, SipCredential
 from zongji.platform.clock import Clock
-from zongji.platform.db import PLATFORM, Database, TenantScope
+from zongji.platform.db import PLATFORM, Database
+from zongji.platform.write_behind import WriteBehind
 from zongji.sip import Destination, Flow, HostPort, SipUri, TransportKind, parse_uri
 
 log = logging.getLogger(__name__)
 BATCH = 500
 GATHER_SECONDS = 0.25
-"""How long a change waits for others before the worker writes: at a few hundred REGISTERs a
-second that makes one transaction of many rows instead of one per REGISTER (a fifth of the
-CPU per refresh in bench_pbx_register --smoke), and it is all a crash can lose."""
+"""The least time between two transactions' starts: at a few hundred REGISTERs a second that
+makes one transaction of many rows instead of one per REGISTER (a fifth of the CPU per refresh
+in bench_pbx_register --smoke), and it is all a crash can lose."""
+
+TABLE: Table = RegistrationBinding.__table__  # type: ignore[assignment]
+_INSERT = insert(TABLE)
+_REFRESH = update(TABLE).where(TABLE.c.id == bindparam("row_id"))
 
 FlowFactory = Callable[[Destination], Flow]
 """Builds a flow to a destination from the node's transports (`TransportLayer.flow_to`)."""
@@ -66,11 +77,16 @@ class BindingStore:
         self._db = db
         self._clock = clock
         self._node = node
-        self._pending: dict[uuid.UUID, _Change] = {}  # by row id: the latest change wins
         self._written: set[uuid.UUID] = set()  # rows in the database (inserted or restored)
-        self._worker: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._changes: WriteBehind[uuid.UUID, _Change] = WriteBehind(
+            db,
+            self._write,
+            pace=GATHER_SECONDS,
+            transient=_transient,
+            after_commit=self._committed,
+            lost=_lost,
+            max_batch=BATCH,
+        )
 
     # -- BindingJournal ------------------------------------------------------------------------
 
@@ -144,59 +160,53 @@ class BindingStore:
 
     async def drain(self) -> None:
         """Wait until every change queued so far is written (tests, shutdown)."""
-        await self._idle.wait()
+        await self._changes.drain()
 
     # -- internals -----------------------------------------------------------------------------
 
     def _queue(self, row_id: uuid.UUID, change: _Change) -> None:
-        self._pending[row_id] = change
-        self._idle.clear()
-        if self._worker is None or self._worker.done():
-            try:
-                self._worker = asyncio.get_running_loop().create_task(self._run())
-            except RuntimeError:  # no loop (a synchronous caller): nothing can be written
-                self._pending.clear()
-                self._idle.set()
+        # no loop (a synchronous caller): nothing can be written
+        with contextlib.suppress(RuntimeError):
+            self._changes.put(row_id, change)  # the latest change of a binding wins
 
-    async def _run(self) -> None:
-        """Write until nothing is pending, then end (the next change starts a new worker)."""
-        await asyncio.sleep(GATHER_SECONDS)  # let the changes of this moment gather
-        while self._pending:
-            ids = list(self._pending)[:BATCH]
-            batch = {row_id: self._pending.pop(row_id) for row_id in ids}
-            try:
-                await self._write(batch)
-            except Exception:
-                log.exception("could not write %d registration changes", len(batch))
-        self._idle.set()
-
-    async def _write(self, batch: dict[uuid.UUID, _Change]) -> None:
-        """One transaction per enterprise: new bindings inserted, known ones updated in place
-        with one executemany (a refresh never reads its row back), removed ones deleted."""
-        by_tenant: dict[uuid.UUID, dict[uuid.UUID, dict[str, Any] | None]] = {}
+    async def _write(self, connection: AsyncConnection, batch: dict[uuid.UUID, _Change]) -> None:
+        """New bindings inserted, known ones updated in place with one executemany (a refresh
+        never reads its row back), removed ones deleted."""
+        inserts: list[dict[str, Any]] = []
+        refreshes: list[dict[str, Any]] = []
+        deletes: list[uuid.UUID] = []
         for row_id, (tenant_id, values) in batch.items():
-            by_tenant.setdefault(tenant_id, {})[row_id] = values
-        for tenant_id, changes in by_tenant.items():
-            inserts = {i: v for i, v in changes.items() if v is not None and i not in self._written}
-            updates = {i: v for i, v in changes.items() if v is not None and i in self._written}
-            deletes = [i for i, v in changes.items() if v is None and i in self._written]
-            session = self._db.session(TenantScope(tenant_id), write=True)
-            async with session, session.begin():
-                if deletes:
-                    await session.execute(
-                        delete(RegistrationBinding).where(RegistrationBinding.id.in_(deletes))
-                    )
-                if updates:
-                    # One executemany for all refreshes (ORM bulk UPDATE by primary key); the
-                    # tenant session adds the tenant to its WHERE (platform/db.py).
-                    await session.execute(
-                        update(RegistrationBinding).execution_options(synchronize_session=None),
-                        [{"id": row_id, **values} for row_id, values in updates.items()],
-                    )
-                for row_id, values in inserts.items():
-                    session.add(RegistrationBinding(id=row_id, tenant_id=tenant_id, **values))
-            self._written.update(inserts)
-            self._written.difference_update(deletes)
+            if values is None:
+                if row_id in self._written:
+                    deletes.append(row_id)
+            elif row_id in self._written:
+                refreshes.append({"row_id": row_id, **values})
+            else:
+                inserts.append({"id": row_id, "tenant_id": tenant_id, **values})
+        if deletes:
+            await connection.execute(delete(TABLE).where(TABLE.c.id.in_(deletes)))
+        if refreshes:
+            await connection.execute(_REFRESH, refreshes)
+        if inserts:
+            await connection.execute(_INSERT, inserts)
+
+    async def _committed(self, batch: dict[uuid.UUID, _Change]) -> None:
+        for row_id, (_, values) in batch.items():
+            if values is None:
+                self._written.discard(row_id)
+            else:
+                self._written.add(row_id)
+
+
+def _transient(error: Exception) -> bool:
+    """Worth retrying: a lock not granted in time, a dropped connection."""
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def _lost(batch: dict[uuid.UUID, _Change], error: Exception) -> None:
+    log.error("could not write %d registration changes: %s", len(batch), error)
 
 
 def _stored(row: RegistrationBinding, expires_in: float) -> StoredBinding | None:

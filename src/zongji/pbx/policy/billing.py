@@ -5,9 +5,15 @@ with a quota, billing is part of the locked transaction that releases the call's
 (`quota.py`); a user without one has no reservation and nothing to check, so their call's bill is
 only "add these minutes and one call to the month". Doing that in a locked transaction of its own
 per call made the policy a transaction per outside call. Here the bills of the calls that end in
-the same `GATHER_SECONDS` are summed per (user, month) and written in one transaction per
-enterprise: an INSERT … ON CONFLICT DO NOTHING that makes the month's row if it is missing, and
-an UPDATE that adds to it (relative, so it needs no row lock and commutes with the locked path).
+the same moment are summed per (user, month) and written in one transaction for every
+enterprise (`platform/write_behind.py`: at once when quiet, else at most once per
+`GATHER_SECONDS`): an INSERT … ON CONFLICT DO NOTHING that makes the months' rows that are missing
+(`usage.py`, the statement the locked path uses too), and an UPDATE that adds to them (relative,
+so it needs no row lock and commutes with the locked path), each one executemany.
+
+Why the platform scope: the batch spans enterprises, and a tenant session refuses Core
+statements. Every row's tenant is the one the engine authorised the call under (the ticket),
+never a request's, and the UPDATE names it in its WHERE beside the user and the month.
 
 `bill()` returns an awaitable that resolves once the minutes are in the database; `written()`
 lets the locked path (a reservation, a quota user's bill) first wait for what is queued, so a
@@ -17,34 +23,49 @@ of its last window. Errors are retried like the records' (`RETRY_SECONDS`), then
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zongji.pbx.policy.models import MinuteUsage
+from zongji.pbx.policy.usage import new_month, open_months
 from zongji.platform.clock import Clock
-from zongji.platform.db import Database, TenantScope
-from zongji.platform.ids import uuid7
+from zongji.platform.db import Database
+from zongji.platform.write_behind import RETRY_SECONDS, WriteBehind
 
 log = logging.getLogger(__name__)
 
-GATHER_SECONDS = 0.03
-RETRY_SECONDS = 120.0
+GATHER_SECONDS = 0.05
+"""The least time between two billing transactions' starts."""
 
 _Key = tuple[uuid.UUID, uuid.UUID, str]  # (tenant, user, month)
+
+_USAGE: Table = MinuteUsage.__table__  # type: ignore[assignment]
+_ADD = (
+    update(_USAGE)
+    .where(
+        _USAGE.c.tenant_id == bindparam("tenant"),
+        _USAGE.c.user_id == bindparam("user"),
+        _USAGE.c.month == bindparam("of_month"),
+    )
+    .values(
+        billed_minutes=_USAGE.c.billed_minutes + bindparam("add_minutes"),
+        calls=_USAGE.c.calls + bindparam("add_calls"),
+        updated_at=bindparam("now"),
+    )
+)
 
 
 @dataclass
 class _Bill:
     minutes: int = 0
     calls: int = 0
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 def transient(error: Exception) -> bool:
@@ -64,101 +85,60 @@ class UnlimitedBilling:
         gather: float = GATHER_SECONDS,
         transient: Callable[[Exception], bool] = transient,
     ) -> None:
-        self._db = db
         self._clock = clock
-        self._transient = transient
-        self._gather = gather
-        self._pending: dict[_Key, _Bill] = {}
-        self._writing: dict[_Key, _Bill] = {}
-        self._worker: asyncio.Task[None] | None = None
+        self._dialect = db.dialect
+        self._bills: WriteBehind[_Key, _Bill] = WriteBehind(
+            db,
+            self._write,
+            pace=gather,
+            transient=transient,
+            lost=_lost,
+            retry_seconds=RETRY_SECONDS,
+        )
 
     def bill(
         self, tenant_id: uuid.UUID, user_id: uuid.UUID, month: str, minutes: int
     ) -> Awaitable[None]:
         """Add a call of `minutes` (> 0) to the user's month."""
-        loop = asyncio.get_running_loop()
-        pending = self._pending.setdefault((tenant_id, user_id, month), _Bill())
+        key = (tenant_id, user_id, month)
+        pending = self._bills.get(key) or _Bill()
         pending.minutes += minutes
         pending.calls += 1
-        future: asyncio.Future[None] = loop.create_future()
-        pending.waiters.append(future)
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._run())
-        return future
+        return self._bills.put(key, pending)
 
     async def written(self) -> None:
         """Wait until every bill queued or being written now is in the database."""
-        waiters = [
-            waiter
-            for bills in (self._writing, self._pending)
-            for bill in bills.values()
-            for waiter in bill.waiters
-        ]
-        if waiters:
-            await asyncio.wait(waiters)
+        await self._bills.written()
 
-    async def _run(self) -> None:
-        while self._pending:
-            await asyncio.sleep(self._gather)
-            batch, self._pending = self._pending, {}
-            self._writing = batch
-            try:
-                await self._write_batch(batch)
-            finally:
-                self._writing = {}
-                for bill in batch.values():
-                    for waiter in bill.waiters:
-                        if not waiter.done():
-                            waiter.set_result(None)
+    async def drain(self) -> None:
+        """Wait until every bill is written and the writer has given its connection back
+        (the node stopping)."""
+        await self._bills.drain()
 
-    async def _write_batch(self, batch: dict[_Key, _Bill]) -> None:
-        by_tenant: dict[uuid.UUID, dict[_Key, _Bill]] = {}
-        for key, bill in batch.items():
-            by_tenant.setdefault(key[0], {})[key] = bill
-        loop = asyncio.get_running_loop()
-        for tenant_id, bills in by_tenant.items():
-            deadline = loop.time() + RETRY_SECONDS
-            delay = 0.05
-            while True:
-                try:
-                    await self._write(tenant_id, bills)
-                    break
-                except Exception as error:
-                    if not self._transient(error) or loop.time() + delay > deadline:
-                        log.exception(
-                            "%d calls not billed: %s",
-                            sum(b.calls for b in bills.values()),
-                            [(str(k[1]), k[2], b.minutes) for k, b in bills.items()],
-                        )
-                        break
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    async def _write(self, tenant_id: uuid.UUID, bills: dict[_Key, _Bill]) -> None:
+    async def _write(self, connection: AsyncConnection, bills: dict[_Key, _Bill]) -> None:
         now = self._clock.now()
-        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
-        session = self._db.session(TenantScope(tenant_id), write=True)
-        async with session, session.begin():
-            for (_, user_id, month), bill in bills.items():
-                await session.execute(
-                    insert(MinuteUsage)
-                    .values(
-                        id=uuid7(),
-                        user_id=user_id,
-                        month=month,
-                        billed_minutes=0,
-                        calls=0,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                )
-                await session.execute(
-                    update(MinuteUsage)
-                    .where(MinuteUsage.user_id == user_id, MinuteUsage.month == month)
-                    .values(
-                        billed_minutes=MinuteUsage.billed_minutes + bill.minutes,
-                        calls=MinuteUsage.calls + bill.calls,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+        await connection.execute(
+            open_months(self._dialect),
+            [new_month(tenant, user, month, now) for tenant, user, month in bills],
+        )
+        adds: list[dict[str, Any]] = [
+            {
+                "tenant": tenant,
+                "user": user,
+                "of_month": month,
+                "add_minutes": bill.minutes,
+                "add_calls": bill.calls,
+                "now": now,
+            }
+            for (tenant, user, month), bill in bills.items()
+        ]
+        await connection.execute(_ADD, adds)
+
+
+def _lost(bills: dict[_Key, _Bill], error: Exception) -> None:
+    log.error(
+        "%d calls not billed (%s): %s",
+        sum(b.calls for b in bills.values()),
+        error,
+        [(str(k[1]), k[2], b.minutes) for k, b in bills.items()],
+    )

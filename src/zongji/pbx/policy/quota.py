@@ -16,7 +16,7 @@ The scheme, and why:
 - Every change to a user's month happens under one lock: the usage row of (user, month), taken
   with SELECT … FOR UPDATE on PostgreSQL; SQLite's write transactions start with BEGIN IMMEDIATE
   and are serialised anyway. The row is created with INSERT … ON CONFLICT DO NOTHING so two first
-  calls of a month can't both create it.
+  calls of a month can't both create it (`usage.py`, the statement billing uses too).
 - A reservation whose call never ended (its node died) stops counting when it expires: the call
   can't have lasted longer than its reservation plus a grace period. Expired rows are swept when
   the user's month is next locked.
@@ -36,13 +36,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zongji.pbx.policy.models import MinuteReservation, MinuteUsage
+from zongji.pbx.policy.usage import new_month, open_months
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database, TenantScope
-from zongji.platform.ids import uuid7
 
 GRACE = timedelta(minutes=5)
 """How long past its limit a reservation still counts: the engine hangs up at the limit and
@@ -217,19 +216,8 @@ class MinuteQuota:
         usage = await session.scalar(query)
         if usage is not None:
             return usage
-        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
         await session.execute(
-            insert(MinuteUsage)
-            .values(
-                id=uuid7(),
-                tenant_id=tenant_id,
-                user_id=user_id,
-                month=month,
-                billed_minutes=0,
-                calls=0,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
+            open_months(self._db.dialect), [new_month(tenant_id, user_id, month, now)]
         )
         usage = await session.scalar(query)
         assert usage is not None
