@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sipp import free_port, wait_bound
+from sipp import free_port, port_bound
 
 BARESIP = shutil.which("baresip") or "/usr/bin/baresip"
 MODULES = Path("/usr/lib/baresip/modules")
@@ -76,6 +76,20 @@ class Baresip:
         return f"sip:baresip@127.0.0.1:{self.sip_port}"
 
     async def start(self) -> None:
+        # `free_port` frees its port before baresip binds it, and any socket of the machine may
+        # take it in between: baresip then exits with "Address already in use". Such a start is
+        # retried on fresh ports (a harness race, not the behaviour under test).
+        for _attempt in range(3):
+            await self._launch()
+            if await self._bound_or_exited():
+                break
+            self.sip_port, self.ctrl_port = free_port("udp"), free_port("tcp")
+        else:
+            raise AssertionError(f"baresip did not start: {self.directory / 'baresip.log'}")
+        reader, self._writer = await asyncio.open_connection("127.0.0.1", self.ctrl_port)
+        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+
+    async def _launch(self) -> None:
         (self.directory / "config").write_text(
             CONFIG.format(sip_port=self.sip_port, ctrl_port=self.ctrl_port, modules=MODULES)
             + self.config
@@ -89,10 +103,22 @@ class Baresip:
             stdout=open(self.directory / "baresip.log", "wb"),  # noqa: SIM115, ASYNC230
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        await wait_bound(self.sip_port, "udp")
-        await wait_bound(self.ctrl_port, "tcp")
-        reader, self._writer = await asyncio.open_connection("127.0.0.1", self.ctrl_port)
-        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+
+    async def _bound_or_exited(self, within: float = 10.0) -> bool:
+        """True once baresip listens on both ports; False if it exited on a port taken
+        meanwhile. Anything else (a hang, another failure) fails the test."""
+        assert self.process is not None
+        deadline = asyncio.get_running_loop().time() + within
+        while not (port_bound(self.sip_port, "udp") and port_bound(self.ctrl_port, "tcp")):
+            if self.process.returncode is not None:
+                log = (self.directory / "baresip.log").read_text(errors="replace")
+                if "Address already in use" in log:
+                    return False
+                raise AssertionError(f"baresip exited: {log[-2000:]}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"baresip did not bind udp {self.sip_port}")
+            await asyncio.sleep(0.05)
+        return True
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):

@@ -7,7 +7,9 @@ the outbound policy, written with plain Core statements as an owner would)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -77,6 +79,28 @@ class Owner:
         self.lost.append((sorted(batch), error))
 
 
+_made: list[WriteBehind[str, int]] = []
+
+
+@pytest.fixture(autouse=True)
+async def drained(services: Services) -> AsyncIterator[None]:
+    """Every batcher a test made has written and given its connection back before the
+    database is closed (set up after `services`, so torn down before it): a worker still
+    holding a connection when the loop closes leaves aiosqlite's thread calling into it."""
+    yield
+    made = list(_made)
+    _made.clear()
+    for changes in made:
+        await asyncio.wait_for(changes.written(), HANG_GUARD)
+        # a worker waiting out a long pace (an hour in one test) is ended rather than awaited;
+        # its `finally` gives the connection back
+        worker = changes._worker
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+
 def batcher(
     db: Database,
     owner: Owner,
@@ -85,7 +109,7 @@ def batcher(
     transient: object = never_transient,
     retry_seconds: float = 60.0,
 ) -> WriteBehind[str, int]:
-    return WriteBehind(
+    changes = WriteBehind(
         db,
         owner.write,
         pace=pace,
@@ -93,6 +117,8 @@ def batcher(
         lost=owner.on_lost,
         retry_seconds=retry_seconds,
     )
+    _made.append(changes)
+    return changes
 
 
 async def minutes_in_db(services: Services, owner: Owner) -> dict[str, int]:
