@@ -419,12 +419,9 @@ def run_kamailio(rate: int, duration: float, warmup: float, hold: int) -> Run:
 # --------------------------------------------------------------------------- main
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)  # --serve's
+def add_postgres_option(parser: argparse.ArgumentParser) -> None:
+    """`--postgres ADMIN_URL`: the node's database on a PostgreSQL server (this bench's and the
+    soak's)."""
     parser.add_argument(
         "--postgres",
         metavar="ADMIN_URL",
@@ -432,6 +429,15 @@ def main() -> int:
         help="run the node on a fresh database of this PostgreSQL server "
         "(postgresql+asyncpg://postgres@127.0.0.1:5432/postgres); default: a temporary SQLite file",
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)  # --serve's
+    add_postgres_option(parser)
     parser.add_argument("--smoke", action="store_true", help="one short run of each system")
     parser.add_argument("--ladder", type=int, nargs="+", default=[50, 100, 150, 200, 250, 300])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of call arrivals")

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_pbx_calls import Run, System, drive, kamailio_proxy, pbx_node
+from bench_pbx_calls import Run, System, add_postgres_option, drive, kamailio_proxy, pbx_node
 from sip_load import machine
 
 MINUTE = 60.0
@@ -312,13 +312,7 @@ def main() -> int:
         "--ladder", type=int, nargs="+", metavar="RATE", help="soak each rate; print the rating"
     )
     parser.add_argument("--hold", type=int, default=1000, help="call hold time, ms")
-    parser.add_argument(
-        "--postgres",
-        metavar="ADMIN_URL",
-        default=None,
-        help="run the node on a fresh database of this PostgreSQL server "
-        "(postgresql+asyncpg://postgres@127.0.0.1:5432/postgres); default: a temporary SQLite file",
-    )
+    add_postgres_option(parser)
     parser.add_argument("--smoke", action="store_true", help="3 × 2 s at 20 calls/s, each system")
     parser.add_argument("--interval", type=float, default=MINUTE, help=argparse.SUPPRESS)
     args = parser.parse_args()

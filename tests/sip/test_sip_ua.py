@@ -28,6 +28,7 @@ from zongji.sip.ua import (
     CallFailed,
     IncomingCall,
     IncomingRequest,
+    OutgoingCall,
     UserAgent,
     accept_subscription,
     parse_register,
@@ -167,13 +168,20 @@ async def test_rejected_call(peers: tuple[Peer, Peer]) -> None:
     assert bob.ua.dialogs == {}
 
 
-async def test_caller_cancels_a_ringing_call(peers: tuple[Peer, Peer]) -> None:
-    alice, bob = peers
+async def ringing_call(alice: Peer, bob: Peer) -> tuple[OutgoingCall, list[IncomingCall]]:
+    """Alice calls Bob, whose phone rings (180) and does nothing more: her call, once the 180
+    has reached her, and Bob's side of it (filled when his INVITE arrives)."""
     incoming: list[IncomingCall] = []
     bob.ua.on_request = lambda call: (incoming.append(call), call.ring())  # type: ignore[arg-type, func-returns-value, return-value]
     rang = asyncio.Event()
     call = await alice.ua.invite(bob.uri(), on_provisional=lambda r, d: rang.set())
     await wait(rang.wait())
+    return call, incoming
+
+
+async def test_caller_cancels_a_ringing_call(peers: tuple[Peer, Peer]) -> None:
+    alice, bob = peers
+    call, incoming = await ringing_call(alice, bob)
     call.cancel()
     with pytest.raises(CallFailed) as info:
         await wait(call.answered())
@@ -572,11 +580,7 @@ async def test_answered_gives_the_dialog_and_cancelling_a_wait_leaves_the_call(
     """A fork waits on `answered()` of each call: every wait gets the same dialog, and dropping
     a wait (cancelling the future) neither cancels nor fails the call."""
     alice, bob = peers
-    incoming: list[IncomingCall] = []
-    bob.ua.on_request = lambda call: (incoming.append(call), call.ring())  # type: ignore[arg-type, func-returns-value, return-value]
-    rang = asyncio.Event()
-    call = await alice.ua.invite(bob.uri(), on_provisional=lambda r, d: rang.set())
-    await wait(rang.wait())
+    call, incoming = await ringing_call(alice, bob)
     dropped = call.answered()
     dropped.cancel()
     await asyncio.sleep(0)

@@ -7,28 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clear_tables, make_settings
-from tests.pbx.calls.rig import CallRig
-from zongji.pbx.devices.presence import PresencePublisher
-from zongji.platform.clock import SystemClock
-from zongji.services import build_services
+from tests.pbx.calls.rig import CallRig, running_rig
 
 
 @pytest.fixture
 async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[CallRig]:
-    settings = make_settings(
-        database_url, tmp_path, ring_timeout=3.0, media_timeout=0, trunk_setup_timeout=1.0
-    )
-    services = build_services(settings, clock=SystemClock())
-    await clear_tables(services)
-    running = CallRig(services)
-    await running.start()
-    try:
+    async with running_rig(database_url, tmp_path) as running:
         yield running
-    finally:
-        await running.stop()
-        # registrations publish presence in the background: let that finish before closing
-        presence = services.pbx.location.on_presence
-        if isinstance(presence, PresencePublisher):
-            await presence.drain()
-        await services.close()

@@ -15,19 +15,23 @@ import contextlib
 import itertools
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tests.conftest import clear_tables, make_settings
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserCreate
 from zongji.media.server import LocalMediaServer
 from zongji.pbx.calls.engine import CallEngine
+from zongji.pbx.devices.presence import PresencePublisher
 from zongji.pbx.records.search import CallFilters, CallRecordOut
 from zongji.pbx.trunks.models import TrunkMode
 from zongji.pbx.trunks.schemas import TrunkCreate
 from zongji.platform.actor import SYSTEM
-from zongji.services import Services
+from zongji.platform.clock import SystemClock
+from zongji.services import Services, build_services
 from zongji.sip.auth.client import Credentials
 from zongji.sip.dialog import Dialog
 from zongji.sip.network import HostPort, TransportKind
@@ -401,3 +405,31 @@ async def no_listener_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def running_rig(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    ring_timeout: float = 3.0,
+    timers: TimerSettings | None = None,
+) -> AsyncIterator[CallRig]:
+    """A started `CallRig` over fresh services (its phones and engine on `timers`), stopped and
+    closed on exit."""
+    settings = make_settings(
+        database_url, tmp_path, ring_timeout=ring_timeout, media_timeout=0, trunk_setup_timeout=1.0
+    )
+    services = build_services(settings, clock=SystemClock())
+    await clear_tables(services)
+    running = CallRig(services, timers)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+        # registrations publish presence in the background: let that finish before closing
+        presence = services.pbx.location.on_presence
+        if isinstance(presence, PresencePublisher):
+            await presence.drain()
+        await services.close()

@@ -19,11 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clear_tables, make_settings
-from tests.pbx.calls.rig import CallRig
-from zongji.pbx.devices.presence import PresencePublisher
-from zongji.platform.clock import SystemClock
-from zongji.services import build_services
+from tests.pbx.calls.rig import CallRig, Phone, running_rig
 from zongji.sip.timers import TimerSettings
 from zongji.sip.transaction.client import InviteClientTransaction
 from zongji.sip.ua.outgoing import CallFailed
@@ -34,21 +30,10 @@ SHORT_TIMERS = TimerSettings(t1=0.05, t2=0.2, t4=0.1)
 
 @pytest.fixture
 async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[CallRig]:
-    settings = make_settings(
-        database_url, tmp_path, ring_timeout=5.0, media_timeout=0, trunk_setup_timeout=1.0
-    )
-    services = build_services(settings, clock=SystemClock())
-    await clear_tables(services)
-    running = CallRig(services, SHORT_TIMERS)
-    await running.start()
-    try:
+    async with running_rig(
+        database_url, tmp_path, ring_timeout=5.0, timers=SHORT_TIMERS
+    ) as running:
         yield running
-    finally:
-        await running.stop()
-        presence = services.pbx.location.on_presence
-        if isinstance(presence, PresencePublisher):
-            await presence.drain()
-        await services.close()
 
 
 @pytest.fixture
@@ -102,12 +87,18 @@ async def still_alive(refs: dict[str, weakref.ref[object]], within: float = 15.0
     return [name for name, ref in refs.items() if ref() is not None]
 
 
+async def two_phones(rig: CallRig) -> tuple[Phone, Phone]:
+    """Two colleagues' phones: 8001 calls, 8002 is called."""
+    acme = await rig.enterprise("acme")
+    caller = await rig.phone(acme, await rig.user(acme, "张三", "8001"))
+    callee = await rig.phone(acme, await rig.user(acme, "李四", "8002"))
+    return caller, callee
+
+
 async def test_an_answered_call_is_freed_without_the_collector(
     rig: CallRig, collector_off: None
 ) -> None:
-    acme = await rig.enterprise("acme")
-    a = await rig.phone(acme, await rig.user(acme, "张三", "8001"))
-    b = await rig.phone(acme, await rig.user(acme, "李四", "8002"))
+    a, b = await two_phones(rig)
     b.mode = "answer"
     call = await a.call("8002")
     dialog = await a.answered(call)
@@ -128,9 +119,7 @@ async def test_an_answered_call_is_freed_without_the_collector(
 async def test_a_refused_call_is_freed_without_the_collector(
     rig: CallRig, collector_off: None
 ) -> None:
-    acme = await rig.enterprise("acme")
-    a = await rig.phone(acme, await rig.user(acme, "张三", "8001"))
-    b = await rig.phone(acme, await rig.user(acme, "李四", "8002"))
+    a, b = await two_phones(rig)
     call = await a.call("8002")
     ringing = await b.next_call()
     refs = engine_objects(rig)
@@ -146,9 +135,7 @@ async def test_a_refused_call_is_freed_without_the_collector(
 async def test_a_call_the_caller_cancels_is_freed_without_the_collector(
     rig: CallRig, collector_off: None
 ) -> None:
-    acme = await rig.enterprise("acme")
-    a = await rig.phone(acme, await rig.user(acme, "张三", "8001"))
-    b = await rig.phone(acme, await rig.user(acme, "李四", "8002"))
+    a, b = await two_phones(rig)
     call = await a.call("8002")
     ringing = await b.next_call()
     refs = engine_objects(rig)
