@@ -12,6 +12,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from zongji.sip.address import NameAddress
 from zongji.sip.auth import Credentials, DigestAlgorithm, DigestAuthenticator
 from zongji.sip.dialog import Dialog, DialogState
 from zongji.sip.message import Request, Response
+from zongji.sip.network import TransportKind
 from zongji.sip.offer_answer import LocalMedia, SdpSession
 from zongji.sip.parser import parse_message
 from zongji.sip.sdp import Direction, parse_sdp
@@ -544,7 +546,6 @@ async def test_a_pinned_call_keeps_to_its_flow_whatever_contact_the_callee_gives
 ) -> None:
     """A phone behind NAT answers with a Contact nobody can reach; a call placed on the flow of
     its registration (`pin_flow`) still gets its ACK and BYE there (RFC 5626 §5.3)."""
-    from zongji.sip.network import TransportKind
     from zongji.sip.transport.base import Destination
 
     alice, bob = peers
@@ -611,3 +612,52 @@ async def test_on_cancel_is_called_once_the_caller_cancels(peers: tuple[Peer, Pe
     with pytest.raises(CallFailed):
         await wait(call.answered())
     assert seen == [True]  # called once, after `cancelled` was set
+
+
+class _FirstUdpOnTakenNumber(UserAgent):
+    """A user agent whose first UDP socket lands on a number whose TCP side another socket
+    holds: the race `listen_udp_and_tcp` has to survive when the kernel picks the number."""
+
+    def __init__(self, taken: int) -> None:
+        super().__init__(local_user="pbx")
+        self.taken = taken
+        self.udp_opened: list[int] = []
+
+    async def _open(self, kind: TransportKind, host: str, port: int, **options: Any) -> Transport:
+        if kind is TransportKind.UDP and not self.udp_opened:
+            port = self.taken
+        transport = await super()._open(kind, host, port, **options)
+        if kind is TransportKind.UDP:
+            self.udp_opened.append(transport.local_address.port)
+        return transport
+
+
+async def test_udp_and_tcp_on_one_number_move_on_when_tcp_is_taken() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ua = _FirstUdpOnTakenNumber(taken)
+        try:
+            udp, tcp = await ua.listen_udp_and_tcp("127.0.0.1", 0)
+            assert udp.local_address.port == tcp.local_address.port != taken
+            assert ua.udp_opened == [taken, udp.local_address.port]
+            assert ua.transport.transports == [udp, tcp]  # the first UDP socket was not kept
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", taken))  # and it was closed: its number is free again
+        finally:
+            await ua.close()
+
+
+async def test_udp_and_tcp_on_a_named_number_fail_when_tcp_is_taken() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ua = UserAgent(local_user="pbx")
+        try:
+            with pytest.raises(OSError, match="in use"):
+                await ua.listen_udp_and_tcp("127.0.0.1", taken)
+            assert ua.transport.transports == []
+        finally:
+            await ua.close()

@@ -63,11 +63,10 @@ class PbxComponent:
         )
         self.ua = ua
         advertised = settings.sip_public_host or None
-        udp = await ua.listen("udp", settings.host, settings.sip_port, advertised_host=advertised)
-        # TCP on the same number as UDP (port 0: whatever UDP got), as phones expect.
-        udp_port = udp.local_address.port
-        tcp = await ua.listen("tcp", settings.host, udp_port, advertised_host=advertised)
-        ports: dict[str, Any] = {"udp": udp_port, "tcp": tcp.local_address.port}
+        udp, tcp = await ua.listen_udp_and_tcp(
+            settings.host, settings.sip_port, advertised_host=advertised
+        )
+        ports: dict[str, Any] = {"udp": udp.local_address.port, "tcp": tcp.local_address.port}
         if settings.sip_tls_cert is not None:
             context = server_context(str(settings.sip_tls_cert), _opt(settings.sip_tls_key))
             tls = await ua.listen(

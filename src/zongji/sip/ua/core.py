@@ -13,6 +13,7 @@ slow handler (a database lookup, a second call leg) never holds up other traffic
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import logging
 import ssl
@@ -52,6 +53,7 @@ DEFAULT_ALLOW: Final = (
     "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "REFER", "NOTIFY",
     "SUBSCRIBE", "MESSAGE", "REGISTER",
 )  # fmt: skip
+_PAIR_ATTEMPTS: Final = 5  # UDP+TCP on one fresh number: tries before giving up
 _DEFAULT_IN_DIALOG: Final = {"INFO": 200, "NOTIFY": 200, "OPTIONS": 200, "MESSAGE": 200,
                              "INVITE": 488, "UPDATE": 488, "REFER": 603}  # fmt: skip
 
@@ -113,7 +115,53 @@ class UserAgent:
         stream_settings: StreamSettings | None = None,
     ) -> Transport:
         """Open a transport (port 0 picks a free port; read `transport.local_address`)."""
-        kind = TransportKind(str(kind).upper())
+        transport = await self._open(
+            TransportKind(str(kind).upper()),
+            host,
+            port,
+            advertised_host=advertised_host,
+            server_ssl=server_ssl,
+            client_ssl=client_ssl,
+            stream_settings=stream_settings,
+        )
+        self.add_transport(transport)
+        return transport
+
+    async def listen_udp_and_tcp(
+        self, host: str, port: int = 0, *, advertised_host: str | None = None
+    ) -> tuple[Transport, Transport]:
+        """UDP and TCP on one port number, as phones expect of a registrar.
+
+        With port 0 the number is whatever UDP got; another socket may hold TCP on that number
+        (the two port spaces are separate), so then both are opened again on a fresh number.
+        A port asked for by number gets no second try: the error says it is taken."""
+        for attempt in range(_PAIR_ATTEMPTS):
+            udp = await self._open(TransportKind.UDP, host, port, advertised_host=advertised_host)
+            try:
+                tcp = await self._open(
+                    TransportKind.TCP, host, udp.local_address.port, advertised_host=advertised_host
+                )
+            except OSError as error:
+                await udp.close()
+                if port != 0 or error.errno != errno.EADDRINUSE or attempt + 1 == _PAIR_ATTEMPTS:
+                    raise
+                continue
+            self.add_transport(udp)
+            self.add_transport(tcp)
+            return udp, tcp
+        raise AssertionError("unreachable: the last attempt raises")
+
+    async def _open(
+        self,
+        kind: TransportKind,
+        host: str,
+        port: int,
+        *,
+        advertised_host: str | None = None,
+        server_ssl: ssl.SSLContext | None = None,
+        client_ssl: ssl.SSLContext | None = None,
+        stream_settings: StreamSettings | None = None,
+    ) -> Transport:
         transport: Transport
         if kind is TransportKind.UDP:
             transport = await UdpTransport.bind(host, port, advertised_host=advertised_host)
@@ -132,7 +180,6 @@ class UserAgent:
             transport = stream
         else:
             raise ValueError(f"{kind} transport is not available yet")
-        self.add_transport(transport)
         return transport
 
     def add_transport(self, transport: Transport) -> None:
