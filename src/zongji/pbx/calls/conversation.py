@@ -228,11 +228,15 @@ def _endpoints(participants: Sequence[Participant]) -> list[str]:
 
 
 def _mode_of(participants: Sequence[Participant]) -> ConversationMode:
+    """One pass over the participants (asked at every change and every wake of `wait_end`)."""
     if not participants:
         return ConversationMode.EMPTY
-    if any(isinstance(p, ApplicationParticipant) for p in participants):
-        return ConversationMode.APPLICATION
-    count = len(_endpoints(participants))
+    count = 0
+    for participant in participants:
+        if isinstance(participant, ApplicationParticipant):
+            return ConversationMode.APPLICATION
+        if participant.media_endpoint is not None:
+            count += 1
     if count >= 3:
         return ConversationMode.MIX
     if count == 2:
