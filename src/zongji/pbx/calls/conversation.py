@@ -156,6 +156,13 @@ class Conversation:
         """Undo every media join and send BYE to every leg still up (not waiting for answers)."""
         for task in list(self._tasks):
             task.cancel()
+        if (
+            not self._participants
+            and self._relayed is None
+            and self._conference is None
+            and not self._lock.locked()
+        ):
+            return  # dissolved already (the call's end, then its release): nothing joined
         for participant in self._participants:
             _unwatch(participant)
         legs = self.legs

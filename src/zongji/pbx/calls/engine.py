@@ -29,7 +29,6 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 from zongji.directory.service_period import local_today
@@ -318,6 +317,7 @@ class CallEngine:
         endpoints, and a call left open (which would be a bug) is ended as failed."""
         for watcher in live.watchers:
             watcher.cancel()
+        live.call.gone.set()
         with contextlib.suppress(Exception):
             await live.conversation.dissolve()
         for leg in live.legs:
@@ -440,13 +440,10 @@ class CallEngine:
         live = LiveCall(call, incoming, caller_leg, conversation, origin, legs=[caller_leg])
         self.calls[call_id] = live
         self._by_incoming[id(incoming)] = live
-        # the caller's CANCEL (or the call's release, which cancels its watchers): gone
-        cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        cancelled.add_done_callback(lambda _f: call.gone.set())
-        incoming.on_cancel = partial(_resolve, cancelled)
+        # the caller's CANCEL: gone (and the call's end: `_finish`, `_release`)
+        incoming.on_cancel = call.gone.set
         if incoming.cancelled.is_set():
-            _resolve(cancelled)
-        live.watchers.append(cancelled)
+            call.gone.set()
         await conversation.add(caller_leg)
         await record.open()
         return live
@@ -846,6 +843,7 @@ class CallEngine:
             leg.bye_soon()
         for task in live.watchers:
             task.cancel()
+        live.call.gone.set()
         await live.call.end(status, side, reason=reason, rule=rule)
         for leg in live.legs:
             await leg.close()
@@ -883,8 +881,3 @@ def _number_of(uri: object, area_code: str | None = None) -> str | None:
         return to_e164(raw, area_code=("0" + area_code) if area_code else None)
     except ValueError:
         return raw if raw.startswith("+") else None
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
