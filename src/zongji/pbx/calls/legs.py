@@ -401,4 +401,4 @@ class CallLeg:
         with contextlib.suppress(MediaError):
             await self.media.destroy_endpoint(self.endpoint_id)
         # Let a RecordingFinished for a saved recording reach a waiting application first.
-        asyncio.get_running_loop().call_later(5.0, self._router.forget, self.endpoint_id)
+        self._router.forget_later(self.endpoint_id)
