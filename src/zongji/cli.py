@@ -110,6 +110,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "rtp_port_min": args.rtp_port_min,
         "rtp_port_max": args.rtp_port_max,
         "demo_carrier_port": args.demo_carrier_port,
+        "sip_max_call_rate": args.sip_max_call_rate,
+        "sip_max_calls": args.sip_max_calls,
+        "sip_max_loop_lag": args.sip_max_loop_lag,
         "node_name": args.node_name,
         "log_format": args.log_format,
         "migrate_on_start": False if args.no_migrate else None,
@@ -408,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rtp-port-min", type=int)
     serve.add_argument("--rtp-port-max", type=int)
     serve.add_argument("--demo-carrier-port", type=int, help="the demo carrier's SIP port (5070)")
+    serve.add_argument(
+        "--sip-max-call-rate", type=float, help="refuse new calls past this many a second (0: off)"
+    )
+    serve.add_argument("--sip-max-calls", type=int, help="refuse new calls past this many (0: off)")
+    serve.add_argument(
+        "--sip-max-loop-lag", type=float, help="refuse new calls while the loop lags (s, 0: off)"
+    )
     serve.add_argument("--node-name")
     serve.add_argument("--log-format", choices=["json", "text"])
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")

@@ -13,6 +13,7 @@ from zongji.audit.service import AuditLog
 from zongji.directory.services import DirectoryDependencies, DirectoryServices, build_directory
 from zongji.identity.service import IdentityService
 from zongji.identity.tokens import TokenSigner
+from zongji.pbx.calls.admission import AdmissionCollector
 from zongji.pbx.policy.places import table as place_table
 from zongji.pbx.services import PbxDependencies, PbxServices, build_pbx
 from zongji.platform.clock import Clock, SystemClock
@@ -148,6 +149,7 @@ def build_services(
         )
     )
     jobs.every("pbx-registrar", 15, pbx.registrar.housekeeping)
+    metrics.registry.register(AdmissionCollector(pbx.admission))  # overload control's figures
     return Services(
         settings=settings,
         clock=clock,

@@ -12,6 +12,7 @@ from zongji.audit.service import AuditLog
 from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.numbers import NumberPool
 from zongji.directory.users import DirectoryUsers
+from zongji.pbx.calls.admission import AdmissionLimits, CallAdmission
 from zongji.pbx.devices.auth import DeviceAuthenticator
 from zongji.pbx.devices.binding_store import BindingStore
 from zongji.pbx.devices.credentials import DeviceCredentials
@@ -37,7 +38,7 @@ from zongji.platform.nodes import NodeRegistry
 @dataclass
 class PbxServices:
     # fields are added by each part: view, credentials, location, guard (devices); trunks;
-    # records; policy; voicemail
+    # records; policy; voicemail; admission
     view: TelephonyDirectory
     credentials: DeviceCredentials
     location: LocationService
@@ -51,6 +52,7 @@ class PbxServices:
     trunks: TrunkService
     trunk_runtime: TrunkRuntime
     numbers: NumberPool  # the directory's number pool: inbound calls route by called number
+    admission: CallAdmission  # overload control: whether a new call is taken (calls/admission.py)
 
     @property
     def flows(self) -> LocationService:
@@ -93,6 +95,7 @@ def build_pbx(deps: PbxDependencies) -> PbxServices:
         trunks=trunks,
         trunk_runtime=trunk_runtime,
         numbers=deps.numbers,
+        admission=CallAdmission(AdmissionLimits.from_settings(deps.settings), deps.clock),
         view=devices.view,
         credentials=devices.credentials,
         location=devices.location,

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     ring_timeout: float = Field(30.0, gt=0)
     media_timeout: float = Field(60.0, ge=0)  # 0: never
     trunk_setup_timeout: float = Field(8.0, gt=0)
+    # Overload control (pbx/calls/admission.py, docs/pbx/calls.md): new calls refused with a
+    # stateless 503 past any of these; 0 turns a rule off (the default: the operator sets them
+    # from the node's measured rating, as FreeSWITCH's sessions-per-second and max-sessions).
+    sip_max_call_rate: float = Field(0.0, ge=0)  # new calls per second
+    sip_max_calls: int = Field(0, ge=0)  # calls being handled at once
+    sip_max_loop_lag: float = Field(0.0, ge=0)  # seconds the event loop runs behind, smoothed
     sms: SmsSettings = SmsSettings()
 
     @field_validator("sip_trusted_proxies")

@@ -4,7 +4,8 @@ and stopped with the node, and the front door every SIP request comes through.
 The front door decides only *who handles* a request, never what it means: REGISTER goes to the
 registrar, INVITE to the call engine, SUBSCRIBE for message-summary to voicemail (after the
 device has authenticated), OPTIONS is answered here. A source the guard has blocked (repeated
-authentication failures) or that floods us is turned away before any of them sees it.
+authentication failures) or that floods us is turned away before any of them sees it, and a new
+call past the node's rating (`calls/admission.py`) is refused with a stateless 503.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zongji.media import LocalMediaServer
+from zongji.pbx.calls.admission import RETRY_AFTER
 from zongji.pbx.calls.engine import CallEngine
 from zongji.pbx.calls.recovery import end_interrupted_calls
 from zongji.pbx.services import PbxServices
@@ -93,12 +95,14 @@ class PbxComponent:
             )
         self.engine = CallEngine(ua, self.media, pbx, settings, self.deps.clock)
         await self.engine.start()
+        pbx.admission.start()  # its loop-lag timer
         ua.on_request = self.dispatch
         await pbx.trunk_runtime.start(ua)
         return ports
 
     async def stop(self) -> None:
         pbx = self.deps.pbx
+        pbx.admission.stop()
         await pbx.trunk_runtime.stop()
         if self.engine is not None:
             await self.engine.stop()
@@ -127,13 +131,39 @@ class PbxComponent:
             await pbx.registrar.handle(incoming)
         elif isinstance(incoming, IncomingCall):
             assert self.engine is not None
-            await self.engine.handle_invite(incoming)
+            if not self._admit(incoming):
+                return
+            with pbx.admission.handling():
+                await self.engine.handle_invite(incoming)
         elif method == "SUBSCRIBE":
             await self._subscribe(incoming)
         elif method == "OPTIONS":
             incoming.respond(200, headers=[("Allow", ", ".join(ALLOWED))])
         else:
             incoming.respond(405, headers=[("Allow", ", ".join(ALLOWED))])
+
+    def _admit(self, incoming: IncomingCall) -> bool:
+        """Overload control (`calls/admission.py`), before any authentication or database work:
+        a refused call gets one stateless 503 with Retry-After. A phone's first INVITE (no
+        credentials yet: it will only be challenged) is checked but not charged to the rate."""
+        pbx = self.deps.pbx
+        headers = incoming.request.headers
+        remote = incoming.source.remote
+        charge = (
+            "proxy-authorization" in headers
+            or "authorization" in headers
+            or pbx.trunk_runtime.trunk_at(remote.host, remote.port) is not None
+        )
+        refusal = pbx.admission.refusal(charge=charge)
+        if refusal is None:
+            return True
+        response = incoming.create_response(
+            503,
+            f"Service Unavailable ({refusal.value})",
+            headers=[("Retry-After", str(RETRY_AFTER))],
+        )
+        incoming.send_statelessly(response)
+        return False
 
     async def _subscribe(self, incoming: IncomingRequest) -> None:
         pbx = self.deps.pbx
