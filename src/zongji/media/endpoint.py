@@ -24,7 +24,6 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, cast
 
 from . import g711
@@ -82,14 +81,19 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         *,
         cname: bytes,
         on_digit: DigitSink,
+        local: Address | None = None,
+        local_rtcp: Address | None = None,
     ) -> None:
+        """`local`, `local_rtcp`: the sockets' addresses when already known (a parked port's),
+        else asked of the sockets."""
         self.id = endpoint_id
         self.sock = rtp_sock
         self.rtcp_sock = rtcp_sock
-        self.local: Address = rtp_sock.getsockname()[:2]
-        self.local_rtcp: Address = (
-            rtcp_sock.getsockname()[:2] if rtcp_sock is not None else self.local
-        )
+        self.local: Address = local if local is not None else rtp_sock.getsockname()[:2]
+        if rtcp_sock is None:
+            self.local_rtcp: Address = self.local
+        else:
+            self.local_rtcp = local_rtcp if local_rtcp is not None else rtcp_sock.getsockname()[:2]
         self.cname = cname
         self._on_digit = on_digit
         self.stats = EndpointStats()
@@ -251,7 +255,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self._reception is not None:
             s.packets_lost = max(0, self._reception.cumulative_lost)
             s.jitter_ms = self._reception.jitter * 1000.0 / SAMPLE_RATE
-        snap = replace(s)
+        snap = s.copy()
         jitter = self.jitter
         if jitter is not None:
             snap.concealed_frames += jitter.concealed

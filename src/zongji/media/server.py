@@ -209,8 +209,10 @@ class LocalMediaServer:
             raise MediaError("the media server is not started")
         _check_spec(spec)
         spare = self.spares.take(rtcp=not spec.rtcp_mux)
+        local = local_rtcp = None
         if spare is not None:
             rtp_sock, rtcp_sock = spare.sock, spare.rtcp_sock
+            local, local_rtcp = spare.local, spare.local_rtcp
         else:
             rtp_sock, rtcp_sock = await self._allocate(rtcp=not spec.rtcp_mux)
         endpoint = RtpEndpoint(
@@ -220,6 +222,8 @@ class LocalMediaServer:
             rtcp_sock,
             cname=self._cname,
             on_digit=self._on_digit,
+            local=local,
+            local_rtcp=local_rtcp,
         )
         if spare is not None:
             endpoint.adopt(spare.transport, spare.rtcp_transport)
@@ -283,7 +287,15 @@ class LocalMediaServer:
         self._on_clock.pop(endpoint_id, None)
         port = ep.local[1]
         transport, rtcp_transport = ep.detach()
-        if not self.spares.park(port, ep.sock, ep.rtcp_sock, transport, rtcp_transport):
+        if not self.spares.park(
+            port,
+            ep.sock,
+            ep.rtcp_sock,
+            transport,
+            rtcp_transport,
+            local=ep.local,
+            local_rtcp=ep.local_rtcp,
+        ):
             for open_transport in (transport, rtcp_transport):
                 if open_transport is not None:
                     open_transport.close()

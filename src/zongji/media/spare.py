@@ -64,6 +64,10 @@ class Spare:
     transport: asyncio.DatagramTransport
     rtcp_transport: asyncio.DatagramTransport | None
     since: float
+    #: the sockets' own addresses, as the ended endpoint read them: the next endpoint needs
+    #: no system call to learn them again
+    local: tuple[str, int] | None = None
+    local_rtcp: tuple[str, int] | None = None
 
     def close(self) -> None:
         self.transport.close()
@@ -95,8 +99,12 @@ class SparePorts:
         rtcp_sock: socket.socket | None,
         transport: asyncio.DatagramTransport | None,
         rtcp_transport: asyncio.DatagramTransport | None,
+        *,
+        local: tuple[str, int] | None = None,
+        local_rtcp: tuple[str, int] | None = None,
     ) -> bool:
-        """Keep an ended endpoint's open port; False if it can't be kept (the caller closes)."""
+        """Keep an ended endpoint's open port; False if it can't be kept (the caller closes).
+        `local`, `local_rtcp`: the sockets' addresses, if known, kept for the next endpoint."""
         if transport is None or transport.is_closing() or len(self) >= self._limit:
             return False
         rtcp = rtcp_sock is not None
@@ -106,7 +114,16 @@ class SparePorts:
         if rtcp_transport is not None:
             rtcp_transport.set_protocol(_PARKED)
         self._parked[rtcp].append(
-            Spare(port, sock, rtcp_sock, transport, rtcp_transport, self._monotonic())
+            Spare(
+                port,
+                sock,
+                rtcp_sock,
+                transport,
+                rtcp_transport,
+                self._monotonic(),
+                local,
+                local_rtcp if rtcp else None,
+            )
         )
         return True
 

@@ -6,7 +6,8 @@ integer arithmetic, no allocation. Its figures feed RTCP receiver reports and `E
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 _SEQ_MOD = 1 << 16
 _MAX_DROPOUT = 3000
@@ -139,6 +140,11 @@ class EndpointStats:
     #: How many times the remote address was (re)learned from where packets really came from.
     latches: int = 0
 
+    def copy(self) -> EndpointStats:
+        """An independent copy: field by field in one positional call, about five times
+        cheaper than `dataclasses.replace` (every ended endpoint takes one)."""
+        return EndpointStats(*_all_fields(self))
+
     @property
     def dropped(self) -> int:
         return (
@@ -153,3 +159,7 @@ class EndpointStats:
             + self.dropped_late
             + self.dropped_duplicate
         )
+
+
+_all_fields = attrgetter(*(f.name for f in fields(EndpointStats)))
+"""Every field of `EndpointStats`, in declaration order (its `__init__`'s)."""

@@ -156,6 +156,13 @@ class Conversation:
         """Undo every media join and send BYE to every leg still up (not waiting for answers)."""
         for task in list(self._tasks):
             task.cancel()
+        if (
+            not self._participants
+            and self._relayed is None
+            and self._conference is None
+            and not self._lock.locked()
+        ):
+            return  # dissolved already (the call's end, then its release): nothing joined
         for participant in self._participants:
             _unwatch(participant)
         legs = self.legs
@@ -228,11 +235,15 @@ def _endpoints(participants: Sequence[Participant]) -> list[str]:
 
 
 def _mode_of(participants: Sequence[Participant]) -> ConversationMode:
+    """One pass over the participants (asked at every change and every wake of `wait_end`)."""
     if not participants:
         return ConversationMode.EMPTY
-    if any(isinstance(p, ApplicationParticipant) for p in participants):
-        return ConversationMode.APPLICATION
-    count = len(_endpoints(participants))
+    count = 0
+    for participant in participants:
+        if isinstance(participant, ApplicationParticipant):
+            return ConversationMode.APPLICATION
+        if participant.media_endpoint is not None:
+            count += 1
     if count >= 3:
         return ConversationMode.MIX
     if count == 2:

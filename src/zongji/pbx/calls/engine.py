@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 from zongji.directory.service_period import local_today
@@ -187,6 +187,8 @@ class CallEngine:
         self.ring_timeout = settings.ring_timeout
         self.media_timeout: float | None = settings.media_timeout or None
         self.trunk_setup_timeout = settings.trunk_setup_timeout
+        #: what every new endpoint starts as (immutable: one for all)
+        self._new_endpoint = EndpointSpec(media_timeout=self.media_timeout)
         self.originator = Originator(
             ua,
             media,
@@ -315,6 +317,7 @@ class CallEngine:
         endpoints, and a call left open (which would be a bug) is ended as failed."""
         for watcher in live.watchers:
             watcher.cancel()
+        live.call.gone.set()
         with contextlib.suppress(Exception):
             await live.conversation.dissolve()
         for leg in live.legs:
@@ -392,7 +395,7 @@ class CallEngine:
         except SdpRefused as error:
             _reject(incoming, 488, reason_phrase(error))
             return None
-        info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
+        info = await self.media.create_endpoint(self._new_endpoint_spec())
         session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
         leg = CallLeg(
             call_id, self.media, self.media_events, info, session, media_timeout=self.media_timeout
@@ -437,13 +440,10 @@ class CallEngine:
         live = LiveCall(call, incoming, caller_leg, conversation, origin, legs=[caller_leg])
         self.calls[call_id] = live
         self._by_incoming[id(incoming)] = live
-        # the caller's CANCEL (or the call's release, which cancels its watchers): gone
-        cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        cancelled.add_done_callback(lambda _f: call.gone.set())
-        incoming.on_cancel = partial(_resolve, cancelled)
+        # the caller's CANCEL: gone (and the call's end: `_finish`, `_release`)
+        incoming.on_cancel = call.gone.set
         if incoming.cancelled.is_set():
-            _resolve(cancelled)
-        live.watchers.append(cancelled)
+            call.gone.set()
         await conversation.add(caller_leg)
         await record.open()
         return live
@@ -687,6 +687,14 @@ class CallEngine:
             early_leg=early_leg,
         )
 
+    def _new_endpoint_spec(self) -> EndpointSpec:
+        """What a new endpoint starts as: one immutable spec, made again only when the media
+        timeout was changed."""
+        spec = self._new_endpoint
+        if spec.media_timeout != self.media_timeout:
+            spec = self._new_endpoint = EndpointSpec(media_timeout=self.media_timeout)
+        return spec
+
     def _media_host(self, local_host: str) -> str:
         """The address our SDP gives: the public one when the node is behind NAT."""
         if self.settings.sip_public_host:
@@ -730,7 +738,7 @@ class CallEngine:
 
     async def offering_leg(self, call_id: str) -> tuple[CallLeg, bytes]:
         """A leg to call someone with: its endpoint, and our offer (its address)."""
-        info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
+        info = await self.media.create_endpoint(self._new_endpoint_spec())
         session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
         leg = CallLeg(
             call_id,
@@ -835,6 +843,7 @@ class CallEngine:
             leg.bye_soon()
         for task in live.watchers:
             task.cancel()
+        live.call.gone.set()
         await live.call.end(status, side, reason=reason, rule=rule)
         for leg in live.legs:
             await leg.close()
@@ -855,7 +864,8 @@ def _refuse_stranger(incoming: IncomingCall, status: int, reason: str | None = N
 
 
 def _new_call_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits (a uuid4's hex form without building a UUID)."""
+    return secrets.token_hex(16)
 
 
 def _number_of(uri: object, area_code: str | None = None) -> str | None:
@@ -871,8 +881,3 @@ def _number_of(uri: object, area_code: str | None = None) -> str | None:
         return to_e164(raw, area_code=("0" + area_code) if area_code else None)
     except ValueError:
         return raw if raw.startswith("+") else None
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

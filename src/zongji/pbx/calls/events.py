@@ -13,6 +13,7 @@ the call lets go of them; a leg nobody holds has nobody waiting for its events e
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import weakref
@@ -28,6 +29,13 @@ from zongji.media import (
 )
 
 log = logging.getLogger(__name__)
+
+#: How long a closed leg's endpoint stays routed (`forget_later`): a RecordingFinished for a
+#: recording saved as the endpoint went still reaches the application waiting for it.
+FORGET_AFTER = 5.0
+#: Ended endpoints are forgotten together, at most this often: one timer for many calls'
+#: legs rather than one per leg (an endpoint may so stay routed up to this much longer).
+FORGET_BATCH = 1.0
 
 
 class EventListener(Protocol):
@@ -50,6 +58,9 @@ class MediaEventRouter:
             weakref.WeakValueDictionary()
         )
         self._task: asyncio.Task[None] | None = None
+        #: (loop time due, endpoint id) of closed legs' endpoints, oldest first
+        self._forgetting: collections.deque[tuple[float, str]] = collections.deque()
+        self._forget_timer: asyncio.TimerHandle | None = None
 
     def listen(self, endpoint_id: str, listener: EventListener) -> None:
         self._listeners[endpoint_id] = listener
@@ -57,11 +68,33 @@ class MediaEventRouter:
     def forget(self, endpoint_id: str) -> None:
         self._listeners.pop(endpoint_id, None)
 
+    def forget_later(self, endpoint_id: str) -> None:
+        """Forget `endpoint_id` `FORGET_AFTER` seconds from now (or a little later: see
+        `FORGET_BATCH`)."""
+        loop = asyncio.get_running_loop()
+        self._forgetting.append((loop.time() + FORGET_AFTER, endpoint_id))
+        if self._forget_timer is None:
+            self._forget_timer = loop.call_later(FORGET_AFTER, self._forget_due)
+
+    def _forget_due(self) -> None:
+        self._forget_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        queue = self._forgetting
+        while queue and queue[0][0] <= now:
+            self._listeners.pop(queue.popleft()[1], None)
+        if queue:
+            wait = max(queue[0][0] - now, FORGET_BATCH)
+            self._forget_timer = loop.call_later(wait, self._forget_due)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        if self._forget_timer is not None:
+            self._forget_timer.cancel()
+            self._forget_timer = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

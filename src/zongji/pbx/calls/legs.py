@@ -95,7 +95,10 @@ class CallLeg:
         self.inband_dtmf = False
         self._router = router
         self._digits: collections.deque[str] = collections.deque()
-        self._digit_arrived = Flag()
+        #: made by the first `collect` (most legs never collect digits)
+        self._digit_arrived: Flag | None = None
+        #: whether this leg ever started a playback: a leg that never did has none to stop
+        self._played = False
         self._waits: dict[str, asyncio.Future[MediaEvent]] = {}
         self._unclaimed: dict[str, MediaEvent] = {}
         self._closed = False
@@ -227,7 +230,8 @@ class CallLeg:
     def media_event(self, event: MediaEvent) -> None:
         if isinstance(event, DtmfReceived):
             self._digits.append(event.digit)
-            self._digit_arrived.set()
+            if self._digit_arrived is not None:  # else no `collect` waits (it looks first)
+                self._digit_arrived.set()
             return
         if isinstance(event, MediaTimeout):
             if self.on_media_timeout is not None and not self.on_hold:
@@ -274,6 +278,7 @@ class CallLeg:
         gone = PlaybackFinished(self.endpoint_id, "", PlaybackEnd.TARGET_GONE)
         if self.hung_up.is_set() or self._closed:
             return gone
+        self._played = True
         playback_id = await self.media.play(self.endpoint_id, items, barge_in=barge_in)
         event = await self._wait_for(playback_id)
         if isinstance(event, PlaybackFinished):
@@ -284,10 +289,15 @@ class CallLeg:
 
     async def start_playing(self, items: Sequence[PlayItem], *, loop: bool = False) -> None:
         """Play without waiting (ringback while the callee rings)."""
+        self._played = True
         with contextlib.suppress(MediaError):
             await self.media.play(self.endpoint_id, items, loop=loop)
 
     async def stop_playing(self) -> None:
+        """Stop what this leg plays; nothing to ask the media engine if it never played (the
+        caller of a colleague's phone, which makes its own ringback)."""
+        if not self._played:
+            return
         with contextlib.suppress(MediaError):
             await self.media.stop_playback(self.endpoint_id)
 
@@ -304,12 +314,15 @@ class CallLeg:
         collected = ""
         timeout = first_timeout
         loop = asyncio.get_running_loop()
+        digit_arrived = self._digit_arrived
+        if digit_arrived is None:
+            digit_arrived = self._digit_arrived = Flag()
         while len(collected) < max_digits and not self.hung_up.is_set():
             if not self._digits:
-                self._digit_arrived.clear()
+                digit_arrived.clear()
                 deadline = loop.time() + timeout
                 hung_up = watch(self.hung_up)
-                arrived = self._digit_arrived.future()
+                arrived = digit_arrived.future()
                 try:
                     await asyncio.wait(
                         {hung_up, arrived},
@@ -388,4 +401,4 @@ class CallLeg:
         with contextlib.suppress(MediaError):
             await self.media.destroy_endpoint(self.endpoint_id)
         # Let a RecordingFinished for a saved recording reach a waiting application first.
-        asyncio.get_running_loop().call_later(5.0, self._router.forget, self.endpoint_id)
+        self._router.forget_later(self.endpoint_id)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import socket
@@ -272,12 +273,17 @@ class TrunkRuntime:
 
     def trunk_at(self, host: str, port: int) -> uuid.UUID | None:
         """The trunk whose requests come from `host`:`port`, if any (the guard's `trusted`:
-        read at each request, so it follows every change of the trunks)."""
-        try:
-            address = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
+        read at each request, so it follows every change of the trunks).
+
+        Asked twice for every request from a device (the guard, then the engine): with no
+        trunk taking calls in, nothing is parsed."""
+        inbound = self._inbound
+        if not inbound:
             return None
-        for trunk_id, source in self._inbound:
+        address = _address_of(host)
+        if address is None:
+            return None
+        for trunk_id, source in inbound:
             if source.matches(address, port):
                 return trunk_id
         return None
@@ -406,3 +412,12 @@ async def _resolve(config: TrunkConfig) -> frozenset[IpAddress]:
         with contextlib.suppress(ValueError):
             found.add(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A request source's address, parsed once per source (a device sends many requests)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
