@@ -158,6 +158,11 @@ class Headers:
             return False
         return bool(self._values(header_key(name)))
 
+    def has(self, key: str) -> bool:
+        """Whether a field with lookup key `key` (lower case, compact form expanded) is present:
+        `in` for callers that already hold the key, without normalising the name again."""
+        return bool(self._values(key))
+
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """(name as written, value) pairs in order."""
         for _, name, value in self._fields:
