@@ -191,7 +191,7 @@ class Params(Mapping[str, str | None]):
 
     def to_text(self) -> str:
         """`;name=value;flag` for a header; values written as stored."""
-        return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in self._items.items())
+        return "".join([f";{k}" if v is None else f";{k}={v}" for k, v in self._items.items()])
 
 
 EMPTY_PARAMS: Final = Params()

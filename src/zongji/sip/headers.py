@@ -204,13 +204,19 @@ class Headers:
     # -- writing
 
     def _entry(self, name: str, value: object) -> tuple[str, str, str]:
-        key, written = resolve_name(name)
+        # Every header of every message the stack builds passes here: the name cache and
+        # `_changed` are inlined.
+        resolved = _NAME_CACHE.get(name)
+        key, written = resolved if resolved is not None else resolve_name(name)
         if key == "content-length":
             raise ValueError("Content-Length is written from the body; do not set it")
-        text = str(value)
+        text = value if type(value) is str else str(value)
         if "\r" in text or "\n" in text:
             raise ValueError(f"header value for {name} contains CR or LF")
-        self._changed(key)
+        self._index = None
+        cache = self._cache
+        if cache is not None:
+            cache.pop(key, None)
         return key, written, text
 
     def add(self, name: str, value: object, *, first: bool = False) -> None:
