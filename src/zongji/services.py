@@ -5,6 +5,7 @@ This is the only place that knows every context; each context sees only the inte
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from zongji import __version__
@@ -12,6 +13,7 @@ from zongji.audit.service import AuditLog
 from zongji.directory.services import DirectoryDependencies, DirectoryServices, build_directory
 from zongji.identity.service import IdentityService
 from zongji.identity.tokens import TokenSigner
+from zongji.pbx.policy.places import table as place_table
 from zongji.pbx.services import PbxDependencies, PbxServices, build_pbx
 from zongji.platform.clock import Clock, SystemClock
 from zongji.platform.config import Settings
@@ -53,7 +55,9 @@ class Services:
 
     async def start(self) -> None:
         """What must be running before the node serves: the bus's subscription to the other
-        nodes' events (a Redis bus; the in-process bus has nothing to start)."""
+        nodes' events (a Redis bus; the in-process bus has nothing to start), and the policy's
+        table of China's number places (built on a fresh machine: seconds, kept off the loop)."""
+        await asyncio.to_thread(place_table)
         if isinstance(self.bus, RedisBus):
             await self.bus.start()
 

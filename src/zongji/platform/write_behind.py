@@ -38,6 +38,7 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zongji.platform.db import PLATFORM, Database
@@ -52,6 +53,19 @@ RETRY_SECONDS = 120.0
 MAX_BATCH = 2000
 FIRST_DELAY = 0.05
 LONGEST_DELAY = 2.0
+
+
+def transient(error: Exception) -> bool:
+    """A database error worth retrying: a lock not granted in time (SQLite busy), a dropped
+    connection, a deadlock or a serialisation failure. Anything else (a bug, bad data, a
+    duplicate key) is not: retrying cannot change its outcome."""
+    if isinstance(error, OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        text = str(error.orig).lower()
+        return error.connection_invalidated or "deadlock" in text or "serializ" in text
+    return False
+
 
 Write = Callable[[AsyncConnection, dict[K, V]], Awaitable[None]]
 """Writes a batch on the connection, inside the transaction the worker opened."""
@@ -68,7 +82,7 @@ class WriteBehind(Generic[K, V]):
         write: Write[K, V],
         *,
         pace: float,
-        transient: Callable[[Exception], bool],
+        transient: Callable[[Exception], bool] = transient,
         after_commit: AfterCommit[K, V] | None = None,
         lost: Lost[K, V] | None = None,
         retry_seconds: float = RETRY_SECONDS,

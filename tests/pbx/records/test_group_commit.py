@@ -12,9 +12,10 @@ from sqlalchemy import event, select
 
 from tests.pbx.records.helpers import start
 from zongji.pbx.records.models import CallRecord
-from zongji.pbx.records.service import _open_values, transient
+from zongji.pbx.records.service import _open_values
 from zongji.pbx.records.writer import RecordWriter
 from zongji.platform.db import PLATFORM
+from zongji.platform.write_behind import transient
 from zongji.services import Services
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)

@@ -42,7 +42,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zongji.pbx.contracts import Device
@@ -82,7 +81,6 @@ class BindingStore:
             db,
             self._write,
             pace=GATHER_SECONDS,
-            transient=_transient,
             after_commit=self._committed,
             lost=_lost,
             max_batch=BATCH,
@@ -196,13 +194,6 @@ class BindingStore:
                 self._written.discard(row_id)
             else:
                 self._written.add(row_id)
-
-
-def _transient(error: Exception) -> bool:
-    """Worth retrying: a lock not granted in time, a dropped connection."""
-    if isinstance(error, OperationalError):
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _lost(batch: dict[uuid.UUID, _Change], error: Exception) -> None:

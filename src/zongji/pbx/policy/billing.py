@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zongji.pbx.policy.models import MinuteUsage
 from zongji.pbx.policy.usage import new_month, open_months
 from zongji.platform.clock import Clock
 from zongji.platform.db import Database
-from zongji.platform.write_behind import RETRY_SECONDS, WriteBehind
+from zongji.platform.write_behind import RETRY_SECONDS, WriteBehind, transient
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +65,6 @@ _ADD = (
 class _Bill:
     minutes: int = 0
     calls: int = 0
-
-
-def transient(error: Exception) -> bool:
-    """Worth retrying: a lock not granted in time, a dropped connection, a deadlock."""
-    if isinstance(error, OperationalError):
-        return True
-    if isinstance(error, DBAPIError):
-        return error.connection_invalidated or "deadlock" in str(error.orig).lower()
-    return False
 
 
 class UnlimitedBilling:

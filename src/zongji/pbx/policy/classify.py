@@ -13,8 +13,8 @@ meaning, from libphonenumber's China metadata:
   (Hong Kong and Macau included, which are international calls from the mainland) is international;
 - 110, 119, 120 and 122 are emergency, whatever else is true.
 
-Geocoding is a lookup in a large table, so results are cached: one entry per mobile block
-(there are ~130 000 in China) and one per area code.
+The geocoding facts are libphonenumber's, read from a compact table of China's prefixes
+(`places.py`) instead of `phonenumbers.geocoder`, which holds every country's in memory.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, geocoder
+from phonenumbers import NumberParseException, PhoneNumberType
 
 from zongji.pbx.contracts import DialKind, Dialled, NumberClass
+from zongji.pbx.policy.places import place_of
 from zongji.platform.phone import EMERGENCY_NUMBERS
 
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -58,17 +59,15 @@ def area_of(area_code: str, city: str) -> Area:
         except NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            place = geocoder.description_for_number(number, "zh")
-            if place and place != "中国":
+            place = place_of(f"86{code}{subscriber}")
+            if place:
                 return Area(code, place, by_city_name=False)
     return Area(code, _strip_city(city), by_city_name=True)
 
 
-@lru_cache(maxsize=200_000)
 def mobile_place(block: str) -> str:
-    """The geocoder's place for a Chinese mobile block (its first seven digits)."""
-    number = phonenumbers.parse(f"+86{block}0000")
-    return geocoder.description_for_number(number, "zh")
+    """The geocoder's place for a Chinese mobile block (its first seven digits); '' if none."""
+    return place_of(f"86{block}0000")
 
 
 def _same_place(area: Area, place: str) -> bool:

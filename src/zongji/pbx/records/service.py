@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from zongji.pbx.contracts import (
     CallDirection,
@@ -51,23 +50,13 @@ from zongji.platform.events import EventBus
 from zongji.platform.ids import uuid7
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.uow import UnitOfWork
+from zongji.platform.write_behind import transient
 from zongji.sip import DialogSnapshot
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 120.0
 """How long a record write keeps trying while the database is busy or unreachable."""
-
-
-def transient(error: Exception) -> bool:
-    """A database error worth retrying: a lock not granted in time, a dropped connection, a
-    deadlock or serialisation failure. Anything else (a bug, bad data) is not."""
-    if isinstance(error, OperationalError):
-        return True
-    if isinstance(error, DBAPIError):
-        text = str(error.orig).lower()
-        return error.connection_invalidated or "deadlock" in text or "serializ" in text
-    return False
 
 
 async def persist(what: str, call_id: str, write: Callable[[], Awaitable[None]]) -> None:
@@ -229,7 +218,7 @@ class CallRecordService:
         self._nodes = nodes
         self.search = CallRecordSearch(db)
         self.export = CallRecordExport(self.search)
-        self.writer = RecordWriter(db, bus, transient)
+        self.writer = RecordWriter(db, bus)
         self._live: dict[str, dict[str, Any]] = {}
         """The live calls this service opened: each row's values as they will be once what is
         queued is written (every column). The engine reports answers and ends by call id alone,

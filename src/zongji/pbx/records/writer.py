@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from zongji.pbx.records.models import CallRecord
 from zongji.platform.db import Database
 from zongji.platform.events import Event, EventBus
-from zongji.platform.write_behind import WriteBehind
+from zongji.platform.write_behind import WriteBehind, transient
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class RecordWriter:
         self,
         db: Database,
         bus: EventBus,
-        transient: Callable[[Exception], bool],
+        transient: Callable[[Exception], bool] = transient,
         gather: float = GATHER_SECONDS,
         retry_seconds: float = RETRY_SECONDS,
     ) -> None:
