@@ -7,12 +7,18 @@ without the regex. Each shortcut is checked against the slow path it replaces.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from zongji.sip.errors import SipParseError
-from zongji.sip.grammar import _PARAM_RE, Params, parse_params
+from zongji.sip.fields import parse_credentials, parse_via_list
+from zongji.sip.grammar import _PARAM_RE, _QUOTED_BODY, Params, parse_params
 from zongji.sip.message import Request
+from zongji.sip.network import HostPort, TransportKind
 from zongji.sip.parser import parse_message
+from zongji.sip.transport.base import Flow
+from zongji.sip.transport.layer import TransportLayer
 
 INVITE = (
     b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
@@ -132,3 +138,73 @@ def test_replace_first_keeps_the_index_true() -> None:
     headers.replace_first("Subject", "new")  # absent: appended
     assert headers.get("subject") == "new"
     assert headers.get("via") == "SIP/2.0/UDP a;branch=z9hG4bK1"
+
+
+_QUOTED_BODY_PER_CHARACTER = r'(?:[^"\\\r\n]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '""',
+        '"plain nonce AAAAAGWx2Ab1c2QzZS1hYmNk"',
+        '"a\\"b\\\\c"',
+        '"ends in a pair \\\\"',
+        '"unterminated',
+        '"bad pair \\\r"',
+        '"line\r\nbreak"',
+        '"utf-8 \u00e9\u4e2d"',
+        '"\\',
+        '"a\\"',
+    ],
+)
+def test_quoted_string_runs_read_what_the_per_character_grammar_reads(text: str) -> None:
+    runs = re.compile(f'"({_QUOTED_BODY})"')
+    per_character = re.compile(f'"({_QUOTED_BODY_PER_CHARACTER})"')
+    a, b = runs.match(text), per_character.match(text)
+    assert (a and (a.span(), a.groups())) == (b and (b.span(), b.groups()))
+
+
+def test_digest_credentials_with_quoted_pairs_and_long_values() -> None:
+    nonce = "AAAAAGWx2Ab1c2QzZS1hYmNkZWYtMTIzNDU2Nzg5MGFiY2RlZg" * 4
+    credentials = parse_credentials(
+        f'Digest username="a\\"b",realm="r",nonce="{nonce}",uri="sip:x@y",'
+        'response="0d9c1aa9e2a0c5b5f1b9e8e7d6c5b4a3",nc=00000001,qop=auth'
+    )
+    assert credentials.params["username"] == 'a"b'
+    assert credentials.params["nonce"] == nonce
+    assert credentials.params["qop"] == "auth"
+    with pytest.raises(SipParseError):
+        parse_credentials('Digest username="unterminated,realm="r"')
+
+
+def test_headers_has_agrees_with_in_for_every_spelling() -> None:
+    headers = parse_message(INVITE).headers
+    for key in ("via", "contact", "call-id", "route", "record-route", "content-type"):
+        assert headers.has(key) == (key in headers)
+    assert headers.has("contact")
+    assert "m" in headers
+    assert not headers.has("route")
+
+
+def test_stamped_via_keeps_the_sent_by_a_fresh_parse_gives() -> None:
+    class _Silent:  # only its kind is read while stamping
+        kind = TransportKind.UDP
+
+    for via_text in (
+        "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport",
+        "SIP/2.0/TLS [2001:db8::1]:5071;branch=z9hG4bK1",
+        "SIP/2.0/TCP 192.0.2.1;branch=z9hG4bK2, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK3",
+    ):
+        request = parse_message(
+            INVITE.replace(
+                b"SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds", via_text.encode()
+            )
+        )
+        assert isinstance(request, Request)
+        flow = Flow(_Silent(), HostPort("198.51.100.7", 40000))  # type: ignore[arg-type]
+        TransportLayer._stamp_received(request, flow)
+        stamped = request.top_via
+        fresh = parse_via_list(request.headers.get("via") or "")[0]
+        assert stamped.received == "198.51.100.7"
+        assert stamped.sent_by == fresh.sent_by

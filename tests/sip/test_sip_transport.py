@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from zongji.sip.errors import TransportError
+from zongji.sip.errors import SipParseError, TransportError
 from zongji.sip.fields import parse_via_list
 from zongji.sip.message import Response
 from zongji.sip.network import HostPort, TransportKind
@@ -26,6 +26,7 @@ from zongji.sip.parser import Limits, parse_message
 from zongji.sip.transport import client_context, response_flow, server_context
 from zongji.sip.transport.base import Flow, Transport
 from zongji.sip.transport.stream import StreamSettings, StreamTransport
+from zongji.sip.transport.udp import _FLOW_CACHE_SIZE, UdpTransport
 from zongji.sip.ua import IncomingRequest, UserAgent
 
 WAIT = 5.0
@@ -620,3 +621,35 @@ async def test_response_after_the_connection_closed_goes_to_the_sent_by_port() -
     finally:
         listener.close()
         await ua.close()
+
+
+async def test_udp_flows_are_reused_per_peer_address_and_bounded() -> None:
+    class Collect:
+        def __init__(self) -> None:
+            self.flows: list[Flow] = []
+
+        def data_received(self, data: bytes, flow: Flow, datagram: bool) -> None:
+            self.flows.append(flow)
+
+        def framing_error(self, error: SipParseError, flow: Flow) -> None:
+            raise AssertionError(error)
+
+    transport = await UdpTransport.bind("127.0.0.1", 0)
+    try:
+        collect = Collect()
+        transport.receiver = collect
+        transport.datagram_received(b"x", ("192.0.2.1", 5060))
+        transport.datagram_received(b"y", ("192.0.2.1", 5060))
+        transport.datagram_received(b"z", ("192.0.2.1", 5062))
+        first, again, other = collect.flows
+        assert again is first
+        assert first.remote == HostPort("192.0.2.1", 5060)
+        assert first.transport is transport
+        assert first.connection is None
+        assert other.remote == HostPort("192.0.2.1", 5062)
+        for port in range(_FLOW_CACHE_SIZE + 10):
+            transport.datagram_received(b"x", ("192.0.2.9", port))
+        assert len(transport._flows) <= _FLOW_CACHE_SIZE
+        assert collect.flows[-1].remote == HostPort("192.0.2.9", _FLOW_CACHE_SIZE + 9)
+    finally:
+        await transport.close()

@@ -51,6 +51,9 @@ class Via:
     params: Params = EMPTY_PARAMS
     protocol: str = "SIP/2.0"
     _text: str | None = field(default=None, init=False, compare=False, repr=False, hash=False)
+    _sent_by: HostPort | None = field(
+        default=None, init=False, compare=False, repr=False, hash=False
+    )
 
     @property
     def branch(self) -> str | None:
@@ -95,9 +98,16 @@ class Via:
 
     @property
     def sent_by(self) -> HostPort:
-        """sent-by with the transport's default port when none is written (RFC 3261 §18.2.2)."""
-        kind = self.transport_kind or TransportKind.UDP
-        return HostPort(strip_brackets(self.host), self.port or kind.default_port)
+        """sent-by with the transport's default port when none is written (RFC 3261 §18.2.2).
+
+        Worked out once per Via: transaction matching, the response routing and the check of
+        our own Via on responses all read it for every message."""
+        sent_by = self._sent_by
+        if sent_by is None:
+            kind = self.transport_kind or TransportKind.UDP
+            sent_by = HostPort(strip_brackets(self.host), self.port or kind.default_port)
+            object.__setattr__(self, "_sent_by", sent_by)
+        return sent_by
 
     def with_params(self, **params: str | None) -> Via:
         merged = self.params

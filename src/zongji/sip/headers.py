@@ -158,6 +158,11 @@ class Headers:
             return False
         return bool(self._values(header_key(name)))
 
+    def has(self, key: str) -> bool:
+        """Whether a field with lookup key `key` (lower case, compact form expanded) is present:
+        `in` for callers that already hold the key, without normalising the name again."""
+        return bool(self._values(key))
+
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """(name as written, value) pairs in order."""
         for _, name, value in self._fields:
@@ -199,13 +204,19 @@ class Headers:
     # -- writing
 
     def _entry(self, name: str, value: object) -> tuple[str, str, str]:
-        key, written = resolve_name(name)
+        # Every header of every message the stack builds passes here: the name cache and
+        # `_changed` are inlined.
+        resolved = _NAME_CACHE.get(name)
+        key, written = resolved if resolved is not None else resolve_name(name)
         if key == "content-length":
             raise ValueError("Content-Length is written from the body; do not set it")
-        text = str(value)
+        text = value if type(value) is str else str(value)
         if "\r" in text or "\n" in text:
             raise ValueError(f"header value for {name} contains CR or LF")
-        self._changed(key)
+        self._index = None
+        cache = self._cache
+        if cache is not None:
+            cache.pop(key, None)
         return key, written, text
 
     def add(self, name: str, value: object, *, first: bool = False) -> None:

@@ -17,7 +17,7 @@ from typing import Final
 
 from zongji.sip.errors import MessageTooLarge, SipParseError, VersionNotSupported
 from zongji.sip.grammar import TOKEN_RE
-from zongji.sip.headers import Headers, resolve_name
+from zongji.sip.headers import _NAME_CACHE, Headers, resolve_name
 from zongji.sip.message import SIP_VERSION, Request, Response
 from zongji.sip.uri import parse_uri
 
@@ -92,7 +92,9 @@ def parse_message(
             name, colon, value = line.partition(":")
             if not colon:
                 raise SipParseError(f"header line without colon: {line[:40]!r}")
-            key, written = resolve_name(name.rstrip(" \t"))
+            # The names peers write recur: look the name up as written before trimming it.
+            resolved = _NAME_CACHE.get(name)
+            key, written = resolved if resolved is not None else resolve_name(name.rstrip(" \t"))
             if key == "content-length":
                 content_lengths.append(value)
             else:

@@ -30,13 +30,13 @@ def validate_request(request: Request) -> None:
             raise SipParseError("CSeq method does not match the Request-Line")
         _ = request.max_forwards
         headers = request.headers
-        if "contact" in headers:
+        if headers.has("contact"):
             _ = request.contacts
-        if "route" in headers:
+        if headers.has("route"):
             _ = request.route
-        if "record-route" in headers:
+        if headers.has("record-route"):
             _ = request.record_route
-        if request.body and "content-type" in headers:
+        if request.body and headers.has("content-type"):
             _ = request.content_type
         uri = request.uri
         if isinstance(uri, SipUri) and uri.headers:

@@ -150,11 +150,12 @@ class TransportLayer:
             return
         # One copy of the parameters and a direct constructor call: this runs for nearly every
         # request (phones ask for rport), so `with_param` twice and `replace` cost too much.
-        items = dict(via.params.items())
+        items = via.params.items_copy()
         items["received"] = remote.host
         if wants_rport:
             items["rport"] = str(remote.port)
         stamped = Via(via.transport, via.host, via.port, Params.adopt(items), via.protocol)
+        object.__setattr__(stamped, "_sent_by", via.sent_by)  # same transport, host and port
         headers = request.headers
         first_line = headers.get("via") or ""
         if "," in first_line:
@@ -192,7 +193,7 @@ class TransportLayer:
             transport.kind.value,
             advertised.host,
             advertised.port,
-            Params({"branch": branch, "rport": None}),
+            Params.adopt({"branch": branch, "rport": None}),
         )
 
     def send_stateless(

@@ -11,6 +11,11 @@ from zongji.sip.transport.base import ErrorCallback, Flow, Transport, log
 from zongji.sip.transport.loop_io import DatagramSocket, as_datagram_socket
 
 DEFAULT_RECEIVE_BUFFER: Final = 8 * 1024 * 1024
+# Flows of the peers heard from lately, by the address tuple the socket gives: a phone or trunk
+# sends every message of its calls from one address, so one `Flow` (and its `HostPort`) serves
+# them all instead of two new objects per datagram. Bounded, since anyone can send from any
+# address; cleared whole when full (rebuilding an entry costs what not caching would).
+_FLOW_CACHE_SIZE: Final = 4096
 
 
 class UdpTransport(Transport, asyncio.DatagramProtocol):
@@ -23,6 +28,7 @@ class UdpTransport(Transport, asyncio.DatagramProtocol):
         self._advertised_host = advertised_host
         self._closed = asyncio.get_running_loop().create_future()
         self.datagrams_received = 0
+        self._flows: dict[tuple[str | object, ...], Flow] = {}
 
     @classmethod
     async def bind(
@@ -69,12 +75,21 @@ class UdpTransport(Transport, asyncio.DatagramProtocol):
         if receiver is None:
             return
         try:
-            receiver.data_received(
-                data, Flow(self, HostPort(str(addr[0]), int(str(addr[1])))), True
-            )
+            flow = self._flows.get(addr)
+            if flow is None:
+                flow = self._flow_from(addr)
+            receiver.data_received(data, flow, True)
         except Exception:
             # Nothing a peer sends may take the socket down.
             log.exception("error handling a datagram from %s", addr)
+
+    def _flow_from(self, addr: tuple[str | object, ...]) -> Flow:
+        flow = Flow(self, HostPort(str(addr[0]), int(str(addr[1]))))
+        flows = self._flows
+        if len(flows) >= _FLOW_CACHE_SIZE:
+            flows.clear()
+        flows[addr] = flow
+        return flow
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and friends: UDP has no connection to fail, so the transaction
