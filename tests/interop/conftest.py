@@ -1,4 +1,5 @@
-"""Shared by the interop tests: the running-PBX fixture (`pbx`) and the event loop.
+"""Shared by the interop tests: the running-PBX fixture (`pbx`), the peers a test starts
+(`peers`, beside the module's `node`) and the event loop.
 
 Every test here runs on the loop `zongji serve` runs on (`zongji.eventloop`, uvloop), so the
 stack that SIPp, baresip and Kamailio talk to is the one users run: a difference between loops
@@ -12,10 +13,11 @@ from collections.abc import Callable, Mapping
 
 import pytest
 from tests.interop.pbx_harness import pbx
+from tests.interop.peers import peers
 
 from zongji import eventloop
 
-__all__ = ["pbx"]
+__all__ = ["pbx", "peers"]
 
 
 def pytest_asyncio_loop_factories(

@@ -76,6 +76,12 @@ class SippResult:
         return f"sipp rc={self.returncode}\nerrors:\n{self.errors[-3000:]}\n"
 
 
+def ok(result: SippResult) -> None:
+    """One call, and it went as the scenario says (SIPp's log beside the failure)."""
+    assert result.failed == 0, result.explain() + result.messages[-6000:]
+    assert result.successful == 1, result.explain() + result.messages[-6000:]
+
+
 class Sipp:
     """One SIPp process: start it, wait for it, read its statistics."""
 

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import func, select
 from tests.conftest import clear_tables, make_settings
 from tests.interop.pbx_harness import HOST, SipCredential
-from tests.interop.sipp import Sipp, SippResult, free_port, wait_bound
+from tests.interop.sipp import Sipp, free_port, ok, wait_bound
 
 from zongji.directory.schemas import EnterpriseCreate
 from zongji.directory.user_schemas import UserCreate
@@ -173,11 +173,6 @@ class Phones:
         for sipp in self.running:
             await sipp.stop()
             sipp.cleanup()
-
-
-def ok(result: SippResult) -> None:
-    assert result.failed == 0, result.explain() + result.messages[-6000:]
-    assert result.successful == 1, result.explain() + result.messages[-6000:]
 
 
 async def latest_record(

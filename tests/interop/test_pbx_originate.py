@@ -5,14 +5,16 @@ every message of the dialog (INVITE, 180/200, ACK, BYE)."""
 from __future__ import annotations
 
 from tests.interop.pbx_harness import RunningPbx
-from tests.interop.test_pbx_calls import Peers, node, ok, peers, registered
+from tests.interop.peers import Peers
+from tests.interop.sipp import ok
+from tests.interop.test_pbx_calls import node, registered
 
 from zongji.pbx.calls.conversation import Conversation
 from zongji.pbx.calls.originate import OriginateOutcome
 from zongji.pbx.contracts import Party
 from zongji.pbx.destinations import Destination
 
-__all__ = ["node", "peers"]  # the fixtures
+__all__ = ["node"]  # the fixture (`peers` comes from the conftest)
 
 
 async def test_originate_to_a_sipp_phone(node: RunningPbx, peers: Peers) -> None:

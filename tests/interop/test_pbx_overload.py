@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.interop.pbx_harness import HOST, RunningPbx, SipCredential, running_pbx
-from tests.interop.sipp import Sipp, free_port
-from tests.interop.test_pbx_calls import GOOD_SDP, Peers, ok, records, registered
+from tests.interop.pbx_harness import HOST, RunningPbx, running_pbx
+from tests.interop.peers import GOOD_SDP, Peers
+from tests.interop.test_pbx_calls import records, registered
 
 from zongji.api.app import create_app
 from zongji.pbx.calls.admission import Refusal
@@ -28,39 +28,6 @@ CALLS = 5 * OFFERED  # five seconds of it
 async def node(database_url: str, tmp_path: Path) -> AsyncIterator[RunningPbx]:
     async with running_pbx(database_url, tmp_path / "node", sip_max_call_rate=RATE) as running:
         yield running
-
-
-@pytest.fixture
-async def peers(node: RunningPbx, tmp_path: Path) -> AsyncIterator[Peers]:
-    made = Peers(node, tmp_path)
-    try:
-        yield made
-    finally:
-        await made.close()
-
-
-async def _register(peers: Peers, cred: SipCredential, port: int) -> None:
-    auth = f"[authentication username={cred.username} password={cred.password}]"
-    register = peers.sipp(
-        "pbx_phone_register",
-        f"{cred.username};{cred.domain};{auth}",
-        peers.pbx.address,
-        "-auth_uri",
-        cred.domain,
-        local_port=port,
-    )
-    await register.start()
-    ok(await register.wait(30))
-
-
-async def _answering_phone(peers: Peers, cred: SipCredential) -> Sipp:
-    """A registered SIPp desk phone that answers every call until it is stopped."""
-    port = free_port()
-    await _register(peers, cred, port)
-    phone = peers.sipp("pbx_callee", "x", "-m", "100000", local_port=port)
-    await phone.start()
-    await asyncio.sleep(0.3)  # bound and listening
-    return phone
 
 
 def _refused_calls(messages: str) -> set[str]:
@@ -81,7 +48,8 @@ async def test_twice_the_rated_calls_the_excess_gets_503_the_rest_complete(
     alice = await node.user(acme, "张三", "8001")
     bob = await node.user(acme, "李四", "8002")
     carol = await node.user(acme, "王五", "8003")
-    await _answering_phone(peers, await node.device(acme, bob))
+    # a registered SIPp desk phone that answers every call until it is stopped
+    await peers.registered_sipp(await node.device(acme, bob), "pbx_callee", "-m", "100000")
     await registered(node, acme, bob)
     admission = node.services.pbx.admission
 
@@ -102,7 +70,7 @@ async def test_twice_the_rated_calls_the_excess_gets_503_the_rest_complete(
     while admission.refused[Refusal.RATE] == 0:
         assert loop.time() < deadline, "no call was refused"
         await asyncio.sleep(0.05)
-    await _register(peers, await node.device(acme, carol), free_port())
+    await peers.register(await node.device(acme, carol))
     await registered(node, acme, carol)
     app = create_app(node.services)
     app.state.ready = True

@@ -14,23 +14,15 @@ from pathlib import Path
 import pytest
 from tests.interop.kamailio import kamailio
 from tests.interop.pbx_harness import RunningPbx, SipCredential, running_pbx
-from tests.interop.sipp import Sipp, free_port, wait_bound
-from tests.interop.test_pbx_calls import Peers, ok, registered, wait_record
+from tests.interop.peers import Peers
+from tests.interop.sipp import Sipp, free_port, ok, wait_bound
+from tests.interop.test_pbx_calls import registered, wait_record
 
 
 @pytest.fixture
 async def node(database_url: str, tmp_path: Path) -> AsyncIterator[RunningPbx]:
     async with running_pbx(database_url, tmp_path / "node", ring_timeout=5.0) as running:
         yield running
-
-
-@pytest.fixture
-async def peers(node: RunningPbx, tmp_path: Path) -> AsyncIterator[Peers]:
-    made = Peers(node, tmp_path)
-    try:
-        yield made
-    finally:
-        await made.close()
 
 
 async def test_a_phone_registered_through_kamailio_rings_through_it(

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.interop.pbx_harness import running_pbx
-from tests.interop.sipp import wait_bound
-from tests.interop.test_pbx_calls import Peers, ok, registered, wait_record
+from tests.interop.peers import Peers
+from tests.interop.sipp import ok, wait_bound
+from tests.interop.test_pbx_calls import registered, wait_record
 
 from zongji.pbx.records.search import CallRecordOut
 

@@ -25,8 +25,8 @@ import pytest
 import uvloop
 from tests.interop.baresip import Baresip
 from tests.interop.pbx_harness import HOST, PbxTenant, RunningPbx, SipCredential, running_pbx
-from tests.interop.sipp import Sipp, SippResult, free_port
-from tests.interop.test_pbx_calls import Peers
+from tests.interop.peers import Peers
+from tests.interop.sipp import Sipp, free_port, ok
 from tests.test_node import RunningNode
 
 from zongji import cli
@@ -84,11 +84,6 @@ async def phones(node: RunningPbx, tmp_path: Path) -> AsyncIterator[Phones]:
         yield made
     finally:
         await made.close()
-
-
-def ok(result: SippResult) -> None:
-    assert result.failed == 0, result.explain() + result.messages[-6000:]
-    assert result.successful == 1, result.explain() + result.messages[-6000:]
 
 
 async def registered_over(
