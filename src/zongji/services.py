@@ -25,7 +25,6 @@ from zongji.platform.jobs import JobRunner
 from zongji.platform.metrics import Metrics
 from zongji.platform.nodes import NodeRegistry
 from zongji.platform.ratelimit import RateLimiter
-from zongji.platform.redis_bus import RedisBus
 from zongji.platform.sms import (
     BodySeal,
     HttpSmsGateway,
@@ -59,8 +58,7 @@ class Services:
         nodes' events (a Redis bus; the in-process bus has nothing to start), and the policy's
         table of China's number places (built on a fresh machine: seconds, kept off the loop)."""
         await asyncio.to_thread(place_table)
-        if isinstance(self.bus, RedisBus):
-            await self.bus.start()
+        await self.bus.start()
 
     async def close(self) -> None:
         await self.jobs.stop()
@@ -73,8 +71,7 @@ class Services:
             await self.sms.close()
         if isinstance(self.sms, SmppGateway):
             await self.sms.stop()
-        if isinstance(self.bus, RedisBus):  # last: whatever closed above may still publish
-            await self.bus.close()
+        await self.bus.close()  # last: whatever closed above may still publish
         await self.db.dispose()
 
 
@@ -82,6 +79,8 @@ def build_bus(settings: Settings) -> EventBus:
     """The Redis bus when `redis_url` is set (several nodes), else the in-process bus. Nothing
     connects here: `Services.start` subscribes, `Services.close` disconnects."""
     if settings.redis_url:
+        from zongji.platform.redis_bus import RedisBus  # the redis client only where it is used
+
         return RedisBus(settings.redis_url, channel=settings.redis_channel)
     return InProcessBus()
 

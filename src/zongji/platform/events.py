@@ -72,6 +72,16 @@ class EventBus(Protocol):
         """Wait until every delivery started so far has finished (shutdown, tests)."""
         ...
 
+    async def start(self) -> None:
+        """Before the node serves: a bus between nodes subscribes (the in-process bus has
+        nothing to start)."""
+        ...
+
+    async def close(self) -> None:
+        """At shutdown, after everything that may still publish: a bus between nodes
+        disconnects."""
+        ...
+
 
 def kinds_of(kinds: type[Event] | tuple[type[Event], ...]) -> tuple[type[Event], ...]:
     """A subscription's classes as a tuple; refuses what is not an event class (a typo such as
@@ -119,3 +129,9 @@ class InProcessBus:
         """Wait until every delivery started so far has finished (shutdown, tests)."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def start(self) -> None:
+        """Nothing to connect in one process."""
+
+    async def close(self) -> None:
+        await self.drain()

@@ -1,10 +1,9 @@
 """China's number places from the compact table (`policy/places.py`) agree with libphonenumber's
-geocoder, the table is built once and cached, and the node never holds the geocoder's data."""
+geocoder, and the table is built once and cached (that a node never imports the geocoder's data:
+`tests/test_idle_imports.py`)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import phonenumbers
@@ -58,26 +57,3 @@ def test_the_table_is_built_once_and_read_back(
     assert built.place_of("862566666666") == "江苏省南京市"
     assert built.names == places.table().names
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left
-
-
-def test_a_node_never_imports_the_geocoders_data(tmp_path: Path) -> None:
-    """The geocoder's data is ~100 MB of an idle node's memory: classify numbers and start the
-    services in a fresh interpreter, then look."""
-    script = f"""
-import asyncio, sys
-from zongji.pbx.policy.classify import area_of, classify_number
-from zongji.services import build_services
-from zongji.platform.config import Settings
-area = area_of("25", "南京")
-assert classify_number("+8613912345678", area) is not None
-settings = Settings(
-    database_url="sqlite+aiosqlite:///{tmp_path}/db.sqlite3", data_dir={str(tmp_path)!r}
-)
-services = build_services(settings)
-asyncio.run(services.start())
-print(sorted(m for m in sys.modules if m.startswith("phonenumbers.geo")))
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == "[]"

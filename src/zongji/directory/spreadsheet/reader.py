@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import load_workbook
-
 from zongji.directory.spreadsheet.columns import Column
 from zongji.directory.spreadsheet.header import Header, find_header
 from zongji.platform.errors import Problem
@@ -135,6 +133,8 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Cell]]:
         _check_archive(archive)
     try:
         # data_only=False: a formula cell shows as one (data_type "f") instead of its cached value
+        from openpyxl import load_workbook  # here, not at import: see platform/tabular.py
+
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise _refuse(

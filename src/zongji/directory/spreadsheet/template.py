@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import io
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from zongji.directory.spreadsheet.columns import COLUMNS
 from zongji.directory.spreadsheet.header import HEADER_SCAN_ROWS
 from zongji.directory.spreadsheet.reader import MAX_ROWS, SHEET
@@ -37,6 +32,11 @@ INSTRUCTIONS = [
 
 
 def template() -> bytes:
+    from openpyxl import Workbook  # here, not at import: see platform/tabular.py
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET
