@@ -187,8 +187,6 @@ class CallEngine:
         self.ring_timeout = settings.ring_timeout
         self.media_timeout: float | None = settings.media_timeout or None
         self.trunk_setup_timeout = settings.trunk_setup_timeout
-        #: what every new endpoint starts as (immutable: one for all)
-        self._new_endpoint = EndpointSpec(media_timeout=self.media_timeout)
         self.originator = Originator(
             ua,
             media,
@@ -395,7 +393,7 @@ class CallEngine:
         except SdpRefused as error:
             _reject(incoming, 488, reason_phrase(error))
             return None
-        info = await self.media.create_endpoint(self._new_endpoint_spec())
+        info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
         session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
         leg = CallLeg(
             call_id, self.media, self.media_events, info, session, media_timeout=self.media_timeout
@@ -687,14 +685,6 @@ class CallEngine:
             early_leg=early_leg,
         )
 
-    def _new_endpoint_spec(self) -> EndpointSpec:
-        """What a new endpoint starts as: one immutable spec, made again only when the media
-        timeout was changed."""
-        spec = self._new_endpoint
-        if spec.media_timeout != self.media_timeout:
-            spec = self._new_endpoint = EndpointSpec(media_timeout=self.media_timeout)
-        return spec
-
     def _media_host(self, local_host: str) -> str:
         """The address our SDP gives: the public one when the node is behind NAT."""
         if self.settings.sip_public_host:
@@ -738,7 +728,7 @@ class CallEngine:
 
     async def offering_leg(self, call_id: str) -> tuple[CallLeg, bytes]:
         """A leg to call someone with: its endpoint, and our offer (its address)."""
-        info = await self.media.create_endpoint(self._new_endpoint_spec())
+        info = await self.media.create_endpoint(EndpointSpec(media_timeout=self.media_timeout))
         session = SdpSession(LocalMedia(self._media_host(info.local[0]), info.local[1]))
         leg = CallLeg(
             call_id,
