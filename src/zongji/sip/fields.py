@@ -109,6 +109,13 @@ class Via:
             object.__setattr__(self, "_sent_by", sent_by)
         return sent_by
 
+    def with_new_params(self, params: Params) -> Via:
+        """This Via with `params` in place of its own: same transport, host and port, so the
+        sent-by already worked out is the copy's too."""
+        copy = Via(self.transport, self.host, self.port, params, self.protocol)
+        object.__setattr__(copy, "_sent_by", self._sent_by)
+        return copy
+
     def with_params(self, **params: str | None) -> Via:
         merged = self.params
         for name, value in params.items():

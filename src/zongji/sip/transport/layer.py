@@ -148,14 +148,13 @@ class TransportLayer:
         wants_rport = via.wants_rport
         if not wants_rport and strip_brackets(via.host) == remote.host:
             return
-        # One copy of the parameters and a direct constructor call: this runs for nearly every
+        # One copy of the parameters, adopted as they are: this runs for nearly every
         # request (phones ask for rport), so `with_param` twice and `replace` cost too much.
         items = via.params.items_copy()
         items["received"] = remote.host
         if wants_rport:
             items["rport"] = str(remote.port)
-        stamped = Via(via.transport, via.host, via.port, Params.adopt(items), via.protocol)
-        object.__setattr__(stamped, "_sent_by", via.sent_by)  # same transport, host and port
+        stamped = via.with_new_params(Params.adopt(items))
         headers = request.headers
         first_line = headers.get("via") or ""
         if "," in first_line:
