@@ -28,6 +28,7 @@ from zongji.platform.config import WebSocketSettings
 from zongji.services import Services
 
 WAIT = 10.0
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 def pytest_asyncio_loop_factories(
@@ -55,10 +56,13 @@ StartNode = Callable[..., Awaitable[LiveNode]]
 async def start_node(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[StartNode]:
-    """`await start_node(**ws_settings)`: a started node on the suite's database."""
+    """`await start_node(**ws_settings)`: a started node on the suite's database;
+    `redis_channel=C` puts it on the Redis bus (127.0.0.1:6379, as tests/platform's) with the
+    other nodes started with the same channel."""
     started: list[LiveNode] = []
 
-    async def start(**ws: Any) -> LiveNode:
+    async def start(*, redis_channel: str | None = None, **ws: Any) -> LiveNode:
+        bus = {"redis_url": REDIS, "redis_channel": redis_channel} if redis_channel else {}
         settings = make_settings(
             database_url,
             tmp_path / f"node-{len(started)}",
@@ -66,6 +70,7 @@ async def start_node(
             migrate_on_start=False,
             http_port=0,
             ws=WebSocketSettings(**ws),
+            **bus,
         )
         services = build_services_with_phones(settings, clock)
         if not started:

@@ -55,6 +55,7 @@ async def events_socket(websocket: WebSocket) -> None:
     gateway: Gateway = websocket.app.state.services.gateway
     protocols = list(websocket.scope.get("subprotocols") or [])
     principal: Principal | None
+    why: Close | None
     try:
         principal, why = await gateway.sessions.authenticate(_token(websocket, protocols)), None
     except Problem as problem:
@@ -109,8 +110,9 @@ async def _serve(websocket: WebSocket, connection: Connection) -> None:
         asyncio.create_task(_receive(websocket, connection, heard)),
         asyncio.create_task(_keep(connection, heard)),
     ]
+    waiting: list[asyncio.Future[Any]] = [*tasks, connection.closing]
     try:
-        await asyncio.wait([*tasks, connection.closing], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()

@@ -34,7 +34,7 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
                 extensions[ABORT_EXTENSION] = {"abort": self._abort}
 
     def _abort(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if not self.transport.is_closing():
             self.transport.abort()
 
 
