@@ -83,6 +83,18 @@ async def test_logout_and_suspension_close_open_connections_at_once(
     assert r.status_code == 204
     assert await leaving.closed() == (4401, "session_ended")
 
+    # A suspended user (停机) is out on every device at once.
+    zhang = await create_user(node, tenant, "张三", "13800000001")
+    zhang_socket = await open_socket(
+        node, (await node.world.code_login("13800000001"))["access_token"]
+    )
+    await hello(zhang_socket)
+    r = await node.http.post(
+        f"/api/v1/directory/users/{zhang}/suspend", headers=bearer(tenant.admin_token)
+    )
+    assert r.status_code == 200, r.text
+    assert await zhang_socket.closed() == (4403, "user_suspended")
+
     r = await node.http.post(
         f"/api/v1/platform/enterprises/{tenant.id}/suspend", headers=bearer(operator)
     )

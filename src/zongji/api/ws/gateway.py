@@ -298,13 +298,16 @@ class Gateway:
             task.add_done_callback(self._rechecks.discard)
 
     async def on_session_ended(self, event: SessionsEnded | DeviceDeregistered) -> None:
+        why = Close(UNAUTHENTICATED, "session_ended")
         if isinstance(event, SessionsEnded):
             ended = set(event.session_ids)
             hit = [c for c in self._connections if c.principal.session_id in ended]
+            if event.reason == "user_suspended":  # as the API answers them from now on
+                why = Close(FORBIDDEN, "user_suspended")
         else:
             hit = [c for c in self._connections if c.principal.device_id == event.device_id]
         for connection in hit:
-            connection.close(Close(UNAUTHENTICATED, "session_ended"))
+            connection.close(why)
 
     async def on_enterprise_stopped(self, event: EnterpriseSuspended | EnterpriseCancelled) -> None:
         self._recheck_soon(c for c in list(self._connections) if c.tenant_id == event.tenant_id)
