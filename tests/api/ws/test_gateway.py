@@ -9,6 +9,8 @@ import socket
 import uuid
 from typing import Any
 
+import uvloop
+
 from tests.api.ws.conftest import Client, LiveNode, StartNode, open_socket, until
 from tests.conftest import Tenant, bearer
 from zongji.pbx.events import CredentialsRevoked
@@ -39,6 +41,7 @@ async def test_a_valid_access_token_opens_the_channel_and_anything_else_is_close
     start_node: StartNode, clock: FakeClock
 ) -> None:
     node = await start_node()
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)  # as `zongji serve` runs
     tenant = await node.world.enterprise("acme")
 
     client = await open_socket(node, tenant.admin_token)
