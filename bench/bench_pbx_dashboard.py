@@ -17,9 +17,9 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from bench_pbx_records import T0, fill, timed
 from sqlalchemy import func, select, text
 
+from bench_pbx_records import T0, fill, timed
 from zongji.pbx.records.models import CallRecord
 from zongji.pbx.records.search import CallFilters
 from zongji.platform.clock import SystemClock

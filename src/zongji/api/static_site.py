@@ -132,7 +132,25 @@ reload this page.</p>
 <p>The API is available meanwhile: <a href="/api/docs">/api/docs</a>.</p>
 </body></html>
 """
-    return HTMLResponse(body, status_code=503, headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
+    return HTMLResponse(
+        body, status_code=503, headers={**COMMON_HEADERS, "Cache-Control": "no-store"}
+    )
+
+
+def _file(request: Request, path: Path, headers: dict[str, str]) -> Response:
+    """The file, or 304 when the browser's copy is current (`If-None-Match` names its ETag):
+    how a `no-cache` page is revalidated without sending it again."""
+    try:
+        stat = path.stat()  # given, so the ETag is made now (FileResponse would stat later)
+    except OSError as error:  # removed since it was found: a build replaced meanwhile
+        raise HTTPException(404) from error
+    response = FileResponse(path, media_type=media_type(path), headers=headers, stat_result=stat)
+    etag = response.headers.get("etag")
+    asked = request.headers.get("if-none-match")
+    if etag and asked and etag in {tag.strip().removeprefix("W/") for tag in asked.split(",")}:
+        kept = {k: v for k, v in response.headers.items() if k in ("etag", "cache-control")}
+        return Response(status_code=304, headers={**kept, **COMMON_HEADERS})
+    return response
 
 
 def site_router(site: StaticSite) -> APIRouter:
@@ -145,18 +163,17 @@ def site_router(site: StaticSite) -> APIRouter:
         return RedirectResponse(site.prefix + "/" + (f"?{query}" if query else ""), 308)
 
     @router.api_route(site.prefix + "/{path:path}", methods=["GET", "HEAD"])
-    async def serve(path: str) -> Response:
+    async def serve(path: str, request: Request) -> Response:
         if not site.built():
             return _not_built(site)
         found = site.find(path)
         if path.split("/", 1)[0] == ASSETS_DIR:
             if found is None:
                 raise HTTPException(404)
-            headers = {**COMMON_HEADERS, "Cache-Control": IMMUTABLE}
-            return FileResponse(found, media_type=media_type(found), headers=headers)
-        if found is None or found.name == "index.html":
-            return FileResponse(site.index, media_type="text/html", headers=PAGE_HEADERS)
-        return FileResponse(found, media_type=media_type(found), headers=PAGE_HEADERS)
+            return _file(request, found, {**COMMON_HEADERS, "Cache-Control": IMMUTABLE})
+        if found is None:
+            found = site.index  # one of the front end's own routes: its router shows the page
+        return _file(request, found, PAGE_HEADERS)
 
     return router
 

@@ -38,15 +38,16 @@ from zongji.services import Services
 DAYS = 7
 #: Relative weight of each local hour of a day (0–23): office hours, a lunch dip, a quiet night.
 HOUR_WEIGHTS = (0, 0, 0, 0, 0, 0, 0, 1, 3, 9, 10, 8, 4, 5, 9, 10, 9, 7, 3, 2, 1, 1, 0, 0)
+#: Not `zongji demo call`'s own number (+8613912345678): it finds its call's record by caller.
 OUTSIDE_CALLERS = (
-    ("+8613912345678", "客户王先生"),
+    ("+8613952001234", "客户王先生"),
     ("+8613700002222", None),
     ("+8602584009988", "物业前台"),
     ("+8618652001234", "供应商李经理"),
     ("+8613601590001", None),
     ("+8602168881234", "上海分公司"),
 )
-OUTSIDE_CALLEES = ("+8613912345678", "+8602588886666", "+8613800138000", "+8602087654321")
+OUTSIDE_CALLEES = ("+8613952005678", "+8602588886666", "+8613800138000", "+8602087654321")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import World, bearer
 from tests.pbx.devices.conftest import Ent, Phone, SipServer, new_phone
+
 from zongji.platform.actor import SYSTEM
 
 
@@ -36,4 +37,3 @@ async def test_issued_and_registered_devices(
     phone = phones[0]
     assert (await phone.register(desk, expires=0, cseq=2)).status == 200
     assert await devices() == {"issued": 3, "registered": 1, "users_registered": 1}
-

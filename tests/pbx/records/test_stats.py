@@ -70,12 +70,11 @@ async def calls_of_a_day(world: World, t: Tenant, other: Tenant) -> None:
         "h11", CallEnd(CallStatus.REFUSED, refused.started_at, HangupSide.SYSTEM, "403")
     )
     # 19:58: an inbound call still going (in progress now)
-    await records.opened(
-        start(
-            t.id, "live", NOW - timedelta(minutes=2), direction=CallDirection.INBOUND,
-            caller=outside, callee=li,
-        )  # fmt: skip
-    )
+    live = start(
+        t.id, "live", NOW - timedelta(minutes=2), direction=CallDirection.INBOUND,
+        caller=outside, callee=li,
+    )  # fmt: skip
+    await records.opened(live)
     await records.answered("live", NOW - timedelta(minutes=1), li)
 
 
@@ -213,7 +212,7 @@ async def test_days_follow_a_zone_with_summer_time(world: World, clock: FakeCloc
 
 
 async def test_employees_are_refused(world: World, clock: FakeClock) -> None:
-    t, _ = await two_companies(world, clock)
+    await two_companies(world, clock)
     employee = bearer((await world.code_login("13800000001"))["access_token"])
     for url in ("/api/v1/dashboard", "/api/v1/calls/stats"):
         r = await world.client.get(url, headers=employee)

@@ -207,6 +207,12 @@ class CallRecordSearch:
         filters.check()
         return await self._page(tenant_id, conditions(filters), limit, cursor)
 
+    async def get(self, tenant_id: uuid.UUID, record_id: uuid.UUID) -> CallRecordOut | None:
+        """One record of the enterprise (None: no such record there)."""
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            row = await session.get(CallRecord, record_id)
+        return CallRecordOut.of(row) if row is not None else None
+
     async def history(
         self,
         tenant_id: uuid.UUID,

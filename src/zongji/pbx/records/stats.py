@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -177,7 +178,7 @@ def _offset(changes: list[tuple[datetime, int]]) -> ColumnElement[Any]:
         return literal_column(str(int(changes[0][1])))
     whens = [
         (CallRecord.started_at < at, literal_column(str(int(before))))
-        for (_, before), (at, _) in zip(changes, changes[1:], strict=False)
+        for (_, before), (at, _) in pairwise(changes)
     ]
     return case(*whens, else_=literal_column(str(int(changes[-1][1]))))
 

@@ -17,9 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("policy_minute_usage", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_policy_minute_usage_month", ["tenant_id", "month"], unique=False
-        )
+        batch_op.create_index("ix_policy_minute_usage_month", ["tenant_id", "month"], unique=False)
 
 
 def downgrade() -> None:
