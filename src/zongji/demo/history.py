@@ -16,7 +16,9 @@ missed, busy, refused). Users with a quota place none of them, so no demo quota 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,8 @@ from zongji.pbx.contracts import (
 from zongji.pbx.records.search import CallFilters
 from zongji.pbx.records.stats import local_day_start, zone_of
 from zongji.services import Services
+
+log = logging.getLogger(__name__)
 
 DAYS = 7
 #: Relative weight of each local hour of a day (0–23): office hours, a lunch dip, a quiet night.
@@ -149,6 +153,7 @@ async def ensure_demo_history(
     today = now.astimezone(zone).date()
     written: list[Awaitable[None]] = []
     made = 0
+    began = time.perf_counter()
     for back in range(DAYS - 1, -1, -1):
         day = today - timedelta(days=back)
         start = local_day_start(day, zone)
@@ -174,4 +179,9 @@ async def ensure_demo_history(
                 written.append(billing.bill(tenant_id, caller, month, minutes))
             made += 1
     await asyncio.gather(*written)
+    if made:
+        log.info(
+            "demo call history reported",
+            extra={"calls": made, "ms": round((time.perf_counter() - began) * 1000)},
+        )
     return made

@@ -306,18 +306,19 @@ class CallRecordService:
 
     async def live(self, tenant_id: uuid.UUID) -> LiveCalls:
         """The enterprise's calls in progress now, on every node: its open records (`status IS
-        NULL` until a call is closed, on the `(tenant_id, status, …)` index). Records a dead
-        node left open are not counted (its node is neither running nor stopping): they are
-        closed as interrupted when that node starts again."""
+        NULL` until a call is closed, on the `(tenant_id, status, …)` index) on this node and
+        the nodes the registry holds as starting, running or stopping. Records a dead node left
+        open are not counted (its heartbeat went stale, or it stopped): they are closed as
+        interrupted when that node starts again."""
         await self.writer.written()
         stmt = select(CallRecord.direction, func.count()).where(CallRecord.status.is_(None))
         if self._nodes is not None:
-            alive = [
+            alive = {self.node} | {
                 n.name
                 for n in await self._nodes.all()
                 if n.state in (NodeState.STARTING, NodeState.RUNNING, NodeState.STOPPING)
-            ]
-            stmt = stmt.where(CallRecord.node.in_(alive))
+            }
+            stmt = stmt.where(CallRecord.node.in_(sorted(alive)))
         async with self._db.session(TenantScope(tenant_id)) as session:
             rows = (await session.execute(stmt.group_by(CallRecord.direction))).all()
         live = LiveCalls()
