@@ -176,7 +176,7 @@ def _epoch(dialect: str) -> ColumnElement[Any]:
 def _offset(changes: list[tuple[datetime, int]]) -> ColumnElement[Any]:
     if len(changes) == 1:
         return literal_column(str(int(changes[0][1])))
-    whens = [
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
         (CallRecord.started_at < at, literal_column(str(int(before))))
         for (_, before), (at, _) in pairwise(changes)
     ]
