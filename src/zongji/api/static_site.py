@@ -102,7 +102,7 @@ class StaticSite:
             return None
         parts = [part for part in path.split("/") if part]
         if not parts or any(part.startswith(".") for part in parts):
-            return None  # ".", "..", and hidden files alike
+            return None  # dot parts (this directory, its parent) and hidden files alike
         root = self.root.resolve()
         try:
             found = root.joinpath(*parts).resolve(strict=True)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
@@ -38,6 +38,44 @@ DEFAULT_ZONE = "Asia/Shanghai"
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 FAILED_STATUSES = (CallStatus.FAILED, CallStatus.REFUSED, CallStatus.INTERRUPTED)
+LIVE = "live"
+STATUS_KEYS = (*(s.value for s in CallStatus), LIVE)
+DIRECTIONS = (CallDirection.INBOUND, CallDirection.OUTBOUND, CallDirection.INTERNAL)
+
+
+class Sums:
+    """What one bucket adds up, as plain integers: calls, talk seconds, billed minutes, then one
+    count per status (and live), then one per direction."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values = [0] * (3 + len(STATUS_KEYS) + len(DIRECTIONS))
+
+    def count(self, direction: str, status: str | None, calls: int, talk: int, billed: int) -> None:
+        values = self.values
+        values[_CALLS] += calls
+        values[_TALK] += talk
+        values[_BILLED] += billed
+        values[_STATUS_AT.get(status or LIVE, _OTHER_STATUS_AT)] += calls
+        values[_DIRECTION_AT.get(direction, _OTHER_DIRECTION_AT)] += calls
+
+    def add(self, other: Sums) -> None:
+        values = self.values
+        for n, value in enumerate(other.values):
+            values[n] += value
+
+    def __getitem__(self, part: int | slice) -> Any:
+        return self.values[part]
+
+
+_CALLS, _TALK, _BILLED = 0, 1, 2
+_STATUS = slice(3, 3 + len(STATUS_KEYS))
+_DIRECTION = slice(3 + len(STATUS_KEYS), None)
+_STATUS_AT = {key: 3 + n for n, key in enumerate(STATUS_KEYS)}
+_DIRECTION_AT = {d.value: 3 + len(STATUS_KEYS) + n for n, d in enumerate(DIRECTIONS)}
+_OTHER_STATUS_AT = _STATUS_AT[CallStatus.FAILED.value]  # a status this node does not know
+_OTHER_DIRECTION_AT = _DIRECTION_AT[CallDirection.INTERNAL.value]
 
 
 class CallCounts(BaseModel):
@@ -57,24 +95,22 @@ class CallCounts(BaseModel):
     talk_seconds: int = Field(0, description="From answer to end, over the answered calls")
     billed_minutes: int = Field(0, description="Outbound calls, per started minute")
 
-    def add(self, direction: str, status: str | None, calls: int, talk: int, billed: int) -> None:
-        self.calls += calls
-        if status is None:
-            self.live += calls
-        elif status == CallStatus.ANSWERED:
-            self.answered += calls
-        elif status in MISSED_STATUSES:
-            self.missed += calls
-        else:
-            self.failed += calls
-        if direction == CallDirection.INBOUND:
-            self.inbound += calls
-        elif direction == CallDirection.OUTBOUND:
-            self.outbound += calls
-        else:
-            self.internal += calls
-        self.talk_seconds += talk
-        self.billed_minutes += billed
+    @classmethod
+    def of(cls, sums: Sums, **key: Any) -> Self:
+        by_status = dict(zip(STATUS_KEYS, sums[_STATUS], strict=True))
+        return cls(
+            **key,
+            calls=sums[_CALLS],
+            answered=by_status[CallStatus.ANSWERED.value],
+            missed=sum(by_status[s.value] for s in MISSED_STATUSES),
+            failed=sum(by_status[s.value] for s in FAILED_STATUSES),
+            live=by_status[LIVE],
+            inbound=sums[_DIRECTION][0],
+            outbound=sums[_DIRECTION][1],
+            internal=sums[_DIRECTION][2],
+            talk_seconds=sums[_TALK],
+            billed_minutes=sums[_BILLED],
+        )
 
 
 class DayCounts(CallCounts):
@@ -226,35 +262,42 @@ class CallRecordStats:
                 CallRecord.direction,
                 CallRecord.status,
                 func.count(),
-                func.coalesce(func.sum(CallRecord.billable_seconds), 0),
-                func.coalesce(func.sum(CallRecord.billed_minutes), 0),
+                func.sum(CallRecord.billable_seconds),
+                func.sum(CallRecord.billed_minutes),
             )
             .where(*conditions(ranged))
             .group_by(literal_column("local_hour"), CallRecord.direction, CallRecord.status)
         )
         async with self._db.session(TenantScope(tenant_id)) as session:
             rows = (await session.execute(stmt)).all()
-        totals = CallCounts()
-        by_day = {day: DayCounts(date=day) for day in days}
-        by_hour = [HourCounts(hour=h) for h in range(24)]
-        by_status: dict[str, int] = {}
-        epoch = datetime(1970, 1, 1)
+        # Each row goes into its local hour's sums (a few additions); the hours are then added
+        # up into days, hours of the day and totals (at most 24 × 366 of them).
+        hours: dict[int, Sums] = {}
         for local_hour, direction, status, calls, talk, billed in rows:
+            sums = hours.get(local_hour)
+            if sums is None:
+                sums = hours[local_hour] = Sums()
+            sums.count(direction, status, int(calls), int(talk or 0), int(billed or 0))
+        totals = Sums()
+        by_day = {day: Sums() for day in days}
+        by_hour = [Sums() for _ in range(24)]
+        epoch = datetime(1970, 1, 1)
+        for local_hour, sums in hours.items():
             local = epoch + timedelta(hours=int(local_hour))
-            values = (direction, status, int(calls), int(talk), int(billed))
-            totals.add(*values)
-            by_hour[local.hour].add(*values)
+            totals.add(sums)
+            by_hour[local.hour].add(sums)
             day = by_day.get(local.date())
             if day is not None:  # always, unless the zone's rules changed under the range
-                day.add(*values)
-            key = status or "live"
-            by_status[key] = by_status.get(key, 0) + int(calls)
+                day.add(sums)
+        by_status = {
+            key: count for key, count in zip(STATUS_KEYS, totals[_STATUS], strict=True) if count
+        }
         return CallStats(
             timezone=timezone or DEFAULT_ZONE,
             start=start,
             end=end,
-            totals=totals,
-            by_day=list(by_day.values()),
-            by_hour=by_hour,
+            totals=CallCounts.of(totals),
+            by_day=[DayCounts.of(sums, date=day) for day, sums in by_day.items()],
+            by_hour=[HourCounts.of(sums, hour=h) for h, sums in enumerate(by_hour)],
             by_status=by_status,
         )
