@@ -70,11 +70,16 @@ class RunningNode:
 
 def test_demo_node_from_nothing(tmp_path: Path) -> None:
     """The `make run` path: default SQLite under ./var, migrated on start, demo accounts."""
-    node = RunningNode(tmp_path, "--demo", "--log-format", "json")
+    unbuilt = tmp_path / "web-dist"  # the web console not built (`make web` not run)
+    node = RunningNode(tmp_path, "--demo", "--log-format", "json", "--web-dist", str(unbuilt))
     try:
         node.wait_ready()
         demo = json.loads((tmp_path / "var" / "demo.json").read_text())
         assert demo["http"] == node.base
+        assert demo["console"] == node.base + "/console/"
+        console = httpx.get(node.base + "/console/", timeout=10)
+        assert console.status_code == 503
+        assert "make web" in console.text
         with httpx.Client(base_url=node.base, timeout=10) as http:
             admin = http.post(
                 "/api/v1/auth/login",
@@ -134,6 +139,10 @@ def test_demo_node_from_nothing(tmp_path: Path) -> None:
     )  # only the banner shows it
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(line.get("msg") == "node started" for line in lines)
+    [unbuilt_line] = [line for line in lines if "was not built" in line.get("msg", "")]
+    assert "run `make web`" in unbuilt_line["msg"]
+    assert f"web console:       {demo['console']} (not built: run `make web`)" in log
+    assert any(line.get("msg") == "demo call history reported" for line in lines)
 
 
 def test_second_start_keeps_the_demo_accounts(tmp_path: Path) -> None:

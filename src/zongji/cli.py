@@ -116,6 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "node_name": args.node_name,
         "log_format": args.log_format,
         "migrate_on_start": False if args.no_migrate else None,
+        "web_dist": args.web_dist,
     }
     settings = _settings(args, **overrides)
     zlogging.configure(settings.log_level, settings.log_format)
@@ -421,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--node-name")
     serve.add_argument("--log-format", choices=["json", "text"])
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    serve.add_argument(
+        "--web-dist", type=Path, help="the built front end (default: the checkout's web/dist)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 import uvicorn
 
 from zongji.api.app import create_app
+from zongji.api.static_site import announce
 from zongji.api.ws.server import uvicorn_options
 from zongji.platform import heap, migrate
-from zongji.platform.config import Settings
+from zongji.platform.config import WILDCARD_HOSTS, Settings
 from zongji.platform.nodes import NodeState
 from zongji.platform.sms import SmppGateway
 from zongji.services import Services, build_services
@@ -79,6 +80,7 @@ class Node:
         await self.services.start()  # the bus hears other nodes before this node serves
         await self.services.nodes.announce({}, NodeState.STARTING)
         self.ports["http"] = await self._start_http()
+        announce(self.app.state.sites, self.http_base_url)
         for component in self.components:
             self.ports[component.name] = await component.start()
         if settings.demo:
@@ -92,6 +94,16 @@ class Node:
         # Everything start-up made lives as long as the node: keep the collector off it.
         heap.settle_after_start()
         log.info("node started", extra={"node": settings.node_name, "ports": self.ports})
+
+    @property
+    def http_base_url(self) -> str:
+        """Where this node's HTTP is reached from this machine (the port actually bound)."""
+        host = self.settings.host
+        if host in WILDCARD_HOSTS:
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.ports.get('http', self.settings.http_port)}"
 
     async def _start_http(self) -> int:
         config = uvicorn.Config(

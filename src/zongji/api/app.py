@@ -13,6 +13,7 @@ from zongji.api import problems
 from zongji.api.docs import install_docs
 from zongji.api.limits import BodyLimit
 from zongji.api.platform_routes import router as platform_router
+from zongji.api.static_site import install_sites
 from zongji.api.system import router as system_router
 from zongji.api.ws.endpoint import router as ws_router
 from zongji.audit.api import AuditApiDeps, audit_api
@@ -56,6 +57,7 @@ def create_app(services: Services) -> FastAPI:
     )
     for router in (*routers, platform_router):
         app.include_router(router)
+    install_sites(app, services.settings.effective_web_dist)  # /console/ (and /app/ later)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_request_bytes)
 
     @app.middleware("http")

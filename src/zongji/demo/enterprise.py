@@ -14,7 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from zongji.api.static_site import sites
 from zongji.demo.calendar import ensure_demo_calendar
+from zongji.demo.history import ensure_demo_history
 from zongji.demo.telephony import ensure_demo_telephony
 from zongji.directory.contacts import ContactIn
 from zongji.directory.departments import DepartmentCreate, DepartmentOut
@@ -146,10 +148,12 @@ async def ensure_demo(
     await ensure_demo_calendar(services.pbx.policy.calendar, enterprise.id)
     telephony = await ensure_demo_telephony(services, enterprise.id, users, saved, ports)
     sip_of = telephony.pop("users", {})
+    await ensure_demo_history(services, enterprise.id, users)
     base = f"http://{services.settings.host}:{http_port}"
     demo = {
         "http": base,
         "api_docs": base + "/api/docs",
+        "console": base + "/console/",
         "operator": {"account": OPERATOR_LOGIN, "password": passwords[OPERATOR_LOGIN]},
         "enterprise": {
             "id": str(enterprise.id),
@@ -178,8 +182,12 @@ async def ensure_demo(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2) + "\n")
     path.chmod(0o600)
-    _announce(demo, path)
+    _announce(demo, path, console_built=_console_built(services))
     return demo
+
+
+def _console_built(services: Services) -> bool:
+    return all(site.built() for site in sites(services.settings.effective_web_dist))
 
 
 async def _ensure_directory(services: Services, tenant_id: uuid.UUID) -> list[UserOut]:
@@ -259,11 +267,13 @@ password {sip["password"]}, registrar {sip["registrar"]} (UDP/TCP)"""
     return lines
 
 
-def _announce(demo: dict[str, Any], path: Path) -> None:
+def _announce(demo: dict[str, Any], path: Path, *, console_built: bool) -> None:
     first = demo["users"][0]
+    console = demo["console"] if console_built else f"{demo['console']} (not built: run `make web`)"
     print(
         f"""
 Zongji demo (云总机演示) — every account is in {path}
+  web console:       {console}
   API and docs:      {demo["api_docs"]}
   operator console:  {demo["operator"]["account"]} / {demo["operator"]["password"]}
   enterprise admin:  {demo["enterprise_admin"]["account"]} / {demo["enterprise_admin"]["password"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from zongji.pbx.dashboard import api as dashboard_api
 from zongji.pbx.devices import api as devices_api
 from zongji.pbx.policy import api as policy_api
 from zongji.pbx.records import api as records_api
@@ -16,4 +17,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     voicemail_api.router,
     policy_api.router,
     trunks_api.router,
+    dashboard_api.router,
 )

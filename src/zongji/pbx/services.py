@@ -13,6 +13,7 @@ from zongji.directory.enterprises import EnterpriseService
 from zongji.directory.numbers import NumberPool
 from zongji.directory.users import DirectoryUsers
 from zongji.pbx.calls.admission import AdmissionLimits, CallAdmission
+from zongji.pbx.dashboard.service import DashboardFigures
 from zongji.pbx.devices.auth import DeviceAuthenticator
 from zongji.pbx.devices.binding_store import BindingStore
 from zongji.pbx.devices.credentials import DeviceCredentials
@@ -53,6 +54,7 @@ class PbxServices:
     trunk_runtime: TrunkRuntime
     numbers: NumberPool  # the directory's number pool: inbound calls route by called number
     admission: CallAdmission  # overload control: whether a new call is taken (calls/admission.py)
+    dashboard: DashboardFigures  # the admin's first page, from records, devices and policy
 
     @property
     def flows(self) -> LocationService:
@@ -91,6 +93,8 @@ def build_pbx(deps: PbxDependencies) -> PbxServices:
         deps.users,
         is_trunk=lambda host, port: trunk_runtime.trunk_at(host, port) is not None,
     )
+    records = CallRecordService(deps.db, deps.bus, deps.clock, deps.settings.node_name, deps.nodes)
+    policy = PolicyService(deps.db, deps.bus, deps.clock, deps.audit, deps.enterprises, deps.users)
     return PbxServices(
         trunks=trunks,
         trunk_runtime=trunk_runtime,
@@ -103,13 +107,10 @@ def build_pbx(deps: PbxDependencies) -> PbxServices:
         registrar=devices.registrar,
         bindings=devices.bindings,
         device_auth=devices.device_auth,
-        records=CallRecordService(
-            deps.db, deps.bus, deps.clock, deps.settings.node_name, deps.nodes
-        ),
+        records=records,
         voicemail=build_voicemail(
             deps.db, deps.bus, deps.files, deps.clock, deps.settings.data_dir
         ),
-        policy=PolicyService(
-            deps.db, deps.bus, deps.clock, deps.audit, deps.enterprises, deps.users
-        ),
+        policy=policy,
+        dashboard=DashboardFigures(records, devices.credentials, devices.bindings, policy),
     )

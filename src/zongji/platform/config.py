@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     rtp_port_min: int = Field(20000, ge=1024, le=65535)
     rtp_port_max: int = Field(20999, ge=1024, le=65535)
     data_dir: Path = Path("var")
+    # The browser front end as Vite built it (`make web`): `<web_dist>/console/` is served at
+    # /console/ (and `<web_dist>/app/` at /app/ once the staff app exists). Empty: the source
+    # checkout's `web/dist` (`effective_web_dist`).
+    web_dist: Path | None = None
     database_url: str = ""
     # The event bus between nodes (platform/redis_bus.py): a Redis URL such as
     # `redis://127.0.0.1:6379/0` makes every node with the same URL and channel hear the others'
@@ -198,6 +202,23 @@ class Settings(BaseSettings):
             host = f"[{host}]"
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return f"http://{host}{port}"
+
+    @property
+    def effective_web_dist(self) -> Path:
+        """Where the built front end is: the configured `web_dist`, else `web/dist` of the
+        source checkout this package runs from (an editable install: `src/zongji` sits in the
+        checkout), else `web/dist` under the working directory (where `make run` runs)."""
+        if self.web_dist is not None:
+            return self.web_dist
+        checkout = Path(__file__).resolve().parents[3]
+        if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "zongji").is_dir():
+            return checkout / "web" / "dist"
+        return Path("web") / "dist"
+
+    @property
+    def console_url(self) -> str:
+        """Where people open the web console: `<public base URL>/console/`."""
+        return f"{self.effective_public_base_url}/console/"
 
     @property
     def client_url(self) -> str:

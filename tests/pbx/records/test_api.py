@@ -336,3 +336,21 @@ async def test_a_live_call_shows_without_an_end_or_status(world: World) -> None:
     r = await world.client.get("/api/v1/calls/export", params={"format": "csv"}, headers=o.admin)
     row = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1]
     assert row[HEADERS.index("状态")] == "通话中"
+
+
+async def test_a_records_detail_is_its_enterprises_alone(world: World) -> None:
+    o = await office(world)
+    c = world.client
+    r = await c.get("/api/v1/calls", params={"caller": "客户"}, headers=o.admin)
+    [item] = r.json()["items"]
+    r = await c.get(f"/api/v1/calls/{item['id']}", headers=o.admin)
+    assert r.status_code == 200
+    assert r.json() == item
+    other = await world.enterprise("other")
+    r = await c.get(f"/api/v1/calls/{item['id']}", headers=bearer(other.admin_token))
+    assert r.status_code == 404
+    assert r.json()["code"] == "not_found"
+    r = await c.get(f"/api/v1/calls/{item['id']}", headers=o.zhang_auth)
+    assert r.status_code == 403
+    r = await c.get("/api/v1/calls/not-an-id", headers=o.admin)
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")

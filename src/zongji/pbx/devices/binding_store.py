@@ -41,14 +41,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, distinct, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zongji.pbx.contracts import Device
 from zongji.pbx.devices.location import LocationService, Registration, StoredBinding
 from zongji.pbx.devices.models import RegistrationBinding, SipCredential
 from zongji.platform.clock import Clock
-from zongji.platform.db import PLATFORM, Database
+from zongji.platform.db import PLATFORM, Database, TenantScope
 from zongji.platform.write_behind import WriteBehind
 from zongji.sip import Destination, Flow, HostPort, SipUri, TransportKind, parse_uri
 
@@ -85,6 +85,21 @@ class BindingStore:
             lost=_lost,
             max_batch=BATCH,
         )
+
+    async def registered(self, tenant_id: uuid.UUID) -> tuple[int, int]:
+        """The enterprise's registered devices and users with one, on every node: credentials
+        with an unexpired binding in the journal (what this node queued is written first)."""
+        await self._changes.written()
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(distinct(RegistrationBinding.credential_id)),
+                        func.count(distinct(RegistrationBinding.user_id)),
+                    ).where(RegistrationBinding.expires_at > self._clock.now())
+                )
+            ).one()
+        return int(row[0]), int(row[1])
 
     # -- BindingJournal ------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zongji.audit.service import AuditLog, Target
@@ -214,6 +214,14 @@ class DeviceCredentials:
                 .order_by(SipCredential.created_at, SipCredential.id)
             )
             return [self._with_seen(_record(row)) for row in rows.all()]
+
+    async def count(self, tenant_id: uuid.UUID) -> int:
+        """The enterprise's live (issued, not revoked) credentials: its devices."""
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            found = await session.scalar(
+                select(func.count(SipCredential.id)).where(SipCredential.revoked_at.is_(None))
+            )
+        return int(found or 0)
 
     async def get(self, tenant_id: uuid.UUID, credential_id: uuid.UUID) -> CredentialRecord | None:
         async with self._db.session(TenantScope(tenant_id)) as session:

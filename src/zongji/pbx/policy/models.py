@@ -42,7 +42,10 @@ class MinuteUsage(TenantOwned, Base):
     serialised by BEGIN IMMEDIATE)."""
 
     __tablename__ = "policy_minute_usage"
-    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "month"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id", "month"),
+        Index("ix_policy_minute_usage_month", "tenant_id", "month"),  # the enterprise's month
+    )
 
     user_id: Mapped[uuid.UUID]
     month: Mapped[str] = mapped_column(String(7))  # "2026-01"

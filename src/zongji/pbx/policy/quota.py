@@ -96,6 +96,19 @@ class MinuteQuota:
             return Standing(month, 0, reserved, 0)
         return Standing(month, usage.billed_minutes, reserved, usage.calls)
 
+    async def month_total(self, tenant_id: uuid.UUID, month: str) -> tuple[int, int]:
+        """Minutes billed and calls billed in the enterprise's month, every user together."""
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.coalesce(func.sum(MinuteUsage.billed_minutes), 0),
+                        func.coalesce(func.sum(MinuteUsage.calls), 0),
+                    ).where(MinuteUsage.month == month)
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+
     async def standings(
         self, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID], month: str
     ) -> dict[uuid.UUID, Standing]:

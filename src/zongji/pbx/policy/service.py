@@ -59,6 +59,13 @@ TICKETS_MAX = 100_000
 TICKET_MAX_AGE = 24 * 3600.0
 
 
+@dataclass(frozen=True)
+class MonthUsage:
+    month: str  # "2026-12"
+    billed_minutes: int  # outside minutes billed, per started minute of each call
+    billed_calls: int  # answered outside calls billed
+
+
 def month_of(moment: datetime) -> str:
     """The calendar month of a local time, as the usage table keys it: "2026-01"."""
     return f"{moment.year:04d}-{moment.month:02d}"
@@ -242,6 +249,14 @@ class PolicyService:
         standing = await self.quota.standing(tenant_id, user_id, month_of(moment))
         override = await self.calendar.kind_of(tenant_id, moment.date())
         return policy_of(ent, user, moment, standing, override)
+
+    async def month_usage(self, tenant_id: uuid.UUID, timezone: str) -> MonthUsage:
+        """The enterprise's outside minutes billed this month (its time zone's month): what
+        quotas count, every user together."""
+        month = month_of(local_now(self._clock.now(), timezone))
+        await self.billing.written()
+        minutes, calls = await self.quota.month_total(tenant_id, month)
+        return MonthUsage(month=month, billed_minutes=minutes, billed_calls=calls)
 
     async def user_policies(
         self,

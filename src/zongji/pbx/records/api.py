@@ -12,8 +12,16 @@ from fastapi.responses import StreamingResponse
 
 from zongji.identity.web import Employee, EnterpriseAdmin
 from zongji.pbx.contracts import CallDirection, CallStatus
-from zongji.pbx.records.search import CallFilters, CallRecordPage, HistoryKind, Match
+from zongji.pbx.records.search import (
+    CallFilters,
+    CallRecordOut,
+    CallRecordPage,
+    HistoryKind,
+    Match,
+)
+from zongji.pbx.records.stats import CallStats
 from zongji.pbx.web import PbxDeps
+from zongji.platform.errors import not_found
 from zongji.platform.tabular import MEDIA_TYPES, ExportFormat
 
 router = APIRouter(tags=["pbx: call records"])
@@ -88,6 +96,30 @@ async def export_calls(
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="calls-{stamp}.{fmt.value}"'},
     )
+
+
+@router.get("/api/v1/calls/stats", response_model=CallStats)
+async def call_stats(admin: EnterpriseAdmin, services: PbxDeps, filters: FiltersDep) -> CallStats:
+    """The records matching the same filters as the search, counted per day and per hour of
+    the day in the enterprise's time zone: calls, answered, missed, failed, inbound, outbound,
+    internal, talk time (ADM-22..24's charts). Without `from`/`to`: the last 30 days up to the
+    end of today; at most 366 days (422 `range_too_long`)."""
+    enterprise = await services.enterprises.get(admin.tenant_id)
+    return await services.pbx.records.stats.count(
+        admin.tenant_id, filters, enterprise.timezone, services.clock.now()
+    )
+
+
+@router.get("/api/v1/calls/{record_id}", response_model=CallRecordOut)
+async def get_call(
+    record_id: uuid.UUID, admin: EnterpriseAdmin, services: PbxDeps
+) -> CallRecordOut:
+    """One call record of the enterprise (the `id` of a search result); 404 for another's."""
+    await services.pbx.records.writer.written()
+    found = await services.pbx.records.search.get(admin.tenant_id, record_id)
+    if found is None:
+        raise not_found("Call record", "通话记录")
+    return found
 
 
 @router.get("/api/v1/me/calls", response_model=CallRecordPage)

@@ -121,7 +121,7 @@ def _party(number: Any, name: Any, text: str, match: Match) -> ColumnElement[boo
     return or_(number.like(pattern, escape="\\"), name.like(pattern, escape="\\"))
 
 
-def _conditions(f: CallFilters) -> list[ColumnElement[bool]]:
+def conditions(f: CallFilters) -> list[ColumnElement[bool]]:
     c: list[ColumnElement[bool]] = []
     if f.direction is not None:
         c.append(CallRecord.direction == f.direction.value)
@@ -205,7 +205,13 @@ class CallRecordSearch:
         cursor: str | None = None,
     ) -> CallRecordPage:
         filters.check()
-        return await self._page(tenant_id, _conditions(filters), limit, cursor)
+        return await self._page(tenant_id, conditions(filters), limit, cursor)
+
+    async def get(self, tenant_id: uuid.UUID, record_id: uuid.UUID) -> CallRecordOut | None:
+        """One record of the enterprise (None: no such record there)."""
+        async with self._db.session(TenantScope(tenant_id)) as session:
+            row = await session.get(CallRecord, record_id)
+        return CallRecordOut.of(row) if row is not None else None
 
     async def history(
         self,
@@ -242,7 +248,7 @@ class CallRecordSearch:
         filters.check()
         stmt = (
             select(CallRecord)
-            .where(*_conditions(filters))
+            .where(*conditions(filters))
             .order_by(*NEWEST_FIRST)
             .execution_options(yield_per=batch)
         )

@@ -1,0 +1,1 @@
+"""The enterprise admin's dashboard: the figures of the console's first page."""
