@@ -53,7 +53,7 @@ test('the admin sees the dashboard with the node version, in both languages', as
   await expect(page.getByRole('menuitem', { name: '仪表盘' })).toBeVisible()
   await expect(page.getByRole('menuitem', { name: '运营首页' })).toHaveCount(0)
   await expectAccessible(page)
-  await page.screenshot({ path: `${SHOTS}/dashboard-zh-CN.png` })
+  await page.screenshot({ path: `${SHOTS}/dashboard-zh-CN.png`, fullPage: true })
 
   await page.getByTestId('language-switch').click()
   await page.getByRole('menuitem', { name: 'English' }).click()
@@ -61,7 +61,7 @@ test('the admin sees the dashboard with the node version, in both languages', as
   await expect(page.getByRole('heading', { name: 'Server status' })).toBeVisible()
   await expect(page.locator('html')).toHaveAttribute('lang', 'en')
   await expectAccessible(page)
-  await page.screenshot({ path: `${SHOTS}/dashboard-en.png` })
+  await page.screenshot({ path: `${SHOTS}/dashboard-en.png`, fullPage: true })
 
   // The choice is remembered across a reload.
   await page.reload()
@@ -76,7 +76,7 @@ test('the admin changes the password, logs in with the new one, and logs out', a
 
   const change = async (old: string, fresh: string): Promise<void> => {
     await page.getByTestId('user-menu').click()
-    await page.getByRole('menuitem', { name: '修改密码' }).click()
+    await page.getByRole('menu').getByRole('menuitem', { name: '修改密码' }).click()
     await expect(page.getByRole('heading', { name: '修改密码', level: 1 })).toBeVisible()
     await page.getByLabel('当前密码').fill(old)
     await page.getByLabel('新密码', { exact: true }).fill(fresh)
@@ -145,7 +145,7 @@ test('an expired session goes to the login page and back to the page', async ({ 
     localStorage.setItem('zongji.session', JSON.stringify(s))
   })
   await page.reload()
-  await expect(page).toHaveURL(/\/console\/login\?redirect=%2Fdashboard/)
+  await expect(page).toHaveURL(/\/console\/login\?redirect=(%2F|\/)dashboard/)
   await expect(page.getByText('登录已过期，请重新登录，登录后将回到原页面。')).toBeVisible()
   await logIn(page, admin.account, admin.password)
   await expect(page).toHaveURL(/\/console\/dashboard$/)
@@ -195,6 +195,7 @@ test('the operator lands on the operator home', async ({ page }) => {
   await expect(page.getByRole('cell', { name: enterprise.name })).toBeVisible()
   await expect(page.getByRole('menuitem', { name: '仪表盘' })).toHaveCount(0)
   await expectAccessible(page)
+  await page.screenshot({ path: `${SHOTS}/operator-home.png`, fullPage: true })
 
   // The admin's dashboard is not the operator's: sent home instead.
   await page.goto(consoleUrl('dashboard'))
@@ -207,7 +208,7 @@ test('an unknown address shows the 404 page', async ({ page }) => {
   await expect(page).toHaveURL(/dashboard$/)
   await page.goto(consoleUrl('no/such/page'))
   await expect(page.getByRole('heading', { name: '404' })).toBeVisible()
-  await expect(page.getByText('页面不存在')).toBeVisible()
+  await expect(page.getByRole('main').getByText('页面不存在', { exact: true })).toBeVisible()
   await expectAccessible(page)
   await page.getByRole('button', { name: '返回首页' }).click()
   await expect(page).toHaveURL(/dashboard$/)
