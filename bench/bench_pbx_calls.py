@@ -72,9 +72,10 @@ KEEP = "--keep" in sys.argv  # keep each run's directory (SIPp stats and errors,
 # --------------------------------------------------------------------------- the PBX node
 
 
-def serve(workdir: Path, port: int, database_url: str) -> None:
+def serve(workdir: Path, port: int, database_url: str, max_call_rate: float = 0.0) -> None:
     """Run the node's PBX on 127.0.0.1:`port`, provision a bench enterprise, write `ready.json`;
-    on SIGTERM stop and write `records.json` (the calls' records by status)."""
+    on SIGTERM stop and write `records.json` (the calls' records by status). `max_call_rate` is
+    the node's overload limit (`sip_max_call_rate`; 0, the default, none)."""
     import asyncio
     import logging
 
@@ -107,6 +108,7 @@ def serve(workdir: Path, port: int, database_url: str) -> None:
             # one SIPp source places every call: lift the per-source flood limit
             sip_source_rate=1_000_000.0,
             sip_source_burst=1_000_000.0,
+            sip_max_call_rate=max_call_rate,
             log_level="ERROR",
         )
         services = build_services(settings, clock=SystemClock())
@@ -317,10 +319,11 @@ def _postgres(admin_url: str, statement: str) -> None:
 
 
 @contextlib.contextmanager
-def pbx_node(postgres: str | None, tag: str) -> Iterator[System]:
+def pbx_node(postgres: str | None, tag: str, max_call_rate: float = 0.0) -> Iterator[System]:
     """A PBX node with its callee registered; the node's database is a fresh SQLite file, or a
     fresh database (named after `tag`) made on the PostgreSQL server of `postgres` (an admin
-    URL) and dropped afterwards."""
+    URL) and dropped afterwards. `max_call_rate` > 0 turns on the node's overload control at
+    that many new calls a second (the caller's scenario takes a 503 as the call's end)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-pbx."))
     port = free_udp_port()
     url = f"sqlite+aiosqlite:///{workdir / 'zongji.db'}"
@@ -332,7 +335,8 @@ def pbx_node(postgres: str | None, tag: str) -> Iterator[System]:
     python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
     node = subprocess.Popen(
         ["taskset", "-c", "1", *python, str(Path(__file__).resolve()),
-         "--serve", str(workdir), str(port), "--database-url", url],
+         "--serve", str(workdir), str(port), "--database-url", url,
+         "--max-call-rate", str(max_call_rate)],
         stdout=subprocess.DEVNULL, stderr=open(workdir / "node.err", "w"),  # noqa: SIM115
     )  # fmt: skip
     system = System("pbx", workdir, port, free_udp_port(), [node.pid], [])
@@ -437,6 +441,7 @@ def main() -> int:
     )
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)  # --serve's
+    parser.add_argument("--max-call-rate", type=float, default=0.0, help=argparse.SUPPRESS)
     add_postgres_option(parser)
     parser.add_argument("--smoke", action="store_true", help="one short run of each system")
     parser.add_argument("--ladder", type=int, nargs="+", default=[50, 100, 150, 200, 250, 300])
@@ -445,7 +450,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep each run's directory")
     args = parser.parse_args()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), args.database_url)
+        serve(Path(args.serve[0]), int(args.serve[1]), args.database_url, args.max_call_rate)
         return 0
     print(f"# {machine()}", flush=True)
     if args.smoke:

@@ -34,6 +34,7 @@ run of fewer than 3 minutes cannot judge memory, so it is never held.
     python bench/soak_pbx.py --rate 200 --minutes 5
     python bench/soak_pbx.py --ladder 100 150 200  # the sustained rating, and Kamailio at it
     python bench/soak_pbx.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+    python bench/soak_pbx.py --overload 300        # 450 calls/s offered to a node limited to 300
     python bench/soak_pbx.py --smoke               # a few seconds: the machinery works (CI)
     make soak ARGS="--ladder 100 150 200"
 
@@ -42,6 +43,15 @@ rating** (the highest rate held) beside Kamailio 5.6 (the calls bench's stateful
 SIPp phones) soaked at that rating for the same minutes. This is not one of `make bench`'s
 `bench_*.py` files: a soak takes ten minutes a rate, so it runs on its own (`make soak`);
 `make bench-smoke` (CI) runs its `--smoke`.
+
+**The overload run** (`--overload LIMIT`): the node's overload control is set to LIMIT new calls
+a second (`sip_max_call_rate`) and offered `--rate` (default 1.5 × LIMIT) for the same minutes.
+The caller's scenario takes a 503 to either INVITE as the call's end, so SIPp counts refused and
+answered calls alike as successful; the answered ones are those with a setup time (the 200's
+`rtd`) and an `answered` record. The node *copes* when no call failed, every call it answered
+the callee completed and the records show, it answered at least 95 % of LIMIT a second (it keeps
+carrying its rating), retransmissions stayed under 0.1 % of the calls offered (no storm: the
+refusals are cheap and final), and its memory was flat.
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ MINUTE = 60.0
 RETRANSMISSION_LIMIT = 0.001  # retransmissions < 0.1 % of the calls
 FLAT_MB = 8.0  # resident memory is flat: last minute ≤ minute 2 + max(FLAT_MB, FLAT_SHARE)
 FLAT_SHARE = 0.02
+ANSWERED_SHARE = 0.95  # under overload the node still answers ≥ 95 % of its limit a second
 MB = 1024 * 1024
 
 
@@ -142,6 +153,7 @@ class Minute:
     number: int
     attempted: int
     completed: int
+    answered: int  # calls with a setup time: a 200 (under overload, `completed` also counts 503s)
     failed: int
     retransmissions: int
     setup_p50_ms: float
@@ -151,13 +163,14 @@ class Minute:
     memory_mb: float  # at the interval's end
 
     HEADER = (
-        "  minute  attempted  completed  failed  retrans  setup p50/p99 ms  "
+        "  minute  attempted  completed  answered  failed  retrans  setup p50/p99 ms  "
         "CPU % core  µs/call  RSS MB"
     )
 
     def line(self) -> str:
         return (
-            f"  {self.number:6}  {self.attempted:9}  {self.completed:9}  {self.failed:6}  "
+            f"  {self.number:6}  {self.attempted:9}  {self.completed:9}  {self.answered:8}  "
+            f"{self.failed:6}  "
             f"{self.retransmissions:7}  {self.setup_p50_ms:7.0f} /{self.setup_p99_ms:6.0f}  "
             f"{self.core_share * 100:10.1f}  {self.us_per_call:7.0f}  {self.memory_mb:6.1f}"
         )
@@ -176,9 +189,10 @@ def rss_flat(memory_mb: Sequence[float]) -> bool | None:
 class Verdict:
     held: bool
     reasons: tuple[str, ...]  # why not, when not held
+    word: str = "HELD"  # what was judged: a rate held, or (the overload run) the node COPED
 
     def line(self) -> str:
-        return "HELD" if self.held else "NOT HELD: " + "; ".join(self.reasons)
+        return self.word if self.held else f"NOT {self.word}: " + "; ".join(self.reasons)
 
 
 def verdict(run: Run, minutes: Sequence[Minute]) -> Verdict:
@@ -191,6 +205,34 @@ def verdict(run: Run, minutes: Sequence[Minute]) -> Verdict:
         reasons.append(f"the callee completed {run.callee_ok} of {run.calls}")
     if run.system == "pbx" and run.records.get("answered") != run.calls:
         reasons.append(f"records {run.records or 'missing'}, not {run.calls} answered")
+    reasons.extend(retransmission_and_memory(run, minutes))
+    return Verdict(not reasons, tuple(reasons))
+
+
+def overload_verdict(run: Run, minutes: Sequence[Minute], limit: float, interval: float) -> Verdict:
+    """Copes (`--overload`): no call failed or was cut off; every call the records show answered
+    the callee completed, and no other; at least ANSWERED_SHARE of `limit` answered a second
+    over the run; retransmissions < 0.1 % of the calls offered; flat memory."""
+    reasons = []
+    answered = run.records.get("answered", 0)
+    if run.ok != run.calls or run.failed:
+        reasons.append(f"{run.calls - run.ok} of {run.calls} calls failed or did not complete")
+    if run.callee_ok != answered or set(run.records) != {"answered"}:
+        reasons.append(f"the callee completed {run.callee_ok} calls, records {run.records}")
+    carried = answered / (len(minutes) * interval) if minutes else 0.0
+    if carried < ANSWERED_SHARE * limit:
+        reasons.append(
+            f"answered {carried:.0f} calls/s, under {100 * ANSWERED_SHARE:.0f} % of the limit "
+            f"{limit:g}"
+        )
+    reasons.extend(retransmission_and_memory(run, minutes))
+    return Verdict(not reasons, tuple(reasons), "COPED")
+
+
+def retransmission_and_memory(run: Run, minutes: Sequence[Minute]) -> list[str]:
+    """What both verdicts ask of a run beside its calls: retransmissions < 0.1 % of the calls,
+    memory flat (`rss_flat`), and the run not cut off (`run.note`)."""
+    reasons = []
     if run.retrans >= RETRANSMISSION_LIMIT * run.calls:
         reasons.append(
             f"{run.retrans} retransmissions = {100 * run.retrans / max(1, run.calls):.2f} % "
@@ -207,7 +249,7 @@ def verdict(run: Run, minutes: Sequence[Minute]) -> Verdict:
         )
     if run.note:
         reasons.append(run.note)
-    return Verdict(not reasons, tuple(reasons))
+    return reasons
 
 
 # --------------------------------------------------------------------------- one soak
@@ -264,6 +306,7 @@ def minutes_of(run: Run, system: System, interval: float, count: int) -> list[Mi
                 k + 1,
                 attempted,
                 caller[k]["SuccessfulCall"],
+                len(setups[k]),
                 caller[k]["FailedCall"],
                 caller[k]["Retransmissions"] + callee[k]["Retransmissions"],
                 percentile(setups[k], 0.50),
@@ -283,20 +326,26 @@ def soak(
     interval: float,
     hold: int,
     postgres: str | None,
+    limit: float = 0.0,
 ) -> Soak:
-    """`count` intervals of `interval` s at `rate` through the PBX (or Kamailio)."""
+    """`count` intervals of `interval` s at `rate` through the PBX (or Kamailio); `limit` > 0 is
+    the overload run (the node's `sip_max_call_rate`, judged by `overload_verdict`)."""
     duration = count * interval
     run = Run(system_name, rate, int(rate * duration))
     warmup = min(interval, duration / 3)
-    # every call's setup time, dumped as it goes (-rtt_freq: calls between dumps)
-    rtt = ["-trace_rtt", "-rtt_freq", str(max(1, rate))]
-    system_cm = pbx_node(postgres, f"soak{rate}") if system_name == "pbx" else kamailio_proxy()
+    # every call's setup time, written as each call gets its 200 (-rtt_freq 1: none is left
+    # unwritten at the end, so the minutes' `answered` add up)
+    rtt = ["-trace_rtt", "-rtt_freq", "1"]
+    system_cm = (
+        pbx_node(postgres, f"soak{rate}", limit) if system_name == "pbx" else kamailio_proxy()
+    )
     with system_cm as system:
         drive(run, system, duration, warmup, hold, every=interval, caller_extra=rtt)
         minutes = minutes_of(run, system, interval, count)
     run.records = system.records
     label = "1 min" if interval == MINUTE else f"{interval:g} s"
-    return Soak(run, minutes, verdict(run, minutes), label)
+    judged = overload_verdict(run, minutes, limit, interval) if limit > 0 else verdict(run, minutes)
+    return Soak(run, minutes, judged, label)
 
 
 # --------------------------------------------------------------------------- main
@@ -306,12 +355,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rate", type=int, default=100, help="calls per second (default 100)")
+    parser.add_argument("--rate", type=int, default=None, help="calls per second (default 100)")
     parser.add_argument("--minutes", type=int, default=10, help="how long to hold it (default 10)")
     parser.add_argument(
         "--ladder", type=int, nargs="+", metavar="RATE", help="soak each rate; print the rating"
     )
     parser.add_argument("--hold", type=int, default=1000, help="call hold time, ms")
+    parser.add_argument(
+        "--overload",
+        type=float,
+        metavar="LIMIT",
+        help="the overload run: the node limited to LIMIT new calls/s, offered --rate "
+        "(default 1.5 × LIMIT)",
+    )
     add_postgres_option(parser)
     parser.add_argument("--smoke", action="store_true", help="3 × 2 s at 20 calls/s, each system")
     parser.add_argument("--interval", type=float, default=MINUTE, help=argparse.SUPPRESS)
@@ -319,13 +375,24 @@ def main() -> int:
     database = "PostgreSQL" if args.postgres else "SQLite"
     print(f"# {machine()}", flush=True)
     if args.smoke:
-        print("# smoke: 3 intervals of 2 s at 20 calls/s, the PBX then Kamailio", flush=True)
+        print(
+            "# smoke: 3 intervals of 2 s at 20 calls/s, the PBX then Kamailio; then 30 calls/s "
+            "offered to the PBX limited to 20",
+            flush=True,
+        )
         soaks = [soak(name, 20, 3, 2.0, args.hold, args.postgres) for name in ("pbx", "kamailio")]
-        for each in soaks:
+        limited = soak("pbx", 30, 3, 2.0, args.hold, args.postgres, limit=20)
+        for each in (*soaks, limited):
             print(each.report(), flush=True)
-        # the machinery works: every call completed, setup times were read for every interval
-        return 0 if all(s.run.passed and s.setup_samples == 3 for s in soaks) else 1
-    rates = args.ladder or [args.rate]
+        # the machinery works: every call completed, setup times were read for every interval;
+        # under the limit some calls were refused and the rest answered, none failed
+        run, answered = limited.run, limited.run.records.get("answered", 0)
+        refused_some = run.ok == run.calls and not run.failed and 0 < answered < run.calls
+        normal = all(s.run.passed and s.setup_samples == 3 for s in soaks)
+        return 0 if normal and refused_some and run.callee_ok == answered else 1
+    if args.overload:
+        return overload(args, database)
+    rates = args.ladder or [args.rate or 100]
     print(
         f"# soak: {args.minutes} × {args.interval:g} s per rate, calls held {args.hold} ms, "
         f"node on {database}; rates {rates}" + (" until one is not held" if args.ladder else ""),
@@ -353,6 +420,29 @@ def main() -> int:
         flush=True,
     )
     return 0
+
+
+def overload(args: argparse.Namespace, database: str) -> int:
+    """`--overload LIMIT`: one soak of `--rate` (default 1.5 × LIMIT) offered to a node whose
+    overload control admits LIMIT new calls a second."""
+    offered = args.rate or round(1.5 * args.overload)
+    print(
+        f"# overload: {args.minutes} × {args.interval:g} s, {offered} calls/s offered to a node "
+        f"limited to {args.overload:g} (sip_max_call_rate), calls held {args.hold} ms, node on "
+        f"{database}",
+        flush=True,
+    )
+    result = soak(
+        "pbx", offered, args.minutes, args.interval, args.hold, args.postgres, args.overload
+    )
+    answered = result.run.records.get("answered", 0)
+    print(result.report(), flush=True)
+    print(
+        f"  refused with 503: {result.run.calls - answered} of {result.run.calls} offered; "
+        f"answered {answered / (len(result.minutes) * args.interval):.0f} calls/s",
+        flush=True,
+    )
+    return 0 if result.verdict.held else 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 from zongji.sip.address import NameAddress
 from zongji.sip.auth import Credentials, DigestAlgorithm, DigestAuthenticator
 from zongji.sip.dialog import Dialog, DialogState
+from zongji.sip.errors import TransactionTimeout
 from zongji.sip.message import Request, Response
 from zongji.sip.network import TransportKind
 from zongji.sip.offer_answer import LocalMedia, SdpSession
@@ -661,3 +663,42 @@ async def test_udp_and_tcp_on_a_named_number_fail_when_tcp_is_taken() -> None:
             assert ua.transport.transports == []
         finally:
             await ua.close()
+
+
+async def test_a_bye_the_peer_never_answers_ends_the_dialog_quietly() -> None:
+    """The callee is gone (its phone lost power): the BYE times out (Timer F), `bye()` returns
+    None as it promises instead of raising into whoever hangs up, and, run in the background as
+    the PBX does, leaves nothing for the cyclic collector. A `TransactionTimeout` escaping a
+    background task stays in the task with its traceback's frames, a cycle: under a
+    retransmission storm a node piled up ~180,000 such objects in three minutes, then paused
+    3 s collecting them."""
+    timers = TimerSettings(t1=0.01, t2=0.04, t4=0.05)
+    alice = UserAgent(local_user="alice", settings=timers)
+    bob = UserAgent(local_user="bob", settings=timers)
+    await alice.listen("udp")
+    address = (await bob.listen("udp")).local_address
+    bob.on_request = lambda request: (
+        request.answer(b"") if isinstance(request, IncomingCall) else None
+    )  # type: ignore[func-returns-value]
+    try:
+        call = await wait(alice.invite(f"sip:bob@{address.host}:{address.port}"))
+        first, second = await wait(call.answered()), None
+        second_call = await wait(alice.invite(f"sip:bob@{address.host}:{address.port}"))
+        second = await wait(second_call.answered())
+        await bob.close()  # nobody answers from now on
+        assert await wait(first.bye()) is None
+        assert first.terminated
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds stays in gc.garbage
+        task = asyncio.get_running_loop().create_task(second.bye())
+        alice.track(task)
+        assert await wait(task) is None
+        del task, second, second_call, first, call
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, Dialog | Request | TransactionTimeout)]
+        assert not left
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        await alice.close()
+        await bob.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zongji.sip.address import NameAddress
+from zongji.sip.errors import TransactionTimeout, TransportError
 from zongji.sip.fields import MediaType
 from zongji.sip.headers import Headers
 from zongji.sip.message import Request, Response
@@ -324,7 +325,8 @@ class Dialog:
         self._terminate("local BYE")
         try:
             return await self.ua.send_in_dialog(self, request)
-        except (TimeoutError, ConnectionError, OSError) as error:
+        except (TransactionTimeout, TransportError, OSError) as error:
+            # the dialog is over here whatever the peer does; a peer gone for good is no error
             log.info("BYE in %r failed: %s", self, error)
             return None
 

@@ -586,7 +586,14 @@ class UserAgent:
     ) -> Response:
         pending = PendingRequest(on_provisional)
         self.transactions.start_client(request, flow, pending)
-        return await pending.future
+        future = pending.future
+        del pending
+        try:
+            return await future
+        finally:
+            # A timeout or transport error is raised out of `future`: its traceback holds this
+            # frame, so the frame must not hold the future (a cycle only the collector frees)
+            del future
 
     async def request(
         self,
