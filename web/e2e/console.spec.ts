@@ -10,7 +10,7 @@ import {
   expectAccessible,
   logIn,
   nodeUrl,
-  SHOTS,
+  shoot,
 } from './helpers'
 
 test('a wrong password is refused in the user language', async ({ page }) => {
@@ -19,7 +19,7 @@ test('a wrong password is refused in the user language', async ({ page }) => {
   await expect(page).toHaveURL(/\/console\/login/)
   await expect(page.getByRole('heading', { name: '登录管理后台' })).toBeVisible()
   await expectAccessible(page)
-  await page.screenshot({ path: `${SHOTS}/login.png` })
+  await shoot(page, 'login')
 
   // Nothing typed: the form says so before anything is sent.
   await page.getByRole('button', { name: '登录' }).click()
@@ -53,7 +53,7 @@ test('the admin sees the dashboard with the node version, in both languages', as
   await expect(page.getByRole('menuitem', { name: '仪表盘' })).toBeVisible()
   await expect(page.getByRole('menuitem', { name: '运营首页' })).toHaveCount(0)
   await expectAccessible(page)
-  await page.screenshot({ path: `${SHOTS}/dashboard-zh-CN.png`, fullPage: true })
+  await shoot(page, 'dashboard-zh-CN')
 
   await page.getByTestId('language-switch').click()
   await page.getByRole('menuitem', { name: 'English' }).click()
@@ -61,7 +61,7 @@ test('the admin sees the dashboard with the node version, in both languages', as
   await expect(page.getByRole('heading', { name: 'Server status' })).toBeVisible()
   await expect(page.locator('html')).toHaveAttribute('lang', 'en')
   await expectAccessible(page)
-  await page.screenshot({ path: `${SHOTS}/dashboard-en.png`, fullPage: true })
+  await shoot(page, 'dashboard-en')
 
   // The choice is remembered across a reload.
   await page.reload()
@@ -195,7 +195,7 @@ test('the operator lands on the operator home', async ({ page }) => {
   await expect(page.getByRole('cell', { name: enterprise.name })).toBeVisible()
   await expect(page.getByRole('menuitem', { name: '仪表盘' })).toHaveCount(0)
   await expectAccessible(page)
-  await page.screenshot({ path: `${SHOTS}/operator-home.png`, fullPage: true })
+  await shoot(page, 'operator-home')
 
   // The admin's dashboard is not the operator's: sent home instead.
   await page.goto(consoleUrl('dashboard'))

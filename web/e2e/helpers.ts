@@ -72,3 +72,10 @@ export async function employeeLogin(
   expect(r.status()).toBe(200)
   return (await r.json()) as Record<string, unknown>
 }
+
+/** A screenshot for docs/console/: the whole page from its top (sticky header and sidebar in
+ * place). */
+export async function shoot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0))
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true })
+}
