@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from zongji.services import Services
 
@@ -82,6 +84,17 @@ def test_demo_node_from_nothing(tmp_path: Path) -> None:
                 },
             )
             assert admin.status_code == 200
+            # The real-time channel is served by the same process (uvicorn's WebSocket side).
+            with ws_connect(
+                f"ws://127.0.0.1:{node.port}/api/v1/ws",
+                subprotocols=[
+                    Subprotocol("zongji.v1"),
+                    Subprotocol(f"bearer.{admin.json()['access_token']}"),
+                ],
+                open_timeout=10,
+            ) as socket_:
+                hello = json.loads(socket_.recv(timeout=10))
+                assert hello["type"] == "hello"
             op = http.post(
                 "/api/v1/auth/login",
                 json={

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from zongji.api.app import create_app
+from zongji.api.ws.server import uvicorn_options
 from zongji.platform import heap, migrate
 from zongji.platform.config import Settings
 from zongji.platform.nodes import NodeState
@@ -101,6 +102,7 @@ class Node:
             access_log=False,
             lifespan="off",
             server_header=False,
+            **uvicorn_options(self.settings.ws),
         )
         self._http = _HttpServer(config)
         self._http_task = asyncio.create_task(self._http.serve(), name="http")
@@ -117,6 +119,8 @@ class Node:
         log.info("node stopping", extra={"node": self.settings.node_name})
         with contextlib.suppress(Exception):
             await self.services.nodes.set_state(NodeState.STOPPING)
+        # WebSocket clients hear 1001 (going away) and reconnect elsewhere before HTTP stops.
+        await self.services.gateway.close()
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task

@@ -9,6 +9,8 @@ import asyncio
 from dataclasses import dataclass
 
 from zongji import __version__
+from zongji.api.ws.collector import GatewayCollector
+from zongji.api.ws.gateway import Gateway
 from zongji.audit.service import AuditLog
 from zongji.directory.services import DirectoryDependencies, DirectoryServices, build_directory
 from zongji.identity.service import IdentityService
@@ -52,6 +54,7 @@ class Services:
     nodes: NodeRegistry
     jobs: JobRunner
     pbx: PbxServices
+    gateway: Gateway  # the WebSocket channel's fan-out and replay buffer (api/ws)
 
     async def start(self) -> None:
         """What must be running before the node serves: the bus's subscription to the other
@@ -61,6 +64,7 @@ class Services:
         await self.bus.start()
 
     async def close(self) -> None:
+        await self.gateway.close()
         await self.jobs.stop()
         await self.pbx.registrar.close()
         await self.pbx.records.drain()
@@ -149,6 +153,9 @@ def build_services(
     )
     jobs.every("pbx-registrar", 15, pbx.registrar.housekeeping)
     metrics.registry.register(AdmissionCollector(pbx.admission))  # overload control's figures
+    gateway = Gateway(settings.ws, clock, identity)
+    gateway.subscribe_to(bus)
+    metrics.registry.register(GatewayCollector(gateway))
     return Services(
         settings=settings,
         clock=clock,
@@ -165,6 +172,7 @@ def build_services(
         nodes=nodes,
         jobs=jobs,
         pbx=pbx,
+        gateway=gateway,
     )
 
 

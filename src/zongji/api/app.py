@@ -14,6 +14,7 @@ from zongji.api.docs import install_docs
 from zongji.api.limits import BodyLimit
 from zongji.api.platform_routes import router as platform_router
 from zongji.api.system import router as system_router
+from zongji.api.ws.endpoint import router as ws_router
 from zongji.audit.api import AuditApiDeps, audit_api
 from zongji.audit.api import router as audit_router
 from zongji.directory.api import router as directory_router
@@ -51,6 +52,7 @@ def create_app(services: Services) -> FastAPI:
         directory_router,
         audit_router,
         *PBX_ROUTERS,
+        ws_router,
     )
     for router in (*routers, platform_router):
         app.include_router(router)

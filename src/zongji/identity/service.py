@@ -26,7 +26,7 @@ from zongji.directory.models import EnterpriseStatus
 from zongji.directory.schemas import AdminAccountCreate
 from zongji.directory.service_period import ServiceState
 from zongji.directory.users import DirectoryUsers, UserLogin
-from zongji.identity.events import DeviceDeregistered
+from zongji.identity.events import DeviceDeregistered, SessionsEnded
 from zongji.identity.models import (
     AuthSession,
     CodeChannel,
@@ -400,14 +400,10 @@ class IdentityService:
                 )
             account.password_hash = await hash_password(new)
             account.password_changed_at = self._clock.now()
-            await uow.session.execute(
-                update(AuthSession)
-                .where(
-                    AuthSession.subject_id == account.id,
-                    AuthSession.id != principal.session_id,
-                    AuthSession.revoked_at.is_(None),
-                )
-                .values(revoked_at=self._clock.now(), revoked_reason="password_changed")
+            await self._revoke(
+                uow,
+                [AuthSession.subject_id == account.id, AuthSession.id != principal.session_id],
+                "password_changed",
             )
             await self._audit.record(
                 uow,
@@ -681,6 +677,22 @@ class IdentityService:
             )
         return await self._resolve(session)
 
+    async def reauthenticate(self, principal: Principal) -> Principal:
+        """The principal of a connection that outlives its access token (the WebSocket
+        gateway): its session and subject read afresh as `authenticate` does, so a logout, a
+        suspension or a removed account ends it; raises the same problems."""
+        async with self._db.session(TenantScope(principal.tenant_id)) as db_session:
+            session = await db_session.get(AuthSession, principal.session_id)
+        if (
+            session is None
+            or session.revoked_at is not None
+            or session.refresh_expires_at <= self._clock.now()  # a connection kept for a month
+        ):
+            raise unauthenticated(
+                "session_ended", "The session has ended; log in again.", "登录已失效，请重新登录。"
+            )
+        return await self._resolve(session)
+
     async def _resolve(self, session: AuthSession) -> Principal:
         """Who the session's subject is now: roles and enterprise state are read afresh."""
         kind = SubjectKind(session.subject_kind)
@@ -745,11 +757,19 @@ class IdentityService:
             )
 
     async def _revoke(self, uow: UnitOfWork, where: list[object], reason: str) -> None:
-        await uow.session.execute(
-            update(AuthSession)
-            .where(AuthSession.revoked_at.is_(None), *where)  # type: ignore[arg-type]
-            .values(revoked_at=self._clock.now(), revoked_reason=reason)
-        )
+        """End the matching sessions, and say which after the commit (`SessionsEnded`), so a
+        connection held open on one (the WebSocket gateway) is closed at once."""
+        ended = (
+            await uow.session.scalars(
+                update(AuthSession)
+                .where(AuthSession.revoked_at.is_(None), *where)  # type: ignore[arg-type]
+                .values(revoked_at=self._clock.now(), revoked_reason=reason)
+                .returning(AuthSession.id)
+            )
+        ).all()
+        if ended:
+            tenant = uow.scope.tenant_id if isinstance(uow.scope, TenantScope) else None
+            uow.publish(SessionsEnded(tenant_id=tenant, session_ids=tuple(ended), reason=reason))
 
     async def purge_expired(self) -> int:
         """Housekeeping: forget codes a day after they expired, and long-dead sessions."""

@@ -59,6 +59,29 @@ class SmsSettings(BaseModel):
         return self
 
 
+class WebSocketSettings(BaseModel):
+    """The real-time channel `/api/v1/ws` (docs/api/ws.md): how much a reconnecting client can
+    catch up on, how dead connections are found, and how much a slow one may have queued.
+
+    Memory per node is bounded by `replay_events` (shared) plus `send_queue` messages per
+    connection; a connection whose queue is full is cut off rather than allowed to grow."""
+
+    replay_events: int = Field(10_000, ge=0)  # events kept for clients that reconnect
+    replay_seconds: float = Field(600.0, gt=0)  # ... and for at most this long
+    send_queue: int = Field(1_000, ge=8)  # messages waiting for one slow connection, then cut
+    heartbeat_interval: float = Field(20.0, gt=0)  # the server's `ping` this often
+    heartbeat_timeout: float = Field(60.0, gt=0)  # nothing from the client this long: closed
+    recheck_interval: float = Field(60.0, gt=0)  # the session re-read (logout, expiry, …)
+    close_grace: float = Field(2.0, gt=0)  # a close frame that cannot be written: dropped
+    max_message_bytes: int = Field(64 * 1024, ge=1024)  # largest message a client may send
+
+    @model_validator(mode="after")
+    def _timeout_after_interval(self) -> WebSocketSettings:
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("ws.heartbeat_timeout must be longer than ws.heartbeat_interval")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ZONGJI_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -128,6 +151,7 @@ class Settings(BaseSettings):
     sip_max_calls: int = Field(0, ge=0)  # calls being handled at once
     sip_max_loop_lag: float = Field(0.0, ge=0)  # seconds the event loop runs behind, smoothed
     sms: SmsSettings = SmsSettings()
+    ws: WebSocketSettings = WebSocketSettings()
 
     @field_validator("sip_trusted_proxies")
     @classmethod
