@@ -10,8 +10,8 @@ import { defineConfig } from 'vite'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 
-// `vite preview` (the Playwright tests' server until the node's own /console/ mount is in use,
-// and a developer's `npm run dev`) sends the API to a node: ZONGJI_NODE, default `make run`'s.
+// The development server (`npx vite`) and `vite preview` send the API to a node: ZONGJI_NODE,
+// default `make run`'s. The node itself serves the build at /console/ (and the e2e tests use it).
 const node = process.env.ZONGJI_NODE ?? 'http://127.0.0.1:8080'
 const proxy = { '/api': { target: node, changeOrigin: false } }
 

@@ -45,10 +45,36 @@ test('the admin sees the dashboard with the node version, in both languages', as
     await request.get(`${nodeUrl()}/api/v1/system/version`, { headers: { Authorization: `Bearer ${token}` } })
   ).json()) as { version: string }
 
+  // The figures as the node counts them. The demo issued a SIP credential to every demo user and
+  // seeded calls (today's only up to its start, so today may still be empty early in the morning):
+  // the cards must show the node's own numbers, whatever the time of day.
+  const figures = (await (
+    await request.get(`${nodeUrl()}/api/v1/dashboard`, { headers: { Authorization: `Bearer ${token}` } })
+  ).json()) as {
+    devices: { issued: number; registered: number }
+    today_calls: { calls: number; answered: number; missed: number }
+    month: { billed_minutes: number; billed_calls: number }
+  }
+  expect(figures.devices.issued).toBeGreaterThanOrEqual(demo().users.length)
+  const zh = (n: number): string => new Intl.NumberFormat('zh-CN').format(n)
+
   await logIn(page, admin.account, admin.password)
   await expect(page).toHaveURL(/\/console\/dashboard$/)
   await expect(page.getByRole('heading', { level: 1 })).toContainText('你好')
   await expect(page.getByTestId('product-version')).toHaveText(version.version)
+  const card = (name: string) => page.getByRole('group', { name, exact: true })
+  await expect(card('已注册设备')).toContainText(`已签发 ${zh(figures.devices.issued)} 台`)
+  await expect(card('已注册设备').locator('.value')).toHaveText(zh(figures.devices.registered))
+  await expect(card('今日通话').locator('.value')).toHaveText(zh(figures.today_calls.calls))
+  await expect(card('今日通话')).toContainText(`接通 ${zh(figures.today_calls.answered)} · 未接 ${zh(figures.today_calls.missed)}`)
+  await expect(card('本月计费分钟数').locator('.value')).toHaveText(zh(figures.month.billed_minutes))
+  await expect(card('本月计费分钟数')).toContainText(`外线计费通话 ${zh(figures.month.billed_calls)} 通`)
+  await expect(card('当前通话').locator('.value')).toHaveText(/^\d+$/)
+  if (figures.today_calls.calls > 0) {
+    await expect(page.getByRole('img', { name: /^今日每小时通话量: .*接通/ })).toBeVisible()
+  } else {
+    await expect(page.getByText('今天还没有通话')).toBeVisible()
+  }
   await expect(page.getByRole('cell', { name: '运行中' }).first()).toBeVisible()
   await expect(page.getByRole('menuitem', { name: '仪表盘' })).toBeVisible()
   await expect(page.getByRole('menuitem', { name: '运营首页' })).toHaveCount(0)
@@ -60,6 +86,10 @@ test('the admin sees the dashboard with the node version, in both languages', as
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello')
   await expect(page.getByRole('heading', { name: 'Server status' })).toBeVisible()
   await expect(page.locator('html')).toHaveAttribute('lang', 'en')
+  await expect(page.getByRole('group', { name: 'Registered devices', exact: true })).toContainText(
+    `of ${new Intl.NumberFormat('en').format(figures.devices.issued)} issued`,
+  )
+  await expect(page.getByRole('heading', { name: 'Calls by hour today' })).toBeVisible()
   await expectAccessible(page)
   await shoot(page, 'dashboard-en')
 

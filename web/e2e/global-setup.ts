@@ -1,27 +1,13 @@
-// Starts what the tests drive: a demo node (scripts/e2e-node) and the built console in front of
-// it. Until the node serves /console/ itself, `vite preview` serves dist/console and passes /api
-// to the node; the tests only ever see one origin, as users will.
+// Starts what the tests drive: a demo node (scripts/e2e-node) that serves the built console
+// (web/dist/console) at /console/ itself, next to its API: one origin, as users meet it.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const web = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const root = resolve(web, '..')
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer()
-    s.once('error', fail)
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      s.close(() => ok(port))
-    })
-  })
-}
 
 function startNode(): Promise<{ child: ChildProcess; info: { http: string; demo: string; log: string } }> {
   const venv = resolve(root, '.venv/bin/python')
@@ -54,15 +40,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     throw new Error('the console is not built: run `make web` (or `npx vite build` in web/) first')
   }
   const { child: node, info } = await startNode()
-  const port = await freePort()
-  const preview = spawn(
-    process.execPath,
-    [resolve(web, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'],
-    { cwd: web, env: { ...process.env, ZONGJI_NODE: info.http }, stdio: ['ignore', 'ignore', 'inherit'] },
-  )
-  const consoleUrl = `http://127.0.0.1:${port}`
-  await waitFor(`${consoleUrl}/console/`, 60)
-  process.env.ZONGJI_CONSOLE_URL = consoleUrl
+  // The node answers 503 while web/dist/console has no index.html; 200 means it serves the build.
+  await waitFor(`${info.http}/console/`, 60)
+  process.env.ZONGJI_CONSOLE_URL = info.http
   process.env.ZONGJI_NODE_URL = info.http
   process.env.ZONGJI_DEMO_JSON = info.demo
   process.env.ZONGJI_NODE_LOG = info.log
@@ -74,7 +54,6 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       child.kill('SIGTERM')
     })
   return async () => {
-    await stop(preview)
     await stop(node)
   }
 }

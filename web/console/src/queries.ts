@@ -2,6 +2,7 @@
 import { useQuery } from '@tanstack/vue-query'
 import { unwrap } from '@shared/api/client'
 import { useApi } from './context'
+import { dashboardFigures } from './dashboard'
 
 export function useSystemStatus() {
   const api = useApi()
@@ -20,29 +21,13 @@ export function useLatestEnterprises() {
   })
 }
 
-/** The dashboard's live figures. DASH: the i13/dash branch adds the endpoints (registered
- * devices, calls in progress, calls by hour today, minutes this month); until it lands these
- * answer `null` and the cards say the figure is coming. Replace the body of each queryFn with
- * `unwrap(api.GET('/api/v1/…'))` when merging. */
-export interface DashboardFigures {
-  registeredDevices: number | null
-  callsInProgress: number | null
-  callsToday: number | null
-  minutesThisMonth: number | null
-  /** 24 counts, hour 0 to 23 of today in the enterprise's time zone. */
-  callsByHour: number[] | null
-}
-
+/** Every figure of the admin's dashboard in one request (GET /api/v1/dashboard), refreshed
+ * every 30 s like the server status. */
 export function useDashboardFigures() {
+  const api = useApi()
   return useQuery({
-    queryKey: ['dashboard', 'figures'],
-    queryFn: (): Promise<DashboardFigures> =>
-      Promise.resolve({
-        registeredDevices: null, // DASH
-        callsInProgress: null, // DASH
-        callsToday: null, // DASH
-        minutesThisMonth: null, // DASH
-        callsByHour: null, // DASH
-      }),
+    queryKey: ['dashboard'],
+    queryFn: async () => dashboardFigures(await unwrap(api.GET('/api/v1/dashboard'))),
+    refetchInterval: 30_000,
   })
 }

@@ -203,6 +203,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Call Stats
+         * @description The records matching the same filters as the search, counted per day and per hour of
+         *     the day in the enterprise's time zone: calls, answered, missed, failed, inbound, outbound,
+         *     internal, talk time (ADM-22..24's charts). Without `from`/`to`: the last 30 days up to the
+         *     end of today; at most 366 days (422 `range_too_long`).
+         */
+        get: operations["call_stats_api_v1_calls_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{record_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Call
+         * @description One call record of the enterprise (the `id` of a search result); 404 for another's.
+         */
+        get: operations["get_call_api_v1_calls__record_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard
+         * @description Devices issued and registered, calls in progress, today's calls (totals and per hour of
+         *     the day), and this month's billed outside minutes, in the enterprise's time zone. Server
+         *     status and versions are `/api/v1/system/status`.
+         */
+        get: operations["dashboard_api_v1_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/directory/changes": {
         parameters: {
             query?: never;
@@ -1819,6 +1884,68 @@ export interface components {
             year: number;
         };
         /**
+         * CallCounts
+         * @description Calls in one bucket. `answered + missed + failed + live == calls`, and
+         *     `inbound + outbound + internal == calls`.
+         */
+        CallCounts: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Billed Minutes
+             * @description Outbound calls, per started minute
+             * @default 0
+             */
+            billed_minutes: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Failed
+             * @description Failed, refused by the policy, or interrupted
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Inbound
+             * @default 0
+             */
+            inbound: number;
+            /**
+             * Internal
+             * @default 0
+             */
+            internal: number;
+            /**
+             * Live
+             * @description Still going
+             * @default 0
+             */
+            live: number;
+            /**
+             * Missed
+             * @description Not answered by a person: no answer, busy, cancelled, voicemail
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Outbound
+             * @default 0
+             */
+            outbound: number;
+            /**
+             * Talk Seconds
+             * @description From answer to end, over the answered calls
+             * @default 0
+             */
+            talk_seconds: number;
+        };
+        /**
          * CallDirection
          * @enum {string}
          */
@@ -1881,6 +2008,44 @@ export interface components {
             items: components["schemas"]["CallRecordOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** CallStats */
+        CallStats: {
+            /**
+             * By Day
+             * @description Every local day of the range, oldest first
+             */
+            by_day: components["schemas"]["DayCounts"][];
+            /**
+             * By Hour
+             * @description Hours 0–23, over every day of the range
+             */
+            by_hour: components["schemas"]["HourCounts"][];
+            /**
+             * By Status
+             * @description Calls per record status; `live`: going on
+             */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * End
+             * Format: date-time
+             * @description Counted until (excluded)
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             * @description Counted from (included)
+             */
+            start: string;
+            /**
+             * Timezone
+             * @description The enterprise's zone that days and hours are in
+             */
+            timezone: string;
+            totals: components["schemas"]["CallCounts"];
         };
         /**
          * CallStatus
@@ -2031,6 +2196,94 @@ export interface components {
              */
             updated_at: string;
         };
+        /** Dashboard */
+        Dashboard: {
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            calls_in_progress: components["schemas"]["LiveCalls"];
+            devices: components["schemas"]["DeviceCounts"];
+            month: components["schemas"]["MonthMinutes"];
+            /** Timezone */
+            timezone: string;
+            /**
+             * Today
+             * Format: date
+             * @description The enterprise's local date
+             */
+            today: string;
+            /**
+             * Today By Hour
+             * @description Hours 0–23 of today, local time
+             */
+            today_by_hour: components["schemas"]["HourCounts"][];
+            today_calls: components["schemas"]["CallCounts"];
+        };
+        /** DayCounts */
+        DayCounts: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Billed Minutes
+             * @description Outbound calls, per started minute
+             * @default 0
+             */
+            billed_minutes: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Failed
+             * @description Failed, refused by the policy, or interrupted
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Inbound
+             * @default 0
+             */
+            inbound: number;
+            /**
+             * Internal
+             * @default 0
+             */
+            internal: number;
+            /**
+             * Live
+             * @description Still going
+             * @default 0
+             */
+            live: number;
+            /**
+             * Missed
+             * @description Not answered by a person: no answer, busy, cancelled, voicemail
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Outbound
+             * @default 0
+             */
+            outbound: number;
+            /**
+             * Talk Seconds
+             * @description From answer to end, over the answered calls
+             * @default 0
+             */
+            talk_seconds: number;
+        };
         /**
          * DayKind
          * @enum {string}
@@ -2121,6 +2374,24 @@ export interface components {
             path: string;
             /** Position */
             position: number;
+        };
+        /** DeviceCounts */
+        DeviceCounts: {
+            /**
+             * Issued
+             * @description SIP device credentials issued and not revoked
+             */
+            issued: number;
+            /**
+             * Registered
+             * @description Of those, registered now (on any node)
+             */
+            registered: number;
+            /**
+             * Users Registered
+             * @description Users with at least one registered device
+             */
+            users_registered: number;
         };
         /** DeviceIn */
         DeviceIn: {
@@ -2509,6 +2780,69 @@ export interface components {
          * @enum {string}
          */
         HistoryKind: "outgoing" | "incoming" | "missed";
+        /** HourCounts */
+        HourCounts: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Billed Minutes
+             * @description Outbound calls, per started minute
+             * @default 0
+             */
+            billed_minutes: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Failed
+             * @description Failed, refused by the policy, or interrupted
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Hour
+             * @description Hour of the day, local time (9: 09:00–09:59)
+             */
+            hour: number;
+            /**
+             * Inbound
+             * @default 0
+             */
+            inbound: number;
+            /**
+             * Internal
+             * @default 0
+             */
+            internal: number;
+            /**
+             * Live
+             * @description Still going
+             * @default 0
+             */
+            live: number;
+            /**
+             * Missed
+             * @description Not answered by a person: no answer, busy, cancelled, voicemail
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Outbound
+             * @default 0
+             */
+            outbound: number;
+            /**
+             * Talk Seconds
+             * @description From answer to end, over the answered calls
+             * @default 0
+             */
+            talk_seconds: number;
+        };
         /** ImportReport */
         ImportReport: {
             /** Added */
@@ -2541,6 +2875,32 @@ export interface components {
              * Format: uuid
              */
             user_id: string;
+        };
+        /**
+         * LiveCalls
+         * @description Calls in progress now.
+         */
+        LiveCalls: {
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Inbound
+             * @default 0
+             */
+            inbound: number;
+            /**
+             * Internal
+             * @default 0
+             */
+            internal: number;
+            /**
+             * Outbound
+             * @default 0
+             */
+            outbound: number;
         };
         /**
          * Match
@@ -2605,6 +2965,24 @@ export interface components {
             received_at: string;
             /** Seconds */
             seconds: number;
+        };
+        /** MonthMinutes */
+        MonthMinutes: {
+            /**
+             * Billed Calls
+             * @description Answered outside calls billed this month
+             */
+            billed_calls: number;
+            /**
+             * Billed Minutes
+             * @description Outside minutes billed this month (what quotas count)
+             */
+            billed_minutes: number;
+            /**
+             * Month
+             * @description The enterprise's current month, "2026-12"
+             */
+            month: string;
         };
         /**
          * MovedDepartment
@@ -3804,6 +4182,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    call_stats_api_v1_calls_stats_get: {
+        parameters: {
+            query?: {
+                direction?: components["schemas"]["CallDirection"] | null;
+                /** @description Caller number or name */
+                caller?: string | null;
+                /** @description Callee (or who answered) number or name */
+                callee?: string | null;
+                /** @description `contains` (substring) or `exact` for caller/callee */
+                match?: components["schemas"]["Match"];
+                /** @description Started at or after (with zone) */
+                from?: string | null;
+                /** @description Started before (with zone) */
+                to?: string | null;
+                /** @description Repeat for several */
+                status?: components["schemas"]["CallStatus"][] | null;
+                /** @description Calls this user placed, received or answered */
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallStats"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_call_api_v1_calls__record_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallRecordOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dashboard_api_v1_dashboard_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
                 };
             };
         };
