@@ -16,6 +16,7 @@ sys.path.insert(0, str(BENCH))
 from bench_pbx_calls import Run  # noqa: E402
 from soak_pbx import (  # noqa: E402
     Minute,
+    overload_verdict,
     per_interval,
     percentile,
     rss_flat,
@@ -94,8 +95,11 @@ def test_memory_is_flat_within_8_mb_or_2_percent_of_minute_2() -> None:
     assert rss_flat([300.0, 450.0]) is None  # too short to judge
 
 
-def minutes(*memory: float) -> list[Minute]:
-    return [Minute(k + 1, 10, 10, 0, 0, 4.0, 8.0, 0.5, 1000.0, m) for k, m in enumerate(memory)]
+def minutes(*memory: float, answered: int = 10) -> list[Minute]:
+    return [
+        Minute(k + 1, 10, 10, answered, 0, 0, 4.0, 8.0, 0.5, 1000.0, m)
+        for k, m in enumerate(memory)
+    ]
 
 
 def pbx_run(**changes: object) -> Run:
@@ -134,3 +138,41 @@ def test_a_run_is_not_held(
 def test_kamailio_has_no_records_to_check() -> None:
     run = Run("kamailio", 10, 30_000, ok=30_000, callee_ok=30_000)
     assert verdict(run, minutes(500, 500, 500)).held
+
+
+def limited_run(**changes: object) -> Run:
+    """15 calls/s offered for three 60 s minutes to a node limited to 10: 1,800 answered."""
+    run = Run("pbx", 15, 2_700, ok=2_700, callee_ok=1_800, records={"answered": 1_800})
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return run
+
+
+def test_an_overloaded_node_copes_when_it_answers_its_limit_and_refuses_cleanly() -> None:
+    got = overload_verdict(limited_run(), minutes(300, 450, 452, answered=600), 10, 60.0)
+    assert got.held
+    assert got.line() == "COPED"
+
+
+@pytest.mark.parametrize(
+    ("changes", "memory", "reason"),
+    [
+        ({"ok": 2_699, "failed": 1}, (300, 450, 452), "1 of 2700 calls failed"),
+        ({"callee_ok": 1_790}, (300, 450, 452), "the callee completed 1790 calls"),
+        ({"records": {"answered": 1_800, "failed": 3}}, (300, 450, 452), "records"),
+        (
+            {"callee_ok": 1_500, "records": {"answered": 1_500}},
+            (300, 450, 452),
+            "answered 8 calls/s, under 95 % of the limit 10",
+        ),
+        ({"retrans": 3}, (300, 450, 452), "3 retransmissions"),
+        ({}, (300, 450, 470), "memory grew 450 → 470 MB"),
+    ],
+)
+def test_an_overloaded_node_does_not_cope(
+    changes: dict[str, object], memory: tuple[float, ...], reason: str
+) -> None:
+    got = overload_verdict(limited_run(**changes), minutes(*memory, answered=600), 10, 60.0)
+    assert not got.held
+    assert got.line().startswith("NOT COPED: ")
+    assert reason in got.line()
